@@ -1,0 +1,389 @@
+// SPDX-License-Identifier: MIT
+pragma solidity 0.8.28;
+
+/// @title The distribution-network retail electricity market
+/// @notice Registration, meter binding, internal wallets, sealed bids, green-first double-auction
+/// clearing, deviation balancing against the public grid and reward/penalty for accurate bids
+/// (Han Dong et al., 2019). The rules are written out in MECHANISM.md.
+/// @dev Units: energy in Wh, prices in wei per kWh, money in wei, ratios in parts per million.
+/// Delivery interval `d` is traded in interval `d-1`, delivered in `d` and settled in `d+1`.
+interface IEnergyMarket {
+    // ---------------------------------------------------------------- types
+
+    /// @notice Fixed timing of the market, set at deployment.
+    struct Schedule {
+        uint64 startTime; // start of interval 0 (unix seconds)
+        uint32 intervalSeconds; // length of an interval (900 in the paper)
+        uint32 commitSeconds; // sealed-bid commits, from the start of the trading interval d-1
+        uint32 revealSeconds; // reveals, right after the commit window
+        uint32 settleOffsetSeconds; // settlement of d opens this long after the start of d+1
+        uint32 readingGraceSeconds; // after settlement opens, how long to wait for a missing reading
+    }
+
+    /// @notice Market parameters of the operator; a new set applies from a future interval only.
+    struct MarketParams {
+        uint128 marginWei; // must stay in a trader's wallet (保证金)
+        uint128 forfeitWei; // deposit of a commit, forfeited to the pool unless validly revealed
+        uint128 referencePriceWeiPerKWh; // average price of an interval without trades
+        uint128 maxPriceWeiPerKWh; // a higher bid price is absurd
+        uint64 maxEnergyWh; // a larger bid quantity is absurd
+        uint32 shortRatioPpm; // W': paid by a participant short of its cleared position (1.1)
+        uint32 longRatioPpm; // W'': paid by the grid to a participant long of it (0.9)
+        uint32 rewardRatioPpm; // M': reward on consistent energy (0.01)
+        uint32 penaltyRatioPpm; // M'': penalty on deviating energy (0.05)
+    }
+
+    enum Side {
+        Sell,
+        Buy
+    }
+
+    /// @notice Stage of the clearing of one delivery interval.
+    enum Stage {
+        NotStarted,
+        Green, // green sellers against green buyers
+        All, // everyone with quantity left
+        Release, // unfilled buy reservations returned to their wallets
+        Done
+    }
+
+    /// @notice Phase of a delivery interval, derived from block time and clearing progress.
+    enum Phase {
+        Upcoming, // its trading interval has not started
+        Commit, // sealed commits accepted
+        Reveal, // reveals accepted
+        Clearing, // reveal closed, clearing not finished
+        Delivery, // cleared; waiting for delivery, readings and the settlement window
+        Settlement // settlement open
+    }
+
+    struct ParticipantView {
+        uint32 id;
+        address account;
+        string name;
+        bool green;
+        bool authorized;
+        bool grid;
+    }
+
+    struct WalletView {
+        uint256 balance; // free funds (includes the margin)
+        uint256 reserved; // commit deposits and buy reservations
+        uint256 owed; // what this participant owes and could not pay yet
+        uint256 due; // what others owe this participant
+        uint256 withdrawable; // what withdraw() would pay now
+    }
+
+    struct MeterView {
+        uint64 meterNumber;
+        address account;
+        uint32 ratedPowerW;
+        uint32 epoch; // increases at every (re)binding; readings of another epoch start a new series
+        bool hasReading;
+        uint32 lastInterval; // interval of the last reading, valid when hasReading
+    }
+
+    struct BidView {
+        bool committed; // committed and not (yet) revealed
+        bool revealed;
+        Side side;
+        bool green;
+        uint64 energyWh;
+        uint64 remainingWh; // not matched (after clearing: unfilled)
+        uint128 priceWeiPerKWh;
+        uint32 next; // next bid in its sorted book (0 = end)
+    }
+
+    struct IntervalView {
+        Phase phase;
+        Stage stage;
+        uint32 trades;
+        uint64 tradedWh;
+        uint256 averagePriceWeiPerKWh; // reference price while no trade
+        uint64 commitStart;
+        uint64 revealStart;
+        uint64 revealEnd;
+        uint64 settleStart;
+    }
+
+    /// @notice A participant's settlement cursor and the register baseline it settles from.
+    struct SettlementView {
+        bool started; // the participant has (had) a meter, or is the grid
+        uint32 nextInterval; // next delivery interval to settle
+        bool baseSet;
+        uint64 baseImportWh;
+        uint64 baseExportWh;
+    }
+
+    // ---------------------------------------------------------------- errors
+
+    /// @dev The caller is not the operator.
+    error NotOperator(address caller);
+    /// @dev The caller's account has no participant.
+    error NotRegistered(address account);
+    /// @dev This account already has a participant.
+    error AlreadyRegistered(address account);
+    /// @dev No participant has this ID.
+    error UnknownParticipant(uint32 id);
+    /// @dev The participant is not authorized to trade.
+    error NotAuthorized(uint32 id);
+    /// @dev A name must be 1 to 64 bytes.
+    error InvalidName();
+    /// @dev The public grid is already registered.
+    error GridAlreadyRegistered(uint32 gridId);
+    /// @dev The public grid is not registered yet.
+    error GridNotRegistered();
+    /// @dev The grid cannot do this (have a meter, be deauthorized).
+    error NotForGrid(uint32 id);
+    /// @dev A zero address or zero meter number.
+    error ZeroValue();
+    /// @dev The participant has no meter bound.
+    error NoMeterBound(uint32 id);
+    /// @dev The caller is no bound meter account.
+    error UnknownMeterAccount(address account);
+    /// @dev The meter number does not match the caller's meter.
+    error WrongMeterNumber(uint64 meterNumber);
+    /// @dev Readings are accepted only once the interval has ended.
+    error IntervalNotEnded(uint32 interval);
+    /// @dev A reading for an interval before the meter's last reading.
+    error ReadingOutOfOrder(uint32 interval, uint32 lastInterval);
+    /// @dev A cumulative register went down.
+    error RegisterDecreased(uint64 previousWh, uint64 postedWh);
+    /// @dev More energy than the meter's rated power can deliver in the elapsed time.
+    error ImplausibleReading(uint64 energyWh, uint64 maxWh);
+    /// @dev A different reading was already posted for this interval.
+    error ConflictingReading(uint32 participantId, uint32 interval);
+    /// @dev A zero amount.
+    error ZeroAmount();
+    /// @dev Not enough free funds for the operation.
+    error InsufficientFunds(uint32 id, uint256 needed, uint256 available);
+    /// @dev Sending ether to the caller failed.
+    error TransferFailed();
+    /// @dev A reentrant call.
+    error Reentrancy();
+    /// @dev A participant with unpaid debts may not bid.
+    error HasDebt(uint32 id, uint256 owed);
+    /// @dev Bids are only for the next delivery interval.
+    error WrongInterval(uint32 interval, uint32 expected);
+    /// @dev The interval is not in a phase that allows this.
+    error WrongPhase(uint32 interval, Phase phase);
+    /// @dev No commitment to reveal.
+    error NoCommitment(uint32 interval, uint32 id);
+    /// @dev The reveal does not match the commitment.
+    error BadReveal(uint32 interval, uint32 id);
+    /// @dev The bid was already revealed.
+    error AlreadyRevealed(uint32 interval, uint32 id);
+    /// @dev A zero bid quantity.
+    error ZeroQuantity();
+    /// @dev A bid quantity above the market's maximum.
+    error QuantityTooLarge(uint64 energyWh, uint64 maxWh);
+    /// @dev A zero bid price.
+    error ZeroPrice();
+    /// @dev A bid price above the market's maximum.
+    error PriceTooHigh(uint128 priceWeiPerKWh, uint128 maxWeiPerKWh);
+    /// @dev Settlement of this participant and interval already happened.
+    error AlreadySettled(uint32 interval, uint32 id);
+    /// @dev Participants are settled interval after interval; this one is next.
+    error SettleOutOfOrder(uint32 interval, uint32 nextInterval);
+    /// @dev The participant has nothing to settle (no meter and no bid).
+    error NothingToSettle(uint32 id);
+    /// @dev The meter reading is not in and the grace period has not passed.
+    error ReadingPending(uint32 interval, uint32 id);
+    /// @dev A batch bound of zero.
+    error ZeroSteps();
+    /// @dev Parameters out of range.
+    error InvalidParams();
+    /// @dev Schedule out of range.
+    error InvalidSchedule();
+    /// @dev Parameters may only change from an interval whose trading has not started.
+    error ParamsNotInFuture(uint32 fromInterval, uint32 earliest);
+    /// @dev Nothing is owed by this debtor to this creditor.
+    error NothingOwed(uint32 debtor, uint32 creditor);
+
+    // ---------------------------------------------------------------- events
+
+    /// @notice A participant registered (or the operator registered the grid).
+    event ParticipantRegistered(uint32 indexed id, address indexed account, string name, bool green, bool grid);
+    /// @notice The operator authorized or deauthorized trading.
+    event AuthorizationChanged(uint32 indexed id, bool authorized);
+    /// @notice A meter was bound to a participant (a new epoch of its register series).
+    event MeterBound(uint32 indexed participantId, uint64 indexed meterNumber, address meterAccount, uint32 ratedPowerW, uint32 epoch);
+    /// @notice A participant lost its meter to another binding.
+    event MeterUnbound(uint32 indexed participantId, uint64 indexed meterNumber);
+    /// @notice A meter posted its cumulative registers at the end of an interval.
+    event ReadingPosted(uint32 indexed participantId, uint32 indexed interval, uint64 importWh, uint64 exportWh);
+    /// @notice Ether entered a wallet.
+    event Deposited(uint32 indexed id, uint256 amount);
+    /// @notice Ether left a wallet.
+    event Withdrawn(uint32 indexed id, uint256 amount);
+    /// @notice Ether entered the incentive pool.
+    event PoolFunded(address indexed from, uint256 amount);
+    /// @notice A payment could not be made in full; the rest is owed.
+    event DebtRecorded(uint32 indexed debtor, uint32 indexed creditor, uint256 amount);
+    /// @notice An owed amount was paid.
+    event DebtPaid(uint32 indexed debtor, uint32 indexed creditor, uint256 amount);
+    /// @notice New parameters were scheduled.
+    event ParamsScheduled(uint32 indexed fromInterval, uint32 version, MarketParams params);
+    /// @notice The operator role moved.
+    event OperatorChanged(address indexed previous, address indexed next);
+    /// @notice A sealed bid was committed (or its commitment replaced).
+    event BidCommitted(uint32 indexed interval, uint32 indexed id, bytes32 commitment);
+    /// @notice A sealed bid was revealed and became firm.
+    event BidRevealed(uint32 indexed interval, uint32 indexed id, Side side, bool green, uint64 energyWh, uint128 priceWeiPerKWh);
+    /// @notice A commit was never validly revealed; its deposit went to the pool.
+    event BidForfeited(uint32 indexed interval, uint32 indexed id, uint256 amount);
+    /// @notice Two bids traded. `amountWei` moved from the buyer to the seller.
+    event TradeMatched(uint32 indexed interval, uint32 indexed sellerId, uint32 indexed buyerId, Stage stage, uint64 energyWh, uint128 priceWeiPerKWh, uint256 amountWei);
+    /// @notice A clearing transaction ended; `stage` is where the next one continues.
+    event ClearingProgressed(uint32 indexed interval, Stage stage, uint256 steps);
+    /// @notice Clearing finished.
+    event IntervalCleared(uint32 indexed interval, uint32 trades, uint64 tradedWh, uint256 averagePriceWeiPerKWh);
+    /// @notice One participant's balancing and reward/penalty for a delivery interval.
+    /// @param balancingWei positive: paid by the grid to the participant; negative: paid to the grid
+    /// @param incentiveWei positive: paid from the pool (reward above penalty); negative: paid into it
+    event ParticipantSettled(
+        uint32 indexed interval,
+        uint32 indexed id,
+        int64 declaredWh,
+        int64 clearedWh,
+        int64 actualWh,
+        int256 balancingWei,
+        uint256 rewardWei,
+        uint256 penaltyWei,
+        int256 incentiveWei,
+        bool readingMissing
+    );
+
+    // ---------------------------------------------------------------- participants and meters
+
+    /// @notice Register the caller as a prosumer; IDs follow registration order from 1.
+    /// @param name display name, 1 to 64 bytes
+    /// @param green renewable generation when selling, green preference when buying
+    function register(string calldata name, bool green) external returns (uint32 id);
+
+    /// @notice Register the public-grid account (operator only); the grid is authorized at once.
+    function registerGrid(address account, string calldata name) external returns (uint32 id);
+
+    /// @notice Allow or stop a prosumer's trading (operator only).
+    function authorize(uint32 id, bool allowed) external;
+
+    /// @notice Bind a meter to a prosumer (operator only); a meter number or account bound
+    /// elsewhere is taken from its old holder, and the prosumer's old meter is released.
+    function bindMeter(uint32 participantId, uint64 meterNumber, address meterAccount, uint32 ratedPowerW) external;
+
+    /// @notice Post a meter's cumulative registers at the end of `interval` (the meter account only).
+    /// @dev An identical re-post is a no-op; a different one for a posted interval reverts.
+    function postReading(uint64 meterNumber, uint32 interval, uint64 importWh, uint64 exportWh) external;
+
+    // ---------------------------------------------------------------- wallets
+
+    /// @notice Add ether to the caller's wallet; debts are collected from it first.
+    function deposit() external payable;
+
+    /// @notice Withdraw free funds: balance less debts, less the margin while bids are unsettled.
+    function withdraw(uint256 amount) external;
+
+    /// @notice Add ether to the incentive pool (anyone); the pool's debts are collected by creditors.
+    function fundPool() external payable;
+
+    /// @notice Pay what `debtor` owes `creditor`, as far as the debtor's free funds allow (anyone).
+    function collect(uint32 debtor, uint32 creditor) external;
+
+    // ---------------------------------------------------------------- bids, clearing, settlement
+
+    /// @notice Commit a sealed bid for delivery interval `interval` (the next one) during its commit window.
+    /// @param commitment `bidCommitment(interval, msg.sender, side, energyWh, priceWeiPerKWh, salt)`
+    function commitBid(uint32 interval, bytes32 commitment) external;
+
+    /// @notice Reveal the committed bid during the reveal window; it is checked and becomes firm.
+    /// @param hintPrevId a bid already in the same book that sorts before this one, 0 for none
+    /// (`revealHint` computes it; a stale hint only costs gas)
+    function revealBid(uint32 interval, Side side, uint64 energyWh, uint128 priceWeiPerKWh, bytes32 salt, uint32 hintPrevId) external;
+
+    /// @notice Run up to `maxSteps` steps of the clearing of `interval` (anyone, after its reveal window).
+    /// @return done whether clearing finished
+    function clear(uint32 interval, uint256 maxSteps) external returns (bool done);
+
+    /// @notice Settle balancing and reward/penalty of `interval` for each of `ids` (anyone, once open).
+    function settle(uint32 interval, uint32[] calldata ids) external;
+
+    // ---------------------------------------------------------------- operator
+
+    /// @notice Schedule new parameters from interval `fromInterval` on (operator only).
+    function scheduleParams(MarketParams calldata params, uint32 fromInterval) external;
+
+    /// @notice Hand the operator role to another account (operator only).
+    function transferOperator(address next) external;
+
+    // ---------------------------------------------------------------- queries
+
+    /// @notice The fixed timing.
+    function schedule()
+        external
+        view
+        returns (uint64 startTime, uint32 intervalSeconds, uint32 commitSeconds, uint32 revealSeconds, uint32 settleOffsetSeconds, uint32 readingGraceSeconds);
+
+    /// @notice The operator's account.
+    function operator() external view returns (address);
+
+    /// @notice The interval block time is in.
+    function currentInterval() external view returns (uint32);
+
+    /// @notice Parameters in force for `interval`.
+    function paramsAt(uint32 interval) external view returns (MarketParams memory);
+
+    /// @notice Number of registered participants (IDs run 1..count).
+    function participantCount() external view returns (uint32);
+
+    /// @notice The grid's participant ID (0 while none).
+    function gridId() external view returns (uint32);
+
+    /// @notice Participant ID of an account (0 for none).
+    function idOf(address account) external view returns (uint32);
+
+    /// @notice Participant ID bound to a meter account (0 for none).
+    function participantOfMeter(address meterAccount) external view returns (uint32);
+
+    /// @notice A participant's record.
+    function participant(uint32 id) external view returns (ParticipantView memory);
+
+    /// @notice A participant's wallet.
+    function walletOf(uint32 id) external view returns (WalletView memory);
+
+    /// @notice The incentive pool: free funds and what it owes.
+    function pool() external view returns (uint256 balance, uint256 owed);
+
+    /// @notice What `debtor` owes `creditor` (the pool is ID 0).
+    function debtOf(uint32 debtor, uint32 creditor) external view returns (uint256);
+
+    /// @notice A participant's meter.
+    function meterOf(uint32 id) external view returns (MeterView memory);
+
+    /// @notice A participant's reading at the end of `interval`.
+    function readingOf(uint32 participantId, uint32 interval) external view returns (bool posted, uint64 importWh, uint64 exportWh);
+
+    /// @notice A participant's settlement cursor.
+    function settlementOf(uint32 id) external view returns (SettlementView memory);
+
+    /// @notice A participant's bid for `interval`.
+    function bidOf(uint32 interval, uint32 id) external view returns (BidView memory);
+
+    /// @notice Head of one of the four sorted books of `interval` (remaining bids once clearing started).
+    /// @param green green sellers/buyers or the others
+    function bookHead(uint32 interval, Side side, bool green) external view returns (uint32);
+
+    /// @notice The bid after which a new bid sorts in its book (0: at the head). O(n) in the book size.
+    function revealHint(uint32 interval, uint32 id, Side side, bool green, uint128 priceWeiPerKWh) external view returns (uint32);
+
+    /// @notice An interval's phase, timing and results.
+    function intervalOf(uint32 interval) external view returns (IntervalView memory);
+
+    /// @notice The commitment of a sealed bid.
+    function bidCommitment(uint32 interval, address bidder, Side side, uint64 energyWh, uint128 priceWeiPerKWh, bytes32 salt)
+        external
+        view
+        returns (bytes32);
+
+    /// @notice The caller's own record: participant, wallet, meter and settlement cursor.
+    function myRecord() external view returns (ParticipantView memory, WalletView memory, MeterView memory, SettlementView memory);
+}
