@@ -1,0 +1,5 @@
+export * from "./bcd";
+export * from "./dataIdentifiers";
+export * from "./errors";
+export * from "./frame";
+export * from "./messages";
