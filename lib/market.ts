@@ -1,0 +1,109 @@
+/**
+ * The one typed client over the market contract: deployment (with its linked libraries), default
+ * parameters, sealed-bid commitments, reveal hints, clear-until-done and settlement batches.
+ * Tasks, the cycle daemon, the simulator and the tests all go through these functions.
+ */
+import { AbiCoder, ContractRunner, Signer, hexlify, keccak256, randomBytes } from "ethers";
+import { EnergyMarket, EnergyMarket__factory, Clearing__factory, Settlement__factory } from "../typechain-types";
+import type { IEnergyMarket } from "../typechain-types/contracts/EnergyMarket";
+
+export type Schedule = IEnergyMarket.ScheduleStruct;
+export type MarketParams = IEnergyMarket.MarketParamsStruct;
+
+export const Side = { Sell: 0, Buy: 1 } as const;
+export type SideValue = (typeof Side)[keyof typeof Side];
+export const PHASES = ["Upcoming", "Commit", "Reveal", "Clearing", "Delivery", "Settlement"] as const;
+export const STAGES = ["NotStarted", "Green", "All", "Release", "Done"] as const;
+export type PhaseName = (typeof PHASES)[number];
+
+/** The paper's parameters (section 3.1), with the decisions of MECHANISM.md. */
+export const PAPER_PARAMS: IEnergyMarket.MarketParamsStruct = {
+  marginWei: 10n ** 15n, // 0.001 ether
+  forfeitWei: 10n ** 14n, // 0.0001 ether
+  referencePriceWeiPerKWh: 7n * 10n ** 14n, // 0.0007 ether/kWh
+  maxPriceWeiPerKWh: 10n ** 18n, // 1 ether/kWh
+  maxEnergyWh: 1_000_000n, // 1 MWh in one interval
+  shortRatioPpm: 1_100_000n, // W' = 1.1
+  longRatioPpm: 900_000n, // W'' = 0.9
+  rewardRatioPpm: 10_000n, // M' = 0.01
+  penaltyRatioPpm: 50_000n, // M'' = 0.05
+};
+
+/**
+ * The paper's timing scaled to any interval length: commit 0-2 min and reveal 2-3 min of a 15-minute
+ * interval, settlement from minute 10 of the interval after delivery, missing readings after minute 15.
+ */
+export function scheduleFor(intervalSeconds: number, startTime: bigint | number = 0, overrides: Partial<Schedule> = {}): Schedule {
+  return {
+    startTime: BigInt(startTime),
+    intervalSeconds,
+    commitSeconds: Math.max(1, Math.floor((intervalSeconds * 2) / 15)),
+    revealSeconds: Math.max(1, Math.floor(intervalSeconds / 15)),
+    settleOffsetSeconds: Math.floor((intervalSeconds * 2) / 3),
+    readingGraceSeconds: Math.floor(intervalSeconds / 3),
+    ...overrides,
+  };
+}
+
+/** Deploy the two linked libraries and the market; the deployer becomes the operator. */
+export async function deployMarket(signer: Signer, schedule: Schedule, params: MarketParams = PAPER_PARAMS): Promise<EnergyMarket> {
+  const clearing = await new Clearing__factory(signer).deploy();
+  const settlement = await new Settlement__factory(signer).deploy();
+  await Promise.all([clearing.waitForDeployment(), settlement.waitForDeployment()]);
+  const factory = new EnergyMarket__factory(
+    {
+      "contracts/libraries/Clearing.sol:Clearing": await clearing.getAddress(),
+      "contracts/libraries/Settlement.sol:Settlement": await settlement.getAddress(),
+    },
+    signer,
+  );
+  const market = await factory.deploy(schedule, params);
+  await market.waitForDeployment();
+  return market;
+}
+
+export function attachMarket(address: string, runner: ContractRunner): EnergyMarket {
+  return EnergyMarket__factory.connect(address, runner);
+}
+
+/** A sealed bid as its owner keeps it until the reveal. */
+export interface SealedBid {
+  interval: number;
+  side: SideValue;
+  energyWh: bigint;
+  priceWeiPerKWh: bigint;
+  salt: string;
+}
+
+export const newSalt = (): string => hexlify(randomBytes(32));
+
+/** The commitment the contract expects, computed locally (same encoding as `bidCommitment`). */
+export function commitmentOf(chainId: bigint, market: string, bidder: string, bid: SealedBid): string {
+  return keccak256(
+    AbiCoder.defaultAbiCoder().encode(
+      ["uint256", "address", "uint32", "address", "uint8", "uint64", "uint128", "bytes32"],
+      [chainId, market, bid.interval, bidder, bid.side, bid.energyWh, bid.priceWeiPerKWh, bid.salt],
+    ),
+  );
+}
+
+/** Reveal a sealed bid with a fresh position hint. */
+export async function revealSealed(market: EnergyMarket, id: bigint | number, green: boolean, bid: SealedBid) {
+  const hint = await market.revealHint(bid.interval, id, bid.side, green, bid.priceWeiPerKWh);
+  return market.revealBid(bid.interval, bid.side, bid.energyWh, bid.priceWeiPerKWh, bid.salt, hint);
+}
+
+/** Default clearing steps per transaction: about 6-7 million gas, under a 10-million budget. */
+export const DEFAULT_CLEAR_STEPS = 200;
+
+/** Run clearing transactions until the interval is cleared; returns their receipts. */
+export async function clearUntilDone(market: EnergyMarket, interval: number, maxSteps = DEFAULT_CLEAR_STEPS) {
+  const receipts = [];
+  for (;;) {
+    const view = await market.intervalOf(interval);
+    if (Number(view.stage) === 4) return receipts;
+    const tx = await market.clear(interval, maxSteps);
+    const receipt = await tx.wait();
+    if (receipt) receipts.push(receipt);
+  }
+}
