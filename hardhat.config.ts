@@ -36,6 +36,7 @@ const config: HardhatUserConfig = {
       hardfork: "london",
       allowUnlimitedContractSize: false,
       blockGasLimit: 30_000_000,
+      accounts: { count: 40 },
     },
   },
   mocha: { timeout: 600_000 },
