@@ -406,14 +406,15 @@ const SERIES_STYLE: Record<SeriesKind, { label: string; color: string; field: ke
   actual: { label: "Actual", color: "#16a34a", field: "actualKWh" },
 };
 
-function axes(yTitle: string) {
+/** At most `xTicks` time labels: 8 or 12 of a day's 96 labels fall on whole hours. */
+function axes(yTitle: string, xTicks: number) {
   return {
-    x: { ticks: { maxTicksLimit: 13, autoSkip: true, maxRotation: 0 }, grid: { display: false } },
+    x: { ticks: { maxTicksLimit: xTicks, autoSkip: true, maxRotation: 0 }, grid: { display: false } },
     y: { title: { display: true, text: yTitle } },
   };
 }
 
-function baseOptions(yTitle: string) {
+function baseOptions(yTitle: string, xTicks: number) {
   return {
     animation: false,
     responsive: true,
@@ -421,27 +422,31 @@ function baseOptions(yTitle: string) {
     interaction: { mode: "index", intersect: false },
     elements: { point: { radius: 0, hitRadius: 6 }, line: { borderWidth: 1.5, tension: 0 } },
     plugins: { legend: { position: "bottom", labels: { boxWidth: 14, boxHeight: 2 } } },
-    scales: axes(yTitle),
+    scales: axes(yTitle, xTicks),
   };
 }
 
 function energyChart(result: SimulationResult, name: string, kinds: [SeriesKind, SeriesKind]) {
-  const datasets = kinds.map((kind) => {
+  // Chart.js draws the first dataset on top: the second series is a wide translucent band
+  // under the thin first one, so both stay visible where they coincide.
+  const datasets = kinds.map((kind, position) => {
     const style = SERIES_STYLE[kind];
+    const underlay = position === 1;
     return {
       label: style.label,
       data: result.intervals.map((i) => plotKWh(outcome(i, name)[style.field])),
-      borderColor: style.color,
+      borderColor: underlay ? `${style.color}80` : style.color,
       backgroundColor: style.color,
+      borderWidth: underlay ? 4 : 1.5,
       stepped: "middle",
     };
   });
-  return { type: "line", data: { labels: result.intervals.map((i) => i.label), datasets }, options: baseOptions("kWh") };
+  return { type: "line", data: { labels: result.intervals.map((i) => i.label), datasets }, options: baseOptions("kWh", 8) };
 }
 
 function priceChart(result: SimulationResult) {
   const labels = result.intervals.map((i) => i.label);
-  const options = baseOptions(PRICE_UNIT);
+  const options = baseOptions(PRICE_UNIT, 12);
   const scales = { ...options.scales, y2: { position: "right", title: { display: true, text: "kWh traded" }, grid: { display: false } } };
   return {
     type: "bar",
