@@ -3,6 +3,7 @@ import * as dotenv from "dotenv";
 import { subtask } from "hardhat/config";
 import { TASK_COMPILE_SOLIDITY_GET_SOLC_BUILD } from "hardhat/builtin-tasks/task-names";
 import type { HardhatUserConfig } from "hardhat/config";
+import "./tasks";
 
 dotenv.config({ quiet: true } as dotenv.DotenvConfigOptions);
 

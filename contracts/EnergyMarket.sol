@@ -30,15 +30,17 @@ contract EnergyMarket is IEnergyMarket {
 
     /// @inheritdoc IEnergyMarket
     address public operator;
-    uint256 private _entered;
+    uint32 private _paramsCount; // parameter sets scheduled so far (one slot with the operator)
+    uint32 private _newestParamsFrom; // first interval of the newest set
+    bool private _entered;
 
     Participants.State private _participants;
     Metering.State private _meters;
     Wallets.State private _wallets;
     OrderBook.State private _orders;
     Settlement.State private _settlement;
-    MarketParams[] private _params;
-    uint32[] private _paramsFrom;
+    mapping(uint256 => MarketParams) private _params; // by version
+    mapping(uint256 => uint32) private _paramsFrom; // version => first interval
 
     modifier onlyOperator() {
         if (msg.sender != operator) revert NotOperator(msg.sender);
@@ -46,10 +48,10 @@ contract EnergyMarket is IEnergyMarket {
     }
 
     modifier nonReentrant() {
-        if (_entered == 1) revert Reentrancy();
-        _entered = 1;
+        if (_entered) revert Reentrancy();
+        _entered = true;
         _;
-        _entered = 0;
+        _entered = false;
     }
 
     /// @param s timing; `startTime` 0 means the deployment block's time
@@ -92,8 +94,12 @@ contract EnergyMarket is IEnergyMarket {
 
     /// @inheritdoc IEnergyMarket
     function bindMeter(uint32 participantId, uint64 meterNumber, address meterAccount, uint32 ratedPowerW) external onlyOperator {
-        if (_participants.get(participantId).grid) revert NotForGrid(participantId);
-        _meters.bind(participantId, meterNumber, meterAccount, ratedPowerW);
+        Participants.Record storage r = _participants.get(participantId);
+        if (r.grid) revert NotForGrid(participantId);
+        (uint32 lostA, uint32 lostB) = _meters.bind(participantId, meterNumber, meterAccount, ratedPowerW);
+        if (lostA != 0) _participants.records[lostA].metered = false;
+        if (lostB != 0) _participants.records[lostB].metered = false;
+        r.metered = true;
         _settlement.start(participantId, currentInterval() + 1);
     }
 
@@ -110,7 +116,7 @@ contract EnergyMarket is IEnergyMarket {
         if (msg.value == 0) revert ZeroAmount();
         _wallets.credit(id, msg.value);
         emit Deposited(id, msg.value);
-        if (_wallets.owed[id] != 0) {
+        if (_wallets.totals[id].owed != 0) {
             _wallets.collect(id, _participants.gridId);
             _wallets.collect(id, Wallets.POOL);
         }
@@ -145,14 +151,13 @@ contract EnergyMarket is IEnergyMarket {
         uint32 id = _participants.idOfRegistered(msg.sender);
         Participants.Record storage r = _participants.requireAuthorized(id);
         _requireTradingPhase(interval, Phase.Commit);
-        if (!r.grid && !_meters.hasMeter(id)) revert NoMeterBound(id);
-        uint256 owed = _wallets.owed[id];
+        if (!r.grid && !r.metered) revert NoMeterBound(id);
+        uint256 owed = _wallets.totals[id].owed;
         if (owed != 0) revert HasDebt(id, owed);
-        if (_orders.commit(interval, id, commitment)) {
-            uint256 deposit_ = paramsAt(interval).forfeitWei;
-            if (deposit_ != 0) _wallets.reserve(id, deposit_, 0);
-            _settlement.noteBid(id, interval);
-        }
+        // The forfeit of a commit never revealed is paid at settlement from the margin, which stays
+        // locked in the wallet from now until this interval is settled.
+        _wallets.requireBalance(id, _params[_paramsIndex(interval)].forfeitWei);
+        if (_orders.commit(interval, id, commitment)) _settlement.noteBid(id, interval);
         emit BidCommitted(interval, id, commitment);
     }
 
@@ -162,9 +167,8 @@ contract EnergyMarket is IEnergyMarket {
         Participants.Record storage r = _participants.requireAuthorized(id);
         _requireTradingPhase(interval, Phase.Reveal);
         _orders.openCommitment(interval, id, OrderBook.commitmentOf(interval, msg.sender, side, energyWh, priceWeiPerKWh, salt));
-        MarketParams memory p = paramsAt(interval);
+        MarketParams storage p = _params[_paramsIndex(interval)];
         _checkBid(energyWh, priceWeiPerKWh, p);
-        if (p.forfeitWei != 0) _wallets.release(id, p.forfeitWei);
         if (side == Side.Buy) {
             _wallets.reserve(id, OrderBook.costOf(energyWh, priceWeiPerKWh), p.marginWei);
         } else {
@@ -212,13 +216,10 @@ contract EnergyMarket is IEnergyMarket {
     /// @inheritdoc IEnergyMarket
     function scheduleParams(MarketParams calldata params, uint32 fromInterval) external onlyOperator {
         uint32 earliest = currentInterval() + 2;
-        uint32 last = _paramsFrom[_paramsFrom.length - 1];
+        uint32 last = _newestParamsFrom;
         if (last > earliest) earliest = last;
         if (fromInterval < earliest) revert ParamsNotInFuture(fromInterval, earliest);
-        if (fromInterval == last) {
-            _params.pop();
-            _paramsFrom.pop();
-        }
+        if (fromInterval == last) _paramsCount -= 1; // replaces the pending set
         _pushParams(params, fromInterval);
     }
 
@@ -243,9 +244,7 @@ contract EnergyMarket is IEnergyMarket {
 
     /// @inheritdoc IEnergyMarket
     function paramsAt(uint32 interval) public view returns (MarketParams memory) {
-        uint256 i = _paramsFrom.length - 1;
-        while (_paramsFrom[i] > interval) i--;
-        return _params[i];
+        return _params[_paramsIndex(interval)];
     }
 
     /// @inheritdoc IEnergyMarket
@@ -279,15 +278,15 @@ contract EnergyMarket is IEnergyMarket {
         return WalletView({
             balance: a.balance,
             reserved: a.reserved,
-            owed: _wallets.owed[id],
-            due: _wallets.due[id],
+            owed: _wallets.totals[id].owed,
+            due: _wallets.totals[id].due,
             withdrawable: _wallets.withdrawable(id, _lockedMargin(id))
         });
     }
 
     /// @inheritdoc IEnergyMarket
     function pool() external view returns (uint256 balance, uint256 owed) {
-        return (_wallets.accounts[Wallets.POOL].balance, _wallets.owed[Wallets.POOL]);
+        return (_wallets.accounts[Wallets.POOL].balance, _wallets.totals[Wallets.POOL].owed);
     }
 
     /// @inheritdoc IEnergyMarket
@@ -382,11 +381,19 @@ contract EnergyMarket is IEnergyMarket {
     function _requireTradingPhase(uint32 interval, Phase expected) private view {
         uint32 next = currentInterval() + 1;
         if (interval != next) revert WrongInterval(interval, next);
-        Phase phase = _phase(interval);
+        // Commit and reveal come before clearing, so whether it is done does not matter here.
+        Phase phase = Clock.phaseOf(_schedule(), interval, false, block.timestamp);
         if (phase != expected) revert WrongPhase(interval, phase);
     }
 
-    function _checkBid(uint64 energyWh, uint128 priceWeiPerKWh, MarketParams memory p) private pure {
+    /// @dev Index of the parameter set in force for `interval` (sets are few; the newest is checked first).
+    function _paramsIndex(uint32 interval) private view returns (uint256 i) {
+        i = _paramsCount - 1;
+        if (interval >= _newestParamsFrom) return i;
+        while (_paramsFrom[i] > interval) i--;
+    }
+
+    function _checkBid(uint64 energyWh, uint128 priceWeiPerKWh, MarketParams storage p) private view {
         if (energyWh == 0) revert ZeroQuantity();
         if (energyWh > p.maxEnergyWh) revert QuantityTooLarge(energyWh, p.maxEnergyWh);
         if (priceWeiPerKWh == 0) revert ZeroPrice();
@@ -396,17 +403,20 @@ contract EnergyMarket is IEnergyMarket {
     /// @dev The margin stays in a prosumer's wallet until its last bid is settled.
     function _lockedMargin(uint32 id) private view returns (uint256) {
         if (id == _participants.gridId || !_settlement.marginLocked(id)) return 0;
-        return paramsAt(currentInterval()).marginWei;
+        return _params[_paramsIndex(currentInterval())].marginWei;
     }
 
     function _pushParams(MarketParams memory p, uint32 fromInterval) private {
         if (
             p.maxEnergyWh == 0 || p.maxEnergyWh > type(uint48).max || p.maxPriceWeiPerKWh == 0 || p.maxPriceWeiPerKWh > type(uint96).max
                 || p.referencePriceWeiPerKWh == 0 || p.referencePriceWeiPerKWh > p.maxPriceWeiPerKWh || p.shortRatioPpm > 10e6
-                || p.longRatioPpm > 10e6 || p.rewardRatioPpm > 10e6 || p.penaltyRatioPpm > 10e6
+                || p.longRatioPpm > 10e6 || p.rewardRatioPpm > 10e6 || p.penaltyRatioPpm > 10e6 || p.forfeitWei > p.marginWei
         ) revert InvalidParams();
-        _params.push(p);
-        _paramsFrom.push(fromInterval);
-        emit ParamsScheduled(fromInterval, uint32(_params.length - 1), p);
+        uint32 version = _paramsCount;
+        _params[version] = p;
+        _paramsFrom[version] = fromInterval;
+        _paramsCount = version + 1;
+        _newestParamsFrom = fromInterval;
+        emit ParamsScheduled(fromInterval, version, p);
     }
 }

@@ -23,7 +23,7 @@ interface IEnergyMarket {
     /// @notice Market parameters of the operator; a new set applies from a future interval only.
     struct MarketParams {
         uint128 marginWei; // must stay in a trader's wallet (保证金)
-        uint128 forfeitWei; // deposit of a commit, forfeited to the pool unless validly revealed
+        uint128 forfeitWei; // paid to the pool for a commit never validly revealed (at most the margin)
         uint128 referencePriceWeiPerKWh; // average price of an interval without trades
         uint128 maxPriceWeiPerKWh; // a higher bid price is absurd
         uint64 maxEnergyWh; // a larger bid quantity is absurd
@@ -68,7 +68,7 @@ interface IEnergyMarket {
 
     struct WalletView {
         uint256 balance; // free funds (includes the margin)
-        uint256 reserved; // commit deposits and buy reservations
+        uint256 reserved; // buy reservations until clearing
         uint256 owed; // what this participant owes and could not pay yet
         uint256 due; // what others owe this participant
         uint256 withdrawable; // what withdraw() would pay now

@@ -17,6 +17,7 @@ import {Wallets} from "./Wallets.sol";
 /// Deployed as a linked library (keeps the market contract under the EIP-170 size limit).
 library Clearing {
     using Wallets for Wallets.State;
+    using OrderBook for OrderBook.State;
 
     uint8 private constant NONE = type(uint8).max;
 
@@ -121,7 +122,7 @@ library Clearing {
         if (r.cursors[list].id != 0) return true;
         uint32 id = OrderBook.headOf(r.book, list);
         if (id == 0) return false;
-        OrderBook.Bid memory bid = ob.bids[r.d][id];
+        OrderBook.Bid memory bid = ob.bidOf(r.d, id);
         r.cursors[list] = Cursor({id: id, loadedRemainingWh: bid.remainingWh, bid: bid, value: 0});
         return true;
     }
@@ -137,7 +138,7 @@ library Clearing {
     function flush(OrderBook.State storage ob, Wallets.State storage w, Run memory r, uint8 list) private {
         Cursor memory c = r.cursors[list];
         if (c.id == 0 || c.bid.remainingWh == c.loadedRemainingWh) return;
-        ob.bids[r.d][c.id].remainingWh = c.bid.remainingWh;
+        ob.storeBid(r.d, c.id, c.bid);
         if (c.bid.flags & OrderBook.BUY != 0) {
             uint256 released = OrderBook.costOf(c.loadedRemainingWh, c.bid.priceWeiPerKWh) - OrderBook.costOf(c.bid.remainingWh, c.bid.priceWeiPerKWh);
             w.useReservation(c.id, released, c.value);

@@ -9,7 +9,7 @@ import {IEnergyMarket} from "../interfaces/IEnergyMarket.sol";
 /// readings of a new meter never compare with an old meter's registers. All functions are O(1).
 library Metering {
     struct Meter {
-        address account;
+        uint64 number; // 0: no meter
         uint32 ratedPowerW;
         uint32 epoch;
         uint32 lastEnd; // last reading's interval + 1 in this epoch, 0 for none
@@ -24,27 +24,34 @@ library Metering {
 
     struct State {
         mapping(uint32 => Meter) meters;
-        mapping(uint32 => uint64) numberOf;
+        mapping(uint32 => address) accountOf;
         mapping(address => uint32) byAccount;
         mapping(uint64 => uint32) byNumber;
         mapping(uint32 => mapping(uint32 => Reading)) readings;
     }
 
     /// @notice Bind a meter to `pid`; the number and account are taken from any other holder.
-    function bind(State storage s, uint32 pid, uint64 number, address account, uint32 ratedPowerW) internal {
+    /// @return lostA a participant that lost its meter to this binding (0 for none)
+    /// @return lostB another one (the number and the account may come from two holders)
+    function bind(State storage s, uint32 pid, uint64 number, address account, uint32 ratedPowerW)
+        internal
+        returns (uint32 lostA, uint32 lostB)
+    {
         if (number == 0 || account == address(0) || ratedPowerW == 0) revert IEnergyMarket.ZeroValue();
-        uint32 holder = s.byNumber[number];
-        if (holder != 0 && holder != pid) unbind(s, holder);
-        holder = s.byAccount[account];
-        if (holder != 0 && holder != pid) unbind(s, holder);
+        lostA = s.byNumber[number];
+        if (lostA == pid) lostA = 0;
+        if (lostA != 0) unbind(s, lostA);
+        lostB = s.byAccount[account];
+        if (lostB == pid) lostB = 0;
+        if (lostB != 0) unbind(s, lostB);
         Meter storage old = s.meters[pid];
-        if (old.account != address(0)) {
-            delete s.byAccount[old.account];
-            delete s.byNumber[s.numberOf[pid]];
+        if (old.number != 0) {
+            delete s.byAccount[s.accountOf[pid]];
+            delete s.byNumber[old.number];
         }
         uint32 epoch = old.epoch + 1;
-        s.meters[pid] = Meter({account: account, ratedPowerW: ratedPowerW, epoch: epoch, lastEnd: 0});
-        s.numberOf[pid] = number;
+        s.meters[pid] = Meter({number: number, ratedPowerW: ratedPowerW, epoch: epoch, lastEnd: 0});
+        s.accountOf[pid] = account;
         s.byAccount[account] = pid;
         s.byNumber[number] = pid;
         emit IEnergyMarket.MeterBound(pid, number, account, ratedPowerW, epoch);
@@ -53,18 +60,14 @@ library Metering {
     /// @notice Take `pid`'s meter away (it was bound to someone else).
     function unbind(State storage s, uint32 pid) private {
         Meter storage m = s.meters[pid];
-        uint64 number = s.numberOf[pid];
-        delete s.byAccount[m.account];
+        uint64 number = m.number;
+        delete s.byAccount[s.accountOf[pid]];
         delete s.byNumber[number];
-        delete s.numberOf[pid];
-        m.account = address(0);
+        delete s.accountOf[pid];
+        m.number = 0;
         m.ratedPowerW = 0;
         m.lastEnd = 0;
         emit IEnergyMarket.MeterUnbound(pid, number);
-    }
-
-    function hasMeter(State storage s, uint32 pid) internal view returns (bool) {
-        return s.meters[pid].account != address(0);
     }
 
     /// @notice Record the registers `account`'s meter read at the end of interval `d`.
@@ -82,9 +85,9 @@ library Metering {
     ) internal returns (bool posted) {
         uint32 pid = s.byAccount[account];
         if (pid == 0) revert IEnergyMarket.UnknownMeterAccount(account);
-        if (s.numberOf[pid] != number) revert IEnergyMarket.WrongMeterNumber(number);
-        if (d >= current) revert IEnergyMarket.IntervalNotEnded(d);
         Meter memory m = s.meters[pid];
+        if (m.number != number) revert IEnergyMarket.WrongMeterNumber(number);
+        if (d >= current) revert IEnergyMarket.IntervalNotEnded(d);
         Reading memory r = s.readings[pid][d];
         if (r.posted) {
             if (r.importWh == importWh && r.exportWh == exportWh && r.epoch == m.epoch) return false;
@@ -113,8 +116,8 @@ library Metering {
     function view_(State storage s, uint32 pid) internal view returns (IEnergyMarket.MeterView memory v) {
         Meter memory m = s.meters[pid];
         v = IEnergyMarket.MeterView({
-            meterNumber: s.numberOf[pid],
-            account: m.account,
+            meterNumber: m.number,
+            account: s.accountOf[pid],
             ratedPowerW: m.ratedPowerW,
             epoch: m.epoch,
             hasReading: m.lastEnd != 0,

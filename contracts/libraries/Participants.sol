@@ -11,6 +11,7 @@ library Participants {
         bool green;
         bool authorized;
         bool grid;
+        bool metered; // a meter is bound
     }
 
     struct State {
@@ -27,7 +28,7 @@ library Participants {
         if (bytes(name).length == 0 || bytes(name).length > 64) revert IEnergyMarket.InvalidName();
         if (s.idOf[account] != 0) revert IEnergyMarket.AlreadyRegistered(account);
         id = ++s.count;
-        s.records[id] = Record({account: account, green: green, authorized: grid, grid: grid});
+        s.records[id] = Record({account: account, green: green, authorized: grid, grid: grid, metered: false});
         s.names[id] = name;
         s.idOf[account] = id;
         emit IEnergyMarket.ParticipantRegistered(id, account, name, green, grid);

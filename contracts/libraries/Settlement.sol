@@ -15,6 +15,7 @@ import {Wallets} from "./Wallets.sol";
 /// participant. Deployed as a linked library (keeps the market contract under the EIP-170 size limit).
 library Settlement {
     using Wallets for Wallets.State;
+    using OrderBook for OrderBook.State;
 
     uint256 private constant PPM_PER_KWH = 1e9; // 1e6 ppm × 1000 Wh/kWh
 
@@ -104,10 +105,13 @@ library Settlement {
     ) private {
         Outcome memory o;
         if (id == ctx.gridId) {
-            OrderBook.Bid storage gridBid = orders.bids[ctx.d][id];
+            OrderBook.Bid memory gridBid = orders.bidOf(ctx.d, id);
             if (gridBid.flags & OrderBook.CLOSED != 0) revert IEnergyMarket.AlreadySettled(ctx.d, id);
             if (closeBid(orders, wallets, ctx, id, o) == Closed.Nothing) revert IEnergyMarket.NothingToSettle(id);
-            gridBid.flags |= OrderBook.CLOSED;
+            if (gridBid.flags & OrderBook.REVEALED != 0) {
+                gridBid.flags |= OrderBook.CLOSED;
+                orders.storeBid(ctx.d, id, gridBid);
+            }
         } else {
             Cursor memory c = s.cursors[id];
             if (!c.started) revert IEnergyMarket.NothingToSettle(id);
@@ -123,11 +127,12 @@ library Settlement {
         emit IEnergyMarket.ParticipantSettled(
             ctx.d, id, o.declaredWh, o.clearedWh, o.actualWh, o.balancingWei, o.rewardWei, o.penaltyWei, o.incentiveWei, o.readingMissing
         );
-        if (wallets.owed[id] != 0) {
+        Wallets.Totals memory debts = wallets.totals[id];
+        if (debts.owed != 0) {
             wallets.collect(id, ctx.gridId);
             wallets.collect(id, Wallets.POOL);
         }
-        if (wallets.due[id] != 0) {
+        if (debts.due != 0) {
             wallets.collect(ctx.gridId, id);
             wallets.collect(Wallets.POOL, id);
         }
@@ -164,13 +169,13 @@ library Settlement {
         private
         returns (Closed)
     {
-        if (orders.commitments[ctx.d][id] != bytes32(0)) {
-            delete orders.commitments[ctx.d][id];
-            wallets.spendReserved(id, Wallets.POOL, ctx.params.forfeitWei);
+        if (orders.isSealed(ctx.d, id)) {
+            orders.dropCommitment(ctx.d, id);
+            wallets.pay(id, Wallets.POOL, ctx.params.forfeitWei);
             emit IEnergyMarket.BidForfeited(ctx.d, id, ctx.params.forfeitWei);
             return Closed.Forfeited;
         }
-        OrderBook.Bid memory b = orders.bids[ctx.d][id];
+        OrderBook.Bid memory b = orders.bidOf(ctx.d, id);
         if (b.flags & OrderBook.REVEALED == 0) return Closed.Nothing;
         int64 energy = int64(uint64(b.energyWh));
         int64 filled = int64(uint64(b.energyWh - b.remainingWh));

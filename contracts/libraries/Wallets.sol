@@ -5,7 +5,7 @@ import {IEnergyMarket} from "../interfaces/IEnergyMarket.sol";
 
 /// @title Internal wallets: the one place value moves.
 /// @dev Every account (participant IDs, the incentive pool as ID 0) holds `balance` (free, includes
-/// the margin) and `reserved` (commit deposits, buy reservations). Value only moves between accounts,
+/// the margin) and `reserved` (buy reservations until clearing). Value only moves between accounts,
 /// so the contract's ether balance always equals the sum of all balances and reservations; ether
 /// enters through `credit` (deposit) and leaves through `withdraw`. A payment that the payer's balance
 /// cannot cover is paid in part and the rest recorded as a debt. All functions are O(1).
@@ -19,9 +19,14 @@ library Wallets {
 
     struct State {
         mapping(uint32 => Account) accounts;
-        mapping(uint32 => uint256) owed; // total owed by an account
-        mapping(uint32 => uint256) due; // total owed to an account
+        mapping(uint32 => Totals) totals;
         mapping(uint32 => mapping(uint32 => uint256)) debts; // debtor => creditor => amount
+    }
+
+    /// @notice Debts of and to an account, one slot.
+    struct Totals {
+        uint128 owed; // owed by the account
+        uint128 due; // owed to the account
     }
 
     /// @notice Ether entered `id`'s balance.
@@ -38,7 +43,7 @@ library Wallets {
 
     /// @notice Free funds above debts and `locked`.
     function withdrawable(State storage s, uint32 id, uint256 locked) internal view returns (uint256) {
-        uint256 held = s.owed[id] + locked;
+        uint256 held = uint256(s.totals[id].owed) + locked;
         uint256 balance = s.accounts[id].balance;
         return balance > held ? balance - held : 0;
     }
@@ -73,12 +78,6 @@ library Wallets {
         a.balance += uint128(released - paid);
     }
 
-    /// @notice Pay `amount` out of `from`'s reservation to `to` (a forfeited commit deposit).
-    function spendReserved(State storage s, uint32 from, uint32 to, uint256 amount) internal {
-        s.accounts[from].reserved -= uint128(amount);
-        s.accounts[to].balance += uint128(amount);
-    }
-
     /// @notice Pay `amount` from `from`'s balance to `to`; what the balance cannot cover becomes a debt.
     /// @return unpaid the part recorded as owed
     function pay(State storage s, uint32 from, uint32 to, uint256 amount) internal returns (uint256 unpaid) {
@@ -90,8 +89,8 @@ library Wallets {
         unpaid = amount - paid;
         if (unpaid != 0) {
             s.debts[from][to] += unpaid;
-            s.owed[from] += unpaid;
-            s.due[to] += unpaid;
+            s.totals[from].owed += uint128(unpaid);
+            s.totals[to].due += uint128(unpaid);
             emit IEnergyMarket.DebtRecorded(from, to, unpaid);
         }
     }
@@ -107,8 +106,8 @@ library Wallets {
         s.accounts[debtor].balance = uint128(balance - paid);
         s.accounts[creditor].balance += uint128(paid);
         s.debts[debtor][creditor] = debt - paid;
-        s.owed[debtor] -= paid;
-        s.due[creditor] -= paid;
+        s.totals[debtor].owed -= uint128(paid);
+        s.totals[creditor].due -= uint128(paid);
         emit IEnergyMarket.DebtPaid(debtor, creditor, paid);
     }
 }

@@ -1,0 +1,309 @@
+/**
+ * The gas benchmark behind `npx hardhat bench:gas`. Books: half sellers, half buyers, a third green,
+ * random prices that cross. The largest book up to 1000 bids is run through a whole interval
+ * (commit, reveal, clear, readings, settle) for the per-participant figures; the others are cleared only.
+ */
+import type { HardhatRuntimeEnvironment } from "hardhat/types";
+import { ContractTransactionResponse, NonceManager, Wallet, keccak256, toBeHex } from "ethers";
+import { EnergyMarket } from "../../typechain-types";
+import { DEFAULT_CLEAR_STEPS, PAPER_PARAMS, SealedBid, Side, commitmentOf, deployMarket, newSalt, scheduleFor } from "../../lib/market";
+import { ModelBid } from "../../lib/model";
+
+const INTERVAL = 900;
+const SETTLE_BATCH = 100;
+
+export interface ClearingGas {
+  bids: number;
+  trades: number;
+  totalGas: number;
+  maxTxGas: number;
+  transactions: number;
+  gasPerBid: number;
+}
+
+export interface GasBench {
+  network: string;
+  hardfork: string;
+  clearStepsPerTransaction: number;
+  operations: { commit: number; reveal: number; postReading: number; settle: number; withdraw: number };
+  clearing: ClearingGas[];
+  cycle: { bids: number; participants: number; totalGas: number; cyclePerParticipant: number; settleBatch: number };
+  targets: { gasPerBidAt1000: number; maxTxGas: number; cyclePerParticipant: number };
+}
+
+interface Trader {
+  id: bigint;
+  green: boolean;
+  wallet: NonceManager;
+  address: string;
+  meter: Wallet;
+  number: bigint;
+}
+
+const median = (xs: number[]) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length ? s[Math.floor(s.length / 2)] : 0;
+};
+
+export async function runGasBench(hre: HardhatRuntimeEnvironment, counts: number[], seed: number, log: (m: string) => void): Promise<GasBench> {
+  const { ethers, network } = hre;
+  const [operator] = await ethers.getSigners();
+  const rand = prng(seed);
+  const now = BigInt((await ethers.provider.getBlock("latest"))!.timestamp);
+  const market = await deployMarket(operator, scheduleFor(INTERVAL, now - (now % BigInt(INTERVAL))), PAPER_PARAMS);
+  const grid = Wallet.createRandom(ethers.provider);
+  await fund(hre, grid.address);
+  await (await market.registerGrid(grid.address, "grid")).wait();
+  await (await market.fundPool({ value: 10n ** 20n })).wait();
+  await (await market.connect(grid).deposit({ value: 10n ** 21n })).wait();
+
+  const maxBids = Math.max(...counts);
+  log(`registering ${maxBids} participants with meters …`);
+  const op = new NonceManager(operator);
+  const traders: Trader[] = [];
+  for (let i = 0; i < maxBids; i++) {
+    const key = keccak256(toBeHex(seed * 1_000_003 + i, 32));
+    const wallet = new Wallet(key, ethers.provider);
+    const meter = new Wallet(keccak256(key), ethers.provider);
+    await fund(hre, wallet.address);
+    await fund(hre, meter.address);
+    traders.push({ id: BigInt(i + 2), green: i % 3 === 0, wallet: new NonceManager(wallet), address: wallet.address, meter, number: 300000000000n + BigInt(i) });
+  }
+  await inBlocks(hre, traders.map((t, i) => () => market.connect(t.wallet).register(`bench-${i}`, t.green, { gasLimit: 300_000 })));
+  await inBlocks(
+    hre,
+    traders.flatMap((t) => [
+      () => market.connect(op).authorize(t.id, true, { gasLimit: 300_000 }),
+      () => market.connect(op).bindMeter(t.id, t.number, t.meter.address, 1_000_000, { gasLimit: 300_000 }),
+      () => market.connect(t.wallet).deposit({ value: 10n ** 19n, gasLimit: 300_000 }),
+    ]),
+  );
+
+  const cycleCount = Math.max(...counts.filter((c) => c <= 1000));
+  const order = [cycleCount, ...counts.filter((c) => c !== cycleCount)];
+  const clearing: ClearingGas[] = [];
+  const ops = { commit: [] as number[], reveal: [] as number[], postReading: [] as number[], settle: 0, withdraw: 0 };
+  let cycle = { bids: cycleCount, participants: cycleCount, totalGas: 0, cyclePerParticipant: 0, settleBatch: SETTLE_BATCH };
+  let d = Number(await market.currentInterval()) + 2;
+  for (const n of order) {
+    const isCycle = n === cycleCount && ops.commit.length === 0;
+    log(`interval ${d}: ${n} bids${isCycle ? " (whole cycle)" : ""} …`);
+    const players = traders.slice(0, n);
+    const bids = randomBook(players, rand);
+    const gas = await runBook(hre, market, d, players, bids);
+    if (isCycle) {
+      ops.commit.push(...gas.commit);
+      ops.reveal.push(...gas.reveal);
+    }
+    log(`  clearing …`);
+    const receipts = await clearAll(market, d);
+    const clearGas = receipts.map((r) => Number(r.gasUsed));
+    const trades = Number((await market.intervalOf(d)).trades);
+    const total = clearGas.reduce((a, b) => a + b, 0);
+    clearing.push({ bids: n, trades, totalGas: total, maxTxGas: Math.max(...clearGas), transactions: clearGas.length, gasPerBid: Math.round(total / n) });
+    if (isCycle) {
+      log(`  readings and settlement …`);
+      const post = await postReadings(hre, market, d, players, bids);
+      ops.postReading.push(...post);
+      const settleGas = await settleAll(hre, market, d, players);
+      ops.settle = Math.round(settleGas / n);
+      const w = await (await market.connect(players[0].wallet).withdraw(10n ** 15n)).wait();
+      ops.withdraw = Number(w!.gasUsed);
+      const totalCycle = sum(gas.commit) + sum(gas.reveal) + total + sum(post) + settleGas;
+      cycle = { bids: n, participants: n, totalGas: totalCycle, cyclePerParticipant: Math.round(totalCycle / n), settleBatch: SETTLE_BATCH };
+    }
+    d = Number(await market.currentInterval()) + 2;
+  }
+  clearing.sort((a, b) => a.bids - b.bids);
+  return {
+    network: network.name,
+    hardfork: String((network.config as { hardfork?: string }).hardfork ?? ""),
+    clearStepsPerTransaction: DEFAULT_CLEAR_STEPS,
+    operations: {
+      commit: median(ops.commit),
+      reveal: median(ops.reveal),
+      postReading: median(ops.postReading),
+      settle: ops.settle,
+      withdraw: ops.withdraw,
+    },
+    clearing,
+    cycle,
+    targets: { gasPerBidAt1000: 30_000, maxTxGas: 10_000_000, cyclePerParticipant: 250_000 },
+  };
+}
+
+/** Half sellers, half buyers, prices that cross: asks 0.40-0.80, bids 0.50-0.90 ×10^-3 ether/kWh. */
+function randomBook(players: Trader[], rand: () => number): ModelBid[] {
+  return players.map((p, i) => {
+    const side = i % 2 === 0 ? "sell" : "buy";
+    const lo = side === "sell" ? 400_000 : 500_000;
+    return {
+      id: Number(p.id),
+      side,
+      green: p.green,
+      energyWh: BigInt(100 + Math.floor(rand() * 1900)),
+      priceWeiPerKWh: BigInt(lo + Math.floor(rand() * 400_000)) * 10n ** 9n,
+    };
+  });
+}
+
+/** Commit and reveal a book (hints from an off-chain copy of the sorted books). */
+async function runBook(hre: HardhatRuntimeEnvironment, market: EnergyMarket, d: number, players: Trader[], bids: ModelBid[]) {
+  const view = await market.intervalOf(d);
+  await hre.network.provider.send("evm_setNextBlockTimestamp", [Number(view.commitStart)]);
+  const { chainId } = await hre.ethers.provider.getNetwork();
+  const address = await market.getAddress();
+  const sealed: SealedBid[] = bids.map((b) => ({
+    interval: d,
+    side: b.side === "sell" ? Side.Sell : Side.Buy,
+    energyWh: b.energyWh,
+    priceWeiPerKWh: b.priceWeiPerKWh,
+    salt: newSalt(),
+  }));
+  const commit = await inBlocks(
+    hre,
+    sealed.map((s, i) => () => market.connect(players[i].wallet).commitBid(d, commitmentOf(chainId, address, players[i].address, s), { gasLimit: 300_000 })),
+  );
+  await hre.network.provider.send("evm_setNextBlockTimestamp", [Number(view.revealStart)]);
+  const books = new Map<string, ModelBid[]>();
+  const hints: number[] = [];
+  for (const b of bids) {
+    const key = `${b.side}/${b.green}`;
+    const book = books.get(key) ?? [];
+    const before = (x: ModelBid) =>
+      x.priceWeiPerKWh !== b.priceWeiPerKWh ? (b.side === "sell" ? x.priceWeiPerKWh < b.priceWeiPerKWh : x.priceWeiPerKWh > b.priceWeiPerKWh) : x.id < b.id;
+    let at = 0;
+    while (at < book.length && before(book[at])) at++;
+    const hint = at === 0 ? 0 : book[at - 1].id;
+    book.splice(at, 0, b);
+    books.set(key, book);
+    hints.push(hint);
+  }
+  const reveal = await inBlocks(
+    hre,
+    sealed.map((s, i) => () => market.connect(players[i].wallet).revealBid(d, s.side, s.energyWh, s.priceWeiPerKWh, s.salt, hints[i], { gasLimit: 500_000 })),
+  );
+  await hre.network.provider.send("evm_setNextBlockTimestamp", [Number(view.revealEnd)]);
+  await hre.network.provider.send("evm_mine", []);
+  return { commit, reveal };
+}
+
+async function clearAll(market: EnergyMarket, d: number) {
+  const receipts = [];
+  for (;;) {
+    const r = await (await market.clear(d, DEFAULT_CLEAR_STEPS)).wait();
+    receipts.push(r!);
+    if (Number((await market.intervalOf(d)).stage) === 4) return receipts;
+  }
+}
+
+/** Registers at the end of d-1 (the baseline) and of d (the interval's reading, the one measured). */
+async function postReadings(hre: HardhatRuntimeEnvironment, market: EnergyMarket, d: number, players: Trader[], bids: ModelBid[]) {
+  const [start, len] = await market.schedule();
+  await setTime(hre, start + BigInt(d) * len);
+  await inBlocks(hre, players.map((p) => () => market.connect(p.meter).postReading(p.number, d - 1, 1_000_000n, 1_000_000n, { gasLimit: 300_000 })));
+  await setTime(hre, start + BigInt(d + 1) * len);
+  return inBlocks(
+    hre,
+    players.map((p, i) => () => {
+      const b = bids[i];
+      const delivered = (b.energyWh * 9n) / 10n; // a 10 % forecast error
+      const imp = b.side === "buy" ? 1_000_000n + delivered : 1_000_000n;
+      const exp = b.side === "sell" ? 1_000_000n + delivered : 1_000_000n;
+      return market.connect(p.meter).postReading(p.number, d, imp, exp, { gasLimit: 300_000 });
+    }),
+  );
+}
+
+/** Settle interval d (measured), after settling the empty intervals since each meter was bound. */
+async function settleAll(hre: HardhatRuntimeEnvironment, market: EnergyMarket, d: number, players: Trader[]) {
+  const view = await market.intervalOf(d);
+  const [, , , , , grace] = await market.schedule();
+  await setTime(hre, view.settleStart + grace);
+  const next = await Promise.all(players.map(async (p) => Number((await market.settlementOf(p.id)).nextInterval)));
+  for (let k = Math.min(...next); k < d; k++) {
+    if (Number((await market.intervalOf(k)).stage) !== 4) await (await market.clear(k, 1)).wait();
+    const due = players.filter((_, i) => next[i] <= k).map((p) => p.id);
+    for (let i = 0; i < due.length; i += SETTLE_BATCH) await (await market.settle(k, due.slice(i, i + SETTLE_BATCH))).wait();
+  }
+  let total = 0;
+  for (let i = 0; i < players.length; i += SETTLE_BATCH) {
+    const ids = players.slice(i, i + SETTLE_BATCH).map((p) => p.id);
+    const r = await (await market.settle(d, ids)).wait();
+    total += Number(r!.gasUsed);
+  }
+  return total;
+}
+
+/**
+ * Send transactions with automining off and mine them in as many full blocks as they need (the way a
+ * real chain packs them); returns each transaction's gas. Keeps 1000 reveals inside a 60 s window.
+ */
+async function inBlocks(hre: HardhatRuntimeEnvironment, sends: (() => Promise<ContractTransactionResponse>)[]): Promise<number[]> {
+  await hre.network.provider.send("evm_setAutomine", [false]);
+  try {
+    const sent: ContractTransactionResponse[] = [];
+    for (const send of sends) sent.push(await send());
+    for (;;) {
+      await hre.network.provider.send("evm_mine", []);
+      const pending = await hre.network.provider.send("eth_getBlockByNumber", ["pending", false]);
+      if (pending.transactions.length === 0) break;
+    }
+    const receipts = await Promise.all(sent.map((tx) => hre.ethers.provider.getTransactionReceipt(tx.hash)));
+    return receipts.map((r, i) => {
+      if (!r || r.status !== 1) throw new Error(`transaction ${i} of a batch failed: ${sent[i].hash}`);
+      return Number(r.gasUsed);
+    });
+  } finally {
+    await hre.network.provider.send("evm_setAutomine", [true]);
+  }
+}
+
+async function setTime(hre: HardhatRuntimeEnvironment, t: bigint) {
+  const now = BigInt((await hre.ethers.provider.getBlock("latest"))!.timestamp);
+  if (t > now) {
+    await hre.network.provider.send("evm_setNextBlockTimestamp", [Number(t)]);
+    await hre.network.provider.send("evm_mine", []);
+  }
+}
+
+async function fund(hre: HardhatRuntimeEnvironment, address: string) {
+  await hre.network.provider.send("hardhat_setBalance", [address, "0x56BC75E2D63100000000"]);
+}
+
+const sum = (xs: number[]) => xs.reduce((a, b) => a + b, 0);
+
+function prng(seed: number) {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+export function formatGasBench(b: GasBench): string {
+  const o = b.operations;
+  const rows = [
+    "operation            gas",
+    `commit        ${o.commit.toLocaleString("en").padStart(12)}`,
+    `reveal        ${o.reveal.toLocaleString("en").padStart(12)}`,
+    `postReading   ${o.postReading.toLocaleString("en").padStart(12)}`,
+    `settle/part.  ${o.settle.toLocaleString("en").padStart(12)}   (batches of ${b.cycle.settleBatch})`,
+    `withdraw      ${o.withdraw.toLocaleString("en").padStart(12)}`,
+    "",
+    "bids   trades   clearing total   max tx gas   txs   gas/bid",
+    ...b.clearing.map(
+      (c) =>
+        `${String(c.bids).padStart(4)} ${String(c.trades).padStart(8)} ${c.totalGas.toLocaleString("en").padStart(16)} ${c.maxTxGas
+          .toLocaleString("en")
+          .padStart(12)} ${String(c.transactions).padStart(5)} ${c.gasPerBid.toLocaleString("en").padStart(9)}`,
+    ),
+    "",
+    `whole interval of ${b.cycle.bids} bids: ${b.cycle.totalGas.toLocaleString("en")} gas, ${b.cycle.cyclePerParticipant.toLocaleString("en")} per participant`,
+    `targets: clearing <= ${b.targets.gasPerBidAt1000.toLocaleString("en")} gas/bid at 1000, tx <= ${b.targets.maxTxGas.toLocaleString("en")}, interval <= ${b.targets.cyclePerParticipant.toLocaleString("en")}/participant`,
+  ];
+  return rows.join("\n");
+}
