@@ -189,11 +189,10 @@ export class MeterBus extends EventEmitter {
       } catch (error) {
         const failed = error instanceof MeterError && (error.code === "timeout" || error.code === "corrupt");
         if (failed && attempt < attempts) continue;
-        if (failed) {
-          this.deadUntil.set(address, this.settings.now() + this.settings.deadRetryMs);
-          this.emit("dead", address);
-        }
-        throw error;
+        if (!failed) throw error;
+        this.deadUntil.set(address, this.settings.now() + this.settings.deadRetryMs);
+        this.emit("dead", address);
+        throw new MeterError(error.code, `meter ${address}: ${error.message} after ${attempt} attempt${attempt > 1 ? "s" : ""}`);
       }
     }
   }

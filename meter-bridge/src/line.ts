@@ -42,7 +42,7 @@ export function transmitMs(bytes: number, line: LineOptions): number {
 export function openSerialPort(path: string, line: LineOptions): Promise<SerialPort> {
   return new Promise((resolve, reject) => {
     const port = new SerialPort({ path, ...line, autoOpen: false });
-    port.open((error) => (error ? reject(new Error(`cannot open ${path}: ${error.message}`)) : resolve(port)));
+    port.open((error) => (error ? reject(new Error(`cannot open ${path}: ${error.message.replace(/^Error: /, "")}`)) : resolve(port)));
   });
 }
 
