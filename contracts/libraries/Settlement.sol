@@ -141,15 +141,16 @@ library Settlement {
     /// @dev Actual net energy (export - import) since the baseline; a reading moves the baseline.
     function measure(Metering.State storage meters, Context memory ctx, uint32 id, Cursor memory c, Outcome memory o) private view {
         Metering.Reading memory r = meters.readings[id][ctx.d];
-        if (!r.posted) {
-            if (!ctx.graceOver) revert IEnergyMarket.ReadingPending(ctx.d, id);
-            o.readingMissing = true;
-            return;
+        if (!r.posted && !ctx.graceOver) revert IEnergyMarket.ReadingPending(ctx.d, id);
+        uint32 epoch = r.posted ? r.epoch : meters.meters[id].epoch;
+        if ((!c.baseSet || c.baseEpoch != epoch) && ctx.d != 0) {
+            // No baseline for this meter yet: the reading at the end of the previous interval is one.
+            Metering.Reading memory before = meters.readings[id][ctx.d - 1];
+            if (before.posted && before.epoch == epoch) setBase(c, before);
         }
-        if (!c.baseSet || c.baseEpoch != r.epoch) {
-            // First reading of this meter since it was bound: the previous interval's end, if posted, is the baseline.
-            Metering.Reading memory before = ctx.d == 0 ? r : meters.readings[id][ctx.d - 1];
-            if (before.posted && before.epoch == r.epoch) setBase(c, before);
+        if (!r.posted) {
+            o.readingMissing = true; // zero energy now; the next reading carries it
+            return;
         }
         if (c.baseSet && c.baseEpoch == r.epoch) {
             o.actualWh = int64(int256(uint256(r.exportWh - c.baseExportWh)) - int256(uint256(r.importWh - c.baseImportWh)));

@@ -105,7 +105,7 @@ describe("settlement", function () {
     expect([c.baseSet, c.baseImportWh, c.baseExportWh]).to.deep.equal([true, 400n, 4400n]);
   });
 
-  it("[BUG] a missing first reading after binding is carried too: the energy settled equals the register difference", async function () {
+  it("a missing first reading after binding is carried too: the energy settled equals the register difference", async function () {
     // The meter posted the end of interval 0 (the baseline); the end of interval 1 is missing; the end of
     // interval 2 is in. Over intervals 1-2 the registers moved by +2000 Wh net, so 2000 Wh must be settled.
     const { market, actors } = await loadFixture(paperFixture);
