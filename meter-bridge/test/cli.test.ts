@@ -9,7 +9,7 @@ import { promisify } from "node:util";
 import { VECTORS } from "./support/vectors";
 import { PtyPair, startPtyPair } from "./support/ptyPair";
 
-const CLI = path.resolve(__dirname, "../../dist/cli.js");
+import { CLI } from "./support/paths";
 
 interface Result {
   code: number;

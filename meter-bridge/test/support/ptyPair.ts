@@ -6,6 +6,7 @@ import { ChildProcess, spawn, spawnSync } from "node:child_process";
 import { existsSync, mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
+import { PACKAGE_ROOT } from "./paths";
 
 export interface PtyPair {
   /** path of one end (give it to the bridge) */
@@ -16,7 +17,7 @@ export interface PtyPair {
   stop(): Promise<void>;
 }
 
-const RELAY = path.resolve(__dirname, "../../../scripts/pty-relay.py");
+const RELAY = path.join(PACKAGE_ROOT, "scripts/pty-relay.py");
 
 export type PtyTool = "socat" | "python";
 
