@@ -24,6 +24,15 @@ subtask(TASK_COMPILE_SOLIDITY_GET_SOLC_BUILD, async (args: { solcVersion: string
   };
 });
 
+/** Anvil's and Hardhat's well-known development mnemonic: keys for `localhost`, signed locally. */
+export const DEV_MNEMONIC = "test test test test test test test test test test test junk";
+
+const env = process.env;
+const privnetGasMode = env.PRIVNET_GAS_MODE ?? "legacy";
+if (privnetGasMode !== "legacy" && privnetGasMode !== "eip1559") {
+  throw new Error(`PRIVNET_GAS_MODE must be "legacy" or "eip1559", not ${JSON.stringify(privnetGasMode)} (see .env.example)`);
+}
+
 const config: HardhatUserConfig = {
   solidity: {
     version: SOLC_VERSION,
@@ -38,6 +47,20 @@ const config: HardhatUserConfig = {
       allowUnlimitedContractSize: false,
       blockGasLimit: 30_000_000,
       accounts: { count: 40 },
+    },
+    // Any JSON-RPC node on loopback (anvil, `npx hardhat node`); keys from the dev mnemonic, signed here.
+    localhost: {
+      url: env.LOCALHOST_RPC_URL ?? "http://127.0.0.1:8545",
+      accounts: { mnemonic: DEV_MNEMONIC, count: 40 },
+    },
+    // A private Geth chain (scripts/geth/). The operator key is a raw key here, or a keystore that
+    // lib/signers.ts decrypts; either way transactions are signed locally, never by the node.
+    privnet: {
+      url: env.PRIVNET_RPC_URL ?? "http://127.0.0.1:8545",
+      chainId: env.PRIVNET_CHAIN_ID ? Number(env.PRIVNET_CHAIN_ID) : undefined,
+      accounts: env.OPERATOR_PRIVATE_KEY ? [env.OPERATOR_PRIVATE_KEY] : [],
+      gasPrice: privnetGasMode === "legacy" ? Math.round(Number(env.PRIVNET_GAS_PRICE_GWEI ?? "1") * 1e9) : "auto",
+      timeout: 60_000,
     },
   },
   mocha: { timeout: 600_000 },

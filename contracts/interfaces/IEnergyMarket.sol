@@ -92,6 +92,7 @@ interface IEnergyMarket {
         uint64 remainingWh; // not matched (after clearing: unfilled)
         uint128 priceWeiPerKWh;
         uint32 next; // next bid in its sorted book (0 = end)
+        bool closed; // the grid's bid was settled (other participants: see settlementOf)
     }
 
     struct IntervalView {

@@ -224,7 +224,8 @@ library OrderBook {
             energyWh: b.energyWh,
             remainingWh: b.remainingWh,
             priceWeiPerKWh: b.priceWeiPerKWh,
-            next: b.next
+            next: b.next,
+            closed: b.flags & CLOSED != 0
         });
     }
 }
