@@ -50,7 +50,8 @@ export async function runBridge(config: BridgeConfig, log: Logger, signal: Abort
 
 /** The market's interval clock: from the chain, else (node unreachable) from the journal or config. */
 async function resolveClock(config: BridgeConfig, provider: JsonRpcProvider, log: Logger, signal: AbortSignal): Promise<IntervalClock | undefined> {
-  const known = Journal.readHeader(config.journal) ?? config.schedule;
+  const header = Journal.readHeader(config.journal);
+  const known = header ? { startTime: header.startTime, intervalSeconds: header.intervalSeconds } : config.schedule;
   const market = new Contract(config.market, MARKET_ABI, provider);
   for (let failures = 0; !signal.aborted; failures++) {
     let chain: IntervalClock;

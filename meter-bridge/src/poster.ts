@@ -107,6 +107,8 @@ export class MeterPoster {
 
   private async step(entry: Entry): Promise<Step> {
     const { meter, interval } = entry.reading;
+    // read first: a transaction mined after this point is then seen as still pending, never as lost
+    const minedNonce = await this.provider.getTransactionCount(this.signer.address, "latest");
     for (const tx of [...entry.txs].reverse()) {
       const receipt = await this.provider.getTransactionReceipt(tx.hash);
       if (!receipt) continue;
@@ -118,7 +120,7 @@ export class MeterPoster {
     }
     if (await this.settledOnChain(entry)) return "done";
     const latest = entry.txs.at(-1);
-    if (latest && latest.nonce >= (await this.provider.getTransactionCount(this.signer.address, "latest"))) {
+    if (latest && latest.nonce >= minedNonce) {
       if (Date.now() - latest.sentAt >= this.settings.replaceAfterMs) await this.signAndSend(entry, latest.nonce, latest);
       else await this.broadcastAgain(latest);
       return "wait";

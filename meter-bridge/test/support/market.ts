@@ -49,7 +49,7 @@ function linkBytecode(artifact: Artifact, addresses: Record<string, string>): st
 async function deployArtifact(artifact: Artifact, deployer: Wallet, args: unknown[] = []): Promise<string> {
   const libraries: Record<string, string> = {};
   for (const [file, names] of Object.entries(artifact.linkReferences)) {
-    for (const name of Object.keys(names)) libraries[name] = await deployArtifact(readArtifact(path.join(ARTIFACTS, path.basename(file), `${name}.json`)), deployer);
+    for (const name of Object.keys(names)) libraries[name] = await deployArtifact(readArtifact(path.join(REPO_ROOT, "artifacts", file, `${name}.json`)), deployer);
   }
   const contract = await new ContractFactory(artifact.abi, linkBytecode(artifact, libraries), deployer).deploy(...args);
   await contract.waitForDeployment();

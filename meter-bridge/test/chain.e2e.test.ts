@@ -1,0 +1,191 @@
+/**
+ * The whole path: simulated meters -> pty pair -> bridge daemon (a child process) -> anvil.
+ * The bridge is killed with SIGKILL twice (once right after a boundary, once while the chain
+ * is down) and restarted; the chain is stopped for more than two intervals and restarted
+ * from its state file. In the end every interval's reading is on chain exactly once.
+ */
+import assert from "node:assert/strict";
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { after, before, describe, it } from "node:test";
+import { Contract, Interface, JsonRpcProvider, Wallet, encryptKeystoreJson } from "ethers";
+import type { SerialPort } from "serialport";
+import { MARKET_ABI } from "../src/abi";
+import { boundaryMs, lastBoundary } from "../src/clock";
+import { DEFAULT_LINE, closeSerialPort, openSerialPort } from "../src/line";
+import { MeterSimulator, SimulatedMeter } from "../src/simulator";
+import { Anvil, CHAIN_ID, DEV_KEY, freePort } from "./support/anvil";
+import { BridgeProcess } from "./support/bridgeProcess";
+import { deployMarket } from "./support/market";
+import { PtyPair, startPtyPair } from "./support/ptyPair";
+
+const INTERVAL_SECONDS = 5;
+const MAX_READ_DELAY_SECONDS = 2;
+const METERS: SimulatedMeter[] = [
+  { address: "000000000001", importWh: 112_280_260, importW: 36_000 }, // 50 Wh per interval
+  { address: "000000000002", importWh: 5_000, exportWh: 1_230, importW: 1_800, exportW: 20_000 },
+];
+const DEAD_METER = "000000000099"; // configured, never answers
+
+interface Posted {
+  participantId: number;
+  interval: number;
+  importWh: bigint;
+  exportWh: bigint;
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+async function waitUntil(condition: () => Promise<boolean> | boolean, timeoutMs: number, what: string): Promise<void> {
+  const until = Date.now() + timeoutMs;
+  while (!(await condition())) {
+    if (Date.now() > until) throw new Error(`timed out waiting for ${what}`);
+    await sleep(200);
+  }
+}
+
+describe("bridge to chain, end to end", () => {
+  const dir = mkdtempSync(path.join(tmpdir(), "meter-bridge-chain-"));
+  const events = new Interface(MARKET_ABI);
+  let anvil: Anvil;
+  let provider: JsonRpcProvider;
+  let pty: PtyPair;
+  let meterPort: SerialPort;
+  let simulator: MeterSimulator;
+  let bridge: BridgeProcess;
+  let market: string;
+  let participantIds: number[];
+  const meterKeys = METERS.map(() => Wallet.createRandom().privateKey);
+  const accounts = meterKeys.map((key) => new Wallet(key).address);
+  const startTime = Math.floor(Date.now() / 1000);
+
+  before(async () => {
+    anvil = new Anvil({ port: await freePort(), stateFile: path.join(dir, "anvil-state.json"), blockTime: 1 });
+    await anvil.start();
+    provider = new JsonRpcProvider(anvil.url, CHAIN_ID, { staticNetwork: true });
+    const deployed = await deployMarket(new Wallet(DEV_KEY, provider), {
+      startTime,
+      intervalSeconds: INTERVAL_SECONDS,
+      meters: METERS.map((meter, i) => ({ address: meter.address, account: accounts[i], ratedPowerW: 100_000 })),
+    });
+    [market, participantIds] = [deployed.address, deployed.participantIds];
+
+    writeFileSync(path.join(dir, "meter1.key"), meterKeys[0].slice(2));
+    writeFileSync(path.join(dir, "meter2.password"), "correct horse\n");
+    const keystore = await encryptKeystoreJson({ address: accounts[1], privateKey: meterKeys[1] }, "correct horse", { scrypt: { N: 1024 } });
+    writeFileSync(path.join(dir, "meter2.json"), keystore);
+    writeFileSync(path.join(dir, "dead.key"), Wallet.createRandom().privateKey);
+
+    pty = await startPtyPair();
+    meterPort = await openSerialPort(pty.b, DEFAULT_LINE);
+    simulator = new MeterSimulator(meterPort, METERS);
+
+    const config = {
+      rpcUrl: anvil.url,
+      chainId: CHAIN_ID,
+      market,
+      journal: "journal.jsonl",
+      maxReadDelaySeconds: MAX_READ_DELAY_SECONDS,
+      logLevel: "debug",
+      poster: { pollMs: 300, retryMaxMs: 1500, rebroadcastMs: 2000 },
+      ports: [
+        {
+          path: pty.a,
+          baudRate: 2400,
+          parity: "even",
+          responseTimeoutMs: 300,
+          interByteTimeoutMs: 100,
+          retries: 1,
+          deadRetryMs: 20_000,
+          meters: [
+            { address: METERS[0].address, key: { keyFile: "meter1.key" } },
+            { address: METERS[1].address, key: { keystore: "meter2.json", passwordFile: "meter2.password" } },
+            { address: DEAD_METER, key: { keyFile: "dead.key" } },
+          ],
+        },
+      ],
+    };
+    writeFileSync(path.join(dir, "bridge.json"), JSON.stringify(config, null, 2));
+    bridge = new BridgeProcess(path.join(dir, "bridge.json"), path.join(dir, "bridge.log"));
+  });
+
+  after(async () => {
+    await bridge?.kill();
+    simulator?.stop();
+    if (meterPort) await closeSerialPort(meterPort);
+    await pty?.stop();
+    provider?.destroy();
+    await anvil?.stop();
+  });
+
+  /** ReadingPosted events of the market, from the chain's logs. */
+  async function postedEvents(): Promise<Posted[]> {
+    const logs = await provider.getLogs({ address: market, topics: [events.getEvent("ReadingPosted")!.topicHash], fromBlock: 0 });
+    return logs.map((log) => {
+      const { args } = events.parseLog(log)!;
+      return { participantId: Number(args.participantId), interval: Number(args.interval), importWh: args.importWh, exportWh: args.exportWh };
+    });
+  }
+
+  async function postedUpTo(interval: number): Promise<boolean> {
+    const posted = await postedEvents().catch(() => []);
+    return participantIds.every((id) => posted.some((event) => event.participantId === id && event.interval >= interval));
+  }
+
+  /** Waits until `offsetMs` after the next interval boundary; returns that boundary's index. */
+  async function nextBoundary(offsetMs: number): Promise<number> {
+    const clock = { startTime, intervalSeconds: INTERVAL_SECONDS };
+    const k = lastBoundary(clock, Date.now()) + 1;
+    await sleep(boundaryMs(clock, k) + offsetMs - Date.now());
+    return k;
+  }
+
+  it("posts every interval's reading exactly once through kill -9 of the bridge and a chain outage", async () => {
+    bridge.start();
+    const firstBoundary = lastBoundary({ startTime, intervalSeconds: INTERVAL_SECONDS }, Date.now()) + 1;
+    await waitUntil(() => postedUpTo(firstBoundary), 3 * INTERVAL_SECONDS * 1000, "the first readings on chain");
+
+    // kill -9 in the middle of reading / posting, right after a boundary, and restart at once
+    const killedAt = await nextBoundary(400);
+    await bridge.kill();
+    bridge.start();
+    await waitUntil(() => postedUpTo(killedAt), 4 * INTERVAL_SECONDS * 1000, "the readings of the boundary the bridge was killed at");
+
+    // the chain goes away for more than two intervals; the bridge is killed once more meanwhile
+    await anvil.stop();
+    const outageFrom = await nextBoundary(1500);
+    await bridge.kill();
+    bridge.start();
+    await nextBoundary(1500);
+    const outageTo = await nextBoundary(1500);
+    await anvil.start();
+    await waitUntil(() => postedUpTo(outageTo - 1), 6 * INTERVAL_SECONDS * 1000, "the readings journaled during the outage");
+    assert.equal(await bridge.stop(), 0, "a clean stop on SIGTERM");
+
+    const posted = await postedEvents();
+    const logs = bridge.logs();
+    for (const [i, id] of participantIds.entries()) {
+      const mine = posted.filter((event) => event.participantId === id).sort((a, b) => a.interval - b.interval);
+      const intervals = mine.map((event) => event.interval);
+      const first = intervals[0];
+      assert.deepEqual(intervals, Array.from({ length: intervals.length }, (_, j) => first + j), `meter ${METERS[i].address}: every interval once, no gap`);
+      assert.ok(first <= firstBoundary - 1 && intervals.at(-1)! >= outageTo - 1, `meter ${METERS[i].address} covers the outage: ${intervals.join(",")}`);
+      assert.equal(await provider.getTransactionCount(accounts[i]), mine.length, "one transaction per reading, no re-post");
+      const contract = new Contract(market, MARKET_ABI, provider);
+      for (const event of mine) {
+        const boundary = boundaryMs({ startTime, intervalSeconds: INTERVAL_SECONDS }, event.interval + 1);
+        const low = simulator.registers(METERS[i].address, boundary);
+        const high = simulator.registers(METERS[i].address, boundary + (MAX_READ_DELAY_SECONDS + 1) * 1000);
+        assert.ok(low.importWh <= event.importWh && event.importWh <= high.importWh, `import ${event.importWh} of interval ${event.interval} within [${low.importWh}, ${high.importWh}]`);
+        assert.ok(low.exportWh <= event.exportWh && event.exportWh <= high.exportWh, `export ${event.exportWh} of interval ${event.interval} within [${low.exportWh}, ${high.exportWh}]`);
+        assert.deepEqual([...(await contract.readingOf(id, event.interval))], [true, event.importWh, event.exportWh]);
+      }
+    }
+    assert.ok(outageTo - outageFrom >= 2);
+    assert.deepEqual(logs.filter((line) => line.msg === "reading rejected by the market"), []);
+    assert.ok(logs.some((line) => line.msg === "posting delayed"), "the outage was noticed");
+    assert.ok(logs.some((line) => line.msg === "meter not answering, marked dead" && line.meter === DEAD_METER));
+    assert.ok(logs.some((line) => line.msg === "node unreachable, using the known interval clock"), "restarted during the outage from the journal's clock");
+  });
+});
