@@ -1,0 +1,11 @@
+/** meter-bridge as a library: the codec, the framing parser, the bus, the simulator and the daemon's parts. */
+export * from "./codec";
+export { Dlt645Parser, Dlt645ParserOptions, InvalidFrame, AcceptedFrames } from "./parser";
+export { MeterBus, MeterError, BusOptions, BusPort, Reading } from "./bus";
+export { MeterSimulator, SimulatedMeter, SimulatorOptions, Registers } from "./simulator";
+export { DEFAULT_LINE, LineOptions, Parity, lineOptions, openSerialPort, transmitMs } from "./line";
+export { Journal } from "./journal";
+export { MeterPoster, PosterOptions } from "./poster";
+export { MARKET_ABI } from "./abi";
+export { loadConfig, BridgeConfig } from "./config";
+export { runBridge } from "./daemon";
