@@ -7,6 +7,7 @@
  *    bridge's poster, and prints readings confirmed per second.
  */
 import { ChildProcess, spawn } from "node:child_process";
+import { setMaxListeners } from "node:events";
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
@@ -87,6 +88,7 @@ async function benchPosting(): Promise<void> {
     const quiet = createLogger(new Writable({ write: (_chunk, _encoding, done) => done() }), "error");
     const posters = addresses.map((address, i) => new MeterPoster(address, keys[i], provider, market, journal, quiet, { pollMs: 50 }));
     const stop = new AbortController();
+    setMaxListeners(METERS + 10, stop.signal); // each poster waits on the signal
     const started = performance.now();
     const running = posters.map((poster) => poster.run(stop.signal));
     while (addresses.some((address) => journal.unsettled(address).length > 0)) await new Promise((resolve) => setTimeout(resolve, 20));

@@ -174,7 +174,7 @@ async function frame(args: string[]): Promise<void> {
 }
 
 /** The JSON of `frame decode`: the frame's fields and, as applicable, what it says. */
-export function describeFrame(frame: Frame): Record<string, unknown> {
+function describeFrame(frame: Frame): Record<string, unknown> {
   const head = {
     address: frame.address,
     control: hexByte(encodeControl(frame.control)),

@@ -3,6 +3,7 @@
  * every configured meter (the ports in parallel), journals them, and lets each meter's poster
  * take them to the chain.
  */
+import { setMaxListeners } from "node:events";
 import { setTimeout as sleep } from "node:timers/promises";
 import { Contract, JsonRpcProvider, Wallet } from "ethers";
 import type { SerialPort } from "serialport";
@@ -35,6 +36,7 @@ export async function runBridge(config: BridgeConfig, log: Logger, signal: Abort
       meters: [...wallets].map(([meter, wallet]) => ({ meter, account: wallet.address })),
       unsettled: [...posters.keys()].reduce((sum, meter) => sum + journal.unsettled(meter).length, 0),
     });
+    setMaxListeners(posters.size + 10, signal); // each poster waits on the signal
     const posting = [...posters.values()].map((poster) => poster.run(signal));
     const readers = config.ports.map((port) => new PortReader(port, journal, log, (meter) => posters.get(meter)!.wake()));
     const maxDelayMs = 1000 * (config.maxReadDelaySeconds ?? Math.min(60, Math.max(1, Math.floor(clock.intervalSeconds / 10))));
@@ -128,6 +130,7 @@ class PortReader {
 
   async close(): Promise<void> {
     this.bus?.close();
+    this.port?.removeAllListeners("close"); // a close we asked for is no warning
     if (this.port) await closeSerialPort(this.port);
   }
 

@@ -5,7 +5,7 @@
 import { spawnSync } from "node:child_process";
 import { existsSync, readFileSync } from "node:fs";
 import path from "node:path";
-import { Contract, ContractFactory, InterfaceAbi, Wallet } from "ethers";
+import { Contract, ContractFactory, InterfaceAbi, NonceManager, Signer, Wallet } from "ethers";
 import { REPO_ROOT } from "./paths";
 
 export interface Artifact {
@@ -46,7 +46,7 @@ function linkBytecode(artifact: Artifact, addresses: Record<string, string>): st
   return `0x${code}`;
 }
 
-async function deployArtifact(artifact: Artifact, deployer: Wallet, args: unknown[] = []): Promise<string> {
+async function deployArtifact(artifact: Artifact, deployer: Signer, args: unknown[] = []): Promise<string> {
   const libraries: Record<string, string> = {};
   for (const [file, names] of Object.entries(artifact.linkReferences)) {
     for (const name of Object.keys(names)) libraries[name] = await deployArtifact(readArtifact(path.join(REPO_ROOT, "artifacts", file, `${name}.json`)), deployer);
@@ -65,8 +65,9 @@ export interface MarketSetup {
 }
 
 /** Deploys the market, registers the grid and one participant per meter, binds the meters, funds the meter accounts. */
-export async function deployMarket(operator: Wallet, setup: MarketSetup): Promise<{ address: string; participantIds: number[] }> {
+export async function deployMarket(operatorWallet: Wallet, setup: MarketSetup): Promise<{ address: string; participantIds: number[] }> {
   const artifact = marketArtifact();
+  const operator = new NonceManager(operatorWallet); // the node's pending nonce may lag right after a send
   const interval = setup.intervalSeconds;
   const schedule = {
     startTime: setup.startTime,
