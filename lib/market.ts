@@ -107,3 +107,23 @@ export async function clearUntilDone(market: EnergyMarket, interval: number, max
     if (receipt) receipts.push(receipt);
   }
 }
+
+/**
+ * An off-chain copy of the four sorted books of one interval, for reveal hints without a node call:
+ * `add` returns the ID of the bid the new one sorts after (0 for the head), the contract's order.
+ */
+export class HintBook {
+  private readonly books = new Map<string, { id: bigint; price: bigint }[]>();
+
+  add(id: bigint, side: SideValue, green: boolean, priceWeiPerKWh: bigint): bigint {
+    const key = `${side}/${green}`;
+    const book = this.books.get(key) ?? [];
+    const before = (x: { id: bigint; price: bigint }) =>
+      x.price !== priceWeiPerKWh ? (side === Side.Sell ? x.price < priceWeiPerKWh : x.price > priceWeiPerKWh) : x.id < id;
+    let at = 0;
+    while (at < book.length && before(book[at])) at++;
+    book.splice(at, 0, { id, price: priceWeiPerKWh });
+    this.books.set(key, book);
+    return at === 0 ? 0n : book[at - 1].id;
+  }
+}

@@ -1,3 +1,4 @@
 /** Every task group, one file each. Task actions import the client library lazily, so the config
  * loads before contracts are compiled. */
 import "./bench";
+import "./simulate";

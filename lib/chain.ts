@@ -1,0 +1,105 @@
+/**
+ * Time and batches on the two kinds of chain the simulator and benchmarks run on:
+ * - the in-process Hardhat network, where block time is moved forward and a batch of transactions
+ *   is mined in full blocks, one second apart, however long sending them takes;
+ * - a real node (anvil, Geth), where time is the wall clock and a batch is sent, then awaited.
+ * Either way each transaction is signed locally by its sender.
+ */
+import type { EthereumProvider } from "hardhat/types";
+import { ContractTransactionResponse, JsonRpcProvider, Provider, TransactionReceipt } from "ethers";
+
+export interface ChainClock {
+  /** Latest block time. */
+  now(): Promise<bigint>;
+  /** Return once block time has reached `t`. */
+  until(t: bigint): Promise<void>;
+  /** Send every transaction, then wait for all; returns receipts in order (failed ones throw). */
+  sendAll(sends: (() => Promise<ContractTransactionResponse>)[]): Promise<TransactionReceipt[]>;
+  /** Give a funded balance to a local account (development chains). */
+  fund(address: string, wei: bigint): Promise<void>;
+}
+
+/** Transactions sent before mining them: a large mempool slows the in-process node down. */
+const MEMPOOL_CHUNK = 200;
+
+export class InProcessClock implements ChainClock {
+  constructor(
+    private readonly node: EthereumProvider,
+    private readonly provider: Provider,
+  ) {}
+
+  async now(): Promise<bigint> {
+    return BigInt((await this.provider.getBlock("latest"))!.timestamp);
+  }
+
+  async until(t: bigint): Promise<void> {
+    if ((await this.now()) >= t) return;
+    await this.node.send("evm_setNextBlockTimestamp", [Number(t)]);
+    await this.node.send("evm_mine", []);
+  }
+
+  async sendAll(sends: (() => Promise<ContractTransactionResponse>)[]): Promise<TransactionReceipt[]> {
+    await this.node.send("evm_setAutomine", [false]);
+    const sent: ContractTransactionResponse[] = [];
+    try {
+      for (let i = 0; i < sends.length; i += MEMPOOL_CHUNK) {
+        for (const send of sends.slice(i, i + MEMPOOL_CHUNK)) sent.push(await send());
+        await this.mineUntilEmpty();
+      }
+    } finally {
+      await this.node.send("evm_setAutomine", [true]);
+    }
+    return receiptsOf(this.provider, sent);
+  }
+
+  /** Mine full blocks one second apart until the mempool is empty. */
+  private async mineUntilEmpty() {
+    for (;;) {
+      const pending = await this.node.send("eth_getBlockByNumber", ["pending", false]);
+      if (pending.transactions.length === 0) return;
+      await this.node.send("evm_setNextBlockTimestamp", [Number((await this.now()) + 1n)]);
+      await this.node.send("evm_mine", []);
+    }
+  }
+
+  async fund(address: string, wei: bigint): Promise<void> {
+    await this.node.send("hardhat_setBalance", [address, "0x" + wei.toString(16)]);
+  }
+}
+
+export class RealTimeClock implements ChainClock {
+  constructor(
+    private readonly provider: JsonRpcProvider,
+    private readonly pollMs = 250,
+  ) {}
+
+  async now(): Promise<bigint> {
+    return BigInt((await this.provider.getBlock("latest"))!.timestamp);
+  }
+
+  async until(t: bigint): Promise<void> {
+    while ((await this.now()) < t) await sleep(this.pollMs);
+  }
+
+  async sendAll(sends: (() => Promise<ContractTransactionResponse>)[]): Promise<TransactionReceipt[]> {
+    const sent: ContractTransactionResponse[] = [];
+    for (const send of sends) sent.push(await send());
+    return receiptsOf(this.provider, sent, true);
+  }
+
+  async fund(address: string, wei: bigint): Promise<void> {
+    await this.provider.send("anvil_setBalance", [address, "0x" + wei.toString(16)]).catch(() =>
+      this.provider.send("hardhat_setBalance", [address, "0x" + wei.toString(16)]),
+    );
+  }
+}
+
+async function receiptsOf(provider: Provider, sent: ContractTransactionResponse[], wait = false): Promise<TransactionReceipt[]> {
+  const receipts = await Promise.all(sent.map((tx) => (wait ? tx.wait() : provider.getTransactionReceipt(tx.hash))));
+  return receipts.map((r, i) => {
+    if (!r || r.status !== 1) throw new Error(`transaction ${sent[i].hash} failed`);
+    return r;
+  });
+}
+
+export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));

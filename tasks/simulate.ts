@@ -1,0 +1,52 @@
+/**
+ * simulate — replay a scenario through a fresh market and write result.json and report.html.
+ */
+import { task, types } from "hardhat/config";
+import { mkdirSync, writeFileSync } from "node:fs";
+import { join, resolve } from "node:path";
+import { CliError, asCli } from "./cli";
+
+task("simulate", "Run a scenario (JSON) through a fresh market; writes <out>/result.json and <out>/report.html")
+  .addParam("scenario", "scenario file, e.g. scenarios/paper-day.json", undefined, types.string)
+  .addOptionalParam("out", "output directory", "out/simulation", types.string)
+  .addFlag("quiet", "no progress bar")
+  .setAction(async (args: { scenario: string; out: string; quiet: boolean }, hre) =>
+    asCli(async () => {
+      const { loadScenario } = await import("../lib/scenario");
+      const { simulate } = await import("../lib/simulator");
+      const { InProcessClock, RealTimeClock } = await import("../lib/chain");
+      const { renderReport } = await import("../lib/report");
+      const { operatorSigner } = await import("../lib/signers");
+      const { JsonRpcProvider } = await import("ethers");
+      const cliProgress = await import("cli-progress");
+      const scenario = loadScenario(args.scenario);
+      const name = hre.network.name;
+      if (name !== "hardhat" && name !== "localhost") throw new CliError(`simulate runs on the in-process network or localhost, not "${name}"`);
+      const clock =
+        name === "hardhat"
+          ? new InProcessClock(hre.network.provider, hre.ethers.provider)
+          : new RealTimeClock(new JsonRpcProvider((hre.network.config as { url: string }).url));
+      const bar = new cliProgress.SingleBar(
+        { format: "intervals {bar} {value}/{total} | {duration_formatted} elapsed", stream: process.stderr, hideCursor: true },
+        cliProgress.Presets.shades_classic,
+      );
+      if (!args.quiet) bar.start(scenario.intervals.length, 0);
+      const started = Date.now();
+      const result = await simulate(scenario, {
+        clock,
+        operator: await operatorSigner(hre),
+        onProgress: (done) => !args.quiet && bar.update(done),
+      }).finally(() => !args.quiet && bar.stop());
+      const out = resolve(args.out);
+      mkdirSync(out, { recursive: true });
+      writeFileSync(join(out, "result.json"), JSON.stringify(result, null, 2) + "\n");
+      writeFileSync(join(out, "report.html"), renderReport(result));
+      const trades = result.intervals.reduce((a, i) => a + i.trades.length, 0);
+      console.log(
+        `${result.intervals.length} intervals, ${result.participants.length} participants, ${trades} trades in ${((Date.now() - started) / 1000).toFixed(1)} s` +
+          ` (${result.gas.perParticipantPerInterval} gas per participant per interval)`,
+      );
+      console.log(`result: ${join(out, "result.json")}`);
+      console.log(`report: ${join(out, "report.html")}`);
+    }),
+  );
