@@ -6,7 +6,7 @@
  * Either way each transaction is signed locally by its sender.
  */
 import type { EthereumProvider } from "hardhat/types";
-import { ContractTransactionResponse, JsonRpcProvider, Provider, TransactionReceipt } from "ethers";
+import { ContractTransactionResponse, Provider, TransactionReceipt } from "ethers";
 
 export interface ChainClock {
   /** Latest block time. */
@@ -67,9 +67,12 @@ export class InProcessClock implements ChainClock {
   }
 }
 
+/** A provider that also takes raw JSON-RPC calls (ethers' JsonRpcProvider, Hardhat's provider). */
+type RpcProvider = Provider & { send(method: string, params: unknown[]): Promise<unknown> };
+
 export class RealTimeClock implements ChainClock {
   constructor(
-    private readonly provider: JsonRpcProvider,
+    private readonly provider: RpcProvider,
     private readonly pollMs = 250,
   ) {}
 

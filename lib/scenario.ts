@@ -125,7 +125,7 @@ function parseMarket(m: Record<string, unknown>): ScenarioMarket {
     throw new ScenarioError("market.commitSeconds + market.revealSeconds must be shorter than market.intervalSeconds");
   }
   if (out.settleOffsetSeconds >= out.intervalSeconds) throw new ScenarioError("market.settleOffsetSeconds must be shorter than market.intervalSeconds");
-  field(() => marketParams(out), "market");
+  field(() => marketParams(out), "market", true);
   return out;
 }
 
@@ -235,11 +235,12 @@ function knownName(x: unknown, at: string, byName: Map<string, ScenarioParticipa
   return x;
 }
 
-/** Run a unit conversion, reporting its failure against the field. */
-function field<T>(f: () => T, at: string): T {
+/** Run a unit conversion, reporting its failure against the field (or, with `nested`, below it). */
+function field<T>(f: () => T, at: string, nested = false): T {
   try {
     return f();
   } catch (e) {
+    if (nested && e instanceof UnitError) throw new ScenarioError(`${at}.${e.message}`);
     if (e instanceof UnitError || e instanceof ScenarioError) {
       const msg = e.message.replace(/^[^:]*: /, "");
       throw new ScenarioError(e.message.startsWith(at) ? e.message : `${at}: ${msg}`);

@@ -9,6 +9,9 @@ import { HardhatPluginError } from "hardhat/plugins";
 export class CliError extends HardhatPluginError {
   constructor(message: string) {
     super("energy-market", message);
+    // Hardhat prints the stack on machines without a display; a usage error has none worth showing.
+    // (Hardhat's errors print the `_stack` they captured at construction.)
+    (this as unknown as { _stack: string })._stack = "(a usage error: no stack trace)";
   }
 }
 
@@ -29,8 +32,9 @@ export function parseNonNegativeInt(value: string | number | undefined, name: st
 /** A custom error of the market, as `Name(arg, …)`, if `e` is a decoded contract revert. */
 export function revertName(e: unknown): string | undefined {
   const revert = (e as { revert?: { name: string; args: unknown[] } }).revert;
-  if (!revert) return undefined;
-  return `${revert.name}(${[...revert.args].map((a) => String(a)).join(", ")})`;
+  if (revert) return `${revert.name}(${[...revert.args].map((a) => String(a)).join(", ")})`;
+  // the in-process network reports the decoded error in its message instead
+  return /reverted with custom error '([^']+)'/.exec(String((e as Error)?.message))?.[1];
 }
 
 const USER_ERRORS = new Set(["KeyError", "DeploymentMissing", "UnitError", "ScenarioError"]);

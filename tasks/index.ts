@@ -2,3 +2,9 @@
  * loads before contracts are compiled. */
 import "./bench";
 import "./simulate";
+import "./cycle";
+import "./market";
+import "./participants";
+import "./wallet";
+import "./bids";
+import "./history";

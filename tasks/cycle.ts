@@ -1,0 +1,190 @@
+/**
+ * The market's cycle from the command line, all signed by the operator's key through lib/sender.ts:
+ * - clear --interval N [--steps S]: clear one delivery interval (several transactions if needed);
+ * - settle --interval N [--ids 1,2,3]: settle one interval for the given or all eligible participants;
+ * - cycle:run [--poll-ms] [--once] [--batch]: the daemon (lib/cycle.ts) until SIGINT/SIGTERM.
+ */
+import { task, types } from "hardhat/config";
+import type { HardhatRuntimeEnvironment, HttpNetworkConfig, NetworkConfig } from "hardhat/types";
+import { CliError, asCli, output, parseIntList, parseNonNegativeInt } from "./cli";
+
+/** Lazily loaded: the config must load before typechain-types exist. */
+async function openCycle(hre: HardhatRuntimeEnvironment, o: { json: boolean; receiptTimeoutMs?: number; signal?: AbortSignal }) {
+  const { FetchRequest, HDNodeWallet, JsonRpcProvider, Network, Wallet } = await import("ethers");
+  const { readDeployment } = await import("../lib/deployment");
+  const { KeyError, operatorSigner } = await import("../lib/signers");
+  const { attachMarket } = await import("../lib/market");
+  const { Sender } = await import("../lib/sender");
+  const { readSchedule, firstTradedInterval } = await import("../lib/cycle");
+
+  const deployment = readDeployment(hre.network.name);
+  const net = hre.network.config;
+  const provider = "url" in net ? rpcProvider(net) : hre.ethers.provider;
+  const wallet = await operatorWallet();
+  const market = attachMarket(deployment.market, provider);
+  const log = (r: Record<string, unknown>) => console.log(formatRecord(r, o.json));
+  const sender = new Sender(wallet, provider, {
+    errors: market.interface,
+    confirmations: hre.network.name === "privnet" ? Number(process.env.PRIVNET_CONFIRMATIONS ?? "1") : 1,
+    gasPrice: typeof net.gasPrice === "number" ? BigInt(net.gasPrice) : undefined,
+    receiptTimeoutMs: o.receiptTimeoutMs,
+    signal: o.signal,
+    log,
+  });
+  const schedule = await readSchedule(market);
+  const ctx = { market, sender, schedule, log };
+  const close = () => {
+    if (provider instanceof JsonRpcProvider) provider.destroy();
+  };
+  return { ctx, fromInterval: firstTradedInterval(schedule, deployment.deployedAt.time), close };
+
+  function rpcProvider(n: HttpNetworkConfig) {
+    const request = new FetchRequest(n.url);
+    request.timeout = n.timeout;
+    return new JsonRpcProvider(request, Network.from(deployment.chainId), { staticNetwork: true });
+  }
+
+  /** The operator's key as a local wallet (the sender signs raw transactions itself). */
+  async function operatorWallet() {
+    const signer = await operatorSigner(hre);
+    if ("privateKey" in signer) return new Wallet(String(signer.privateKey), provider);
+    const address = await signer.getAddress();
+    const key = configuredKeys(net).find((k) => new Wallet(k).address === address);
+    if (!key) throw new KeyError(`cannot find the private key of the operator ${address} in the "${hre.network.name}" network's accounts`);
+    return new Wallet(key, provider);
+  }
+
+  function configuredKeys(n: NetworkConfig): string[] {
+    const accounts = n.accounts;
+    if (accounts === "remote") throw new KeyError(`network "${hre.network.name}" has remote accounts: the cycle signs locally, configure a key`);
+    if (Array.isArray(accounts)) return accounts.map((a) => (typeof a === "string" ? a : a.privateKey));
+    return Array.from({ length: accounts.count }, (_, i) => HDNodeWallet.fromPhrase(accounts.mnemonic, accounts.passphrase, `${accounts.path}/${accounts.initialIndex + i}`).privateKey);
+  }
+}
+
+/** A log record as one line: JSON, or `time action event key=value …`. */
+function formatRecord(r: Record<string, unknown>, json: boolean): string {
+  const time = new Date().toISOString();
+  const plain = (v: unknown): unknown => (typeof v === "bigint" ? v.toString() : Array.isArray(v) ? v.map(plain) : v);
+  if (json) return JSON.stringify({ time, ...r }, (_k, v) => plain(v));
+  const { action, event, ...rest } = r;
+  const fields = Object.entries(rest)
+    .filter(([, v]) => v !== undefined && !(Array.isArray(v) && v.length === 0))
+    .map(([k, v]) => `${k}=${Array.isArray(v) ? v.map(plain).join(",") : String(plain(v)).includes(" ") ? JSON.stringify(String(v)) : String(plain(v))}`);
+  return [time, action, event, ...fields].join(" ");
+}
+
+function intervalArg(value: string | undefined): number {
+  const d = parseNonNegativeInt(value, "--interval");
+  if (d === 0) throw new CliError("--interval: interval 0 has no trading; give 1 or more");
+  return d;
+}
+
+task("clear", "Clear a delivery interval (continues until done, in several transactions if needed)")
+  .addParam("interval", "delivery interval", undefined, types.string)
+  .addOptionalParam("steps", "clearing steps per transaction (default: lib/market DEFAULT_CLEAR_STEPS)", undefined, types.string)
+  .addFlag("json", "print JSON")
+  .setAction(async (args: { interval: string; steps?: string; json: boolean }, hre) =>
+    asCli(async () => {
+      const d = intervalArg(args.interval);
+      const { DEFAULT_CLEAR_STEPS } = await import("../lib/market");
+      const steps = args.steps === undefined ? DEFAULT_CLEAR_STEPS : parseNonNegativeInt(args.steps, "--steps");
+      if (steps === 0) throw new CliError("--steps: must be at least 1");
+      const { clearInterval, readHead, revealEnd } = await import("../lib/cycle");
+      const { ctx, close } = await openCycle(hre, { json: args.json });
+      try {
+        const head = await readHead(ctx.market);
+        if (head.time < revealEnd(ctx.schedule, d)) {
+          throw new CliError(`interval ${d} cannot be cleared yet: its reveal window closes at ${new Date(revealEnd(ctx.schedule, d) * 1000).toISOString()}`);
+        }
+        const r = await clearInterval(ctx, d, steps);
+        if (r.revert) throw new CliError(`the market rejected clearing interval ${d}: ${r.revert}`);
+        const gas = r.transactions.reduce((sum, t) => sum + t.gasUsed, 0n);
+        output(args.json, r, () =>
+          r.alreadyCleared ? `interval ${d} was already cleared` : `interval ${d} cleared in ${r.transactions.length} transaction(s), gas ${gas}: ${r.transactions.map((t) => t.tx).join(", ")}`,
+        );
+      } finally {
+        close();
+      }
+    }),
+  );
+
+task("settle", "Settle a delivery interval for the given participants, or for all that are eligible now")
+  .addParam("interval", "delivery interval", undefined, types.string)
+  .addOptionalParam("ids", "participant IDs, comma-separated (default: all eligible)", undefined, types.string)
+  .addOptionalParam("batch", "participants per transaction", "50", types.string)
+  .addFlag("json", "print JSON")
+  .setAction(async (args: { interval: string; ids?: string; batch: string; json: boolean }, hre) =>
+    asCli(async () => {
+      const d = intervalArg(args.interval);
+      const given = args.ids === undefined ? undefined : parseIntList(args.ids, "--ids");
+      const batch = parseNonNegativeInt(args.batch, "--batch");
+      if (batch === 0) throw new CliError("--batch: must be at least 1");
+      const { readHead, settleInterval, settlementsDue, STAGE_DONE } = await import("../lib/cycle");
+      const { ctx, fromInterval, close } = await openCycle(hre, { json: args.json });
+      try {
+        if (Number((await ctx.market.intervalOf(d)).stage) !== STAGE_DONE) throw new CliError(`interval ${d} is not cleared yet (run \`clear --interval ${d}\` first)`);
+        const head = await readHead(ctx.market);
+        const dues = given ? [] : (await settlementsDue(ctx, head, Math.max(fromInterval, d), d + 1)).filter((x) => x.interval === d);
+        const ids = given ?? dues.filter((x) => x.ready).map((x) => x.id);
+        const waiting = dues.filter((x) => !x.ready).map((x) => ({ id: x.id, reason: x.reason }));
+        const r = ids.length ? await settleInterval(ctx, d, ids, given ? ids.length : batch) : undefined;
+        if (given && r?.rejected.length) throw new CliError(`the market rejected settling interval ${d}: ${r.rejected[0].revert}`);
+        output(args.json, { interval: d, settled: r?.settled ?? [], readingMissing: r?.readingMissing ?? [], transactions: r?.transactions ?? [], rejected: r?.rejected ?? [], waiting }, () =>
+          [
+            r?.settled.length ? `interval ${d}: settled ${r.settled.join(", ")}${r.readingMissing.length ? ` (reading missing: ${r.readingMissing.join(", ")})` : ""}` : `interval ${d}: nothing settled`,
+            ...(r?.transactions ?? []).map((t) => `  tx ${t.tx} gas ${t.gasUsed} ids ${t.ids.join(",")}`),
+            ...(r?.rejected ?? []).map((x) => `  rejected ${x.ids.join(",")}: ${x.revert} (${x.outcome})`),
+            ...waiting.map((w) => `  waiting ${w.id}: ${w.reason}`),
+          ].join("\n"),
+        );
+      } finally {
+        close();
+      }
+    }),
+  );
+
+task("cycle:run", "Keep the market moving: clear and settle every interval as it becomes due (stop with Ctrl-C)")
+  .addOptionalParam("pollMs", "pause between checks when nothing is due, in ms", "2000", types.string)
+  .addOptionalParam("batch", "participants per settle transaction", "50", types.string)
+  .addOptionalParam("steps", "clearing steps per transaction (default: lib/market DEFAULT_CLEAR_STEPS)", undefined, types.string)
+  .addOptionalParam("receiptTimeoutMs", "wait this long for a receipt before replacing the transaction", "30000", types.string)
+  .addOptionalParam("stopGraceMs", "on SIGINT/SIGTERM, wait this long for the transaction in flight", "15000", types.string)
+  .addFlag("once", "do what is due now, then exit")
+  .addFlag("json", "log JSON lines")
+  .setAction(
+    async (
+      args: { pollMs: string; batch: string; steps?: string; receiptTimeoutMs: string; stopGraceMs: string; once: boolean; json: boolean },
+      hre,
+    ) =>
+      asCli(async () => {
+        const pollMs = parseNonNegativeInt(args.pollMs, "--poll-ms");
+        const batch = parseNonNegativeInt(args.batch, "--batch");
+        const receiptTimeoutMs = parseNonNegativeInt(args.receiptTimeoutMs, "--receipt-timeout-ms");
+        const stopGraceMs = parseNonNegativeInt(args.stopGraceMs, "--stop-grace-ms");
+        const { DEFAULT_CLEAR_STEPS } = await import("../lib/market");
+        const clearSteps = args.steps === undefined ? DEFAULT_CLEAR_STEPS : parseNonNegativeInt(args.steps, "--steps");
+        if (batch === 0 || clearSteps === 0 || receiptTimeoutMs === 0) throw new CliError("--batch, --steps and --receipt-timeout-ms must be at least 1");
+        const { CycleDaemon } = await import("../lib/cycle");
+        const abandon = new AbortController();
+        const { ctx, fromInterval, close } = await openCycle(hre, { json: args.json, receiptTimeoutMs, signal: abandon.signal });
+        const daemon = new CycleDaemon(ctx, { fromInterval, batch, clearSteps, pollMs });
+        const onSignal = (signal: NodeJS.Signals) => {
+          if (abandon.signal.aborted) return;
+          const first = !daemon.isStopping();
+          ctx.log({ action: "daemon", event: "signal", signal, note: first ? `finishing the step in flight (at most ${stopGraceMs} ms)` : "abandoning the wait now" });
+          daemon.stop();
+          if (first) setTimeout(() => abandon.abort(), stopGraceMs).unref();
+          else abandon.abort();
+        };
+        process.on("SIGINT", onSignal);
+        process.on("SIGTERM", onSignal);
+        try {
+          await daemon.run(args.once);
+        } finally {
+          process.off("SIGINT", onSignal);
+          process.off("SIGTERM", onSignal);
+          close();
+        }
+      }),
+  );
