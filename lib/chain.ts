@@ -7,6 +7,7 @@
  */
 import type { EthereumProvider } from "hardhat/types";
 import { ContractTransactionResponse, Provider, TransactionReceipt } from "ethers";
+import { decodeRevert } from "./market";
 
 export interface ChainClock {
   /** Latest block time. */
@@ -98,11 +99,33 @@ export class RealTimeClock implements ChainClock {
 }
 
 async function receiptsOf(provider: Provider, sent: ContractTransactionResponse[], wait = false): Promise<TransactionReceipt[]> {
-  const receipts = await Promise.all(sent.map((tx) => (wait ? tx.wait() : provider.getTransactionReceipt(tx.hash))));
-  return receipts.map((r, i) => {
-    if (!r || r.status !== 1) throw new Error(`transaction ${sent[i].hash} failed`);
-    return r;
-  });
+  const receipts = await Promise.all(
+    sent.map(async (tx) => {
+      try {
+        return await (wait ? tx.wait() : provider.getTransactionReceipt(tx.hash));
+      } catch {
+        return null; // a revert: explained below
+      }
+    }),
+  );
+  for (const [i, r] of receipts.entries()) {
+    if (!r || r.status !== 1) throw new TransactionFailed(`transaction ${sent[i].hash} failed: ${await whyFailed(provider, sent[i], r)}`);
+  }
+  return receipts as TransactionReceipt[];
 }
+
+/** Replay a failed transaction in its block's state to name the market's custom error. */
+async function whyFailed(provider: Provider, tx: ContractTransactionResponse, r: TransactionReceipt | null): Promise<string> {
+  try {
+    await provider.call({ to: tx.to, from: tx.from, data: tx.data, value: tx.value, blockTag: r ? r.blockNumber : "latest" });
+  } catch (e) {
+    const revert = decodeRevert(e);
+    if (revert) return `${revert.name}(${revert.args.join(", ")})`;
+  }
+  return r ? "reverted" : "not mined";
+}
+
+/** A transaction of a batch reverted (the message names the market's custom error). */
+export class TransactionFailed extends Error {}
 
 export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));

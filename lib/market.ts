@@ -127,3 +127,23 @@ export class HintBook {
     return at === 0 ? 0n : book[at - 1].id;
   }
 }
+
+/**
+ * The market's custom error behind a failed call, as `{ name, args }`, whichever way the provider
+ * reported it: decoded by ethers, raw revert data, or only inside the message (Hardhat providers).
+ */
+export function decodeRevert(e: unknown): { name: string; args: unknown[] } | undefined {
+  const err = e as { revert?: { name: string; args: unknown[] }; data?: unknown; error?: { data?: unknown }; message?: string };
+  if (err?.revert) return { name: err.revert.name, args: [...err.revert.args] };
+  const iface = EnergyMarket__factory.createInterface();
+  const message = String(err?.message ?? "");
+  const inMessage = /custom error (0x[0-9a-fA-F]{8}):? ?([0-9a-fA-F]*)/.exec(message);
+  for (const data of [err?.data, err?.error?.data, inMessage && inMessage[1] + inMessage[2]]) {
+    if (typeof data !== "string" || data.length < 10) continue;
+    const parsed = iface.parseError(data);
+    if (parsed) return { name: parsed.name, args: [...parsed.args] };
+  }
+  const named = /reverted with custom error '(\w+)\((.*)\)'/.exec(message);
+  if (named) return { name: named[1], args: named[2] ? named[2].split(", ") : [] };
+  return undefined;
+}

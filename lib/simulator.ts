@@ -8,9 +8,9 @@
  */
 import { ContractTransactionResponse, NonceManager, Signer, TransactionReceipt, Wallet, id as keccakText } from "ethers";
 import { EnergyMarket } from "../typechain-types";
-import { ChainClock } from "./chain";
-import { HintBook, SealedBid, Side, commitmentOf, deployMarket, newSalt, DEFAULT_CLEAR_STEPS } from "./market";
-import { Scenario, ScenarioBid, ScenarioParticipant, marketParams, marketSchedule } from "./scenario";
+import { ChainClock, TransactionFailed } from "./chain";
+import { HintBook, SealedBid, Side, commitmentOf, decodeRevert, deployMarket, newSalt, DEFAULT_CLEAR_STEPS } from "./market";
+import { Scenario, ScenarioBid, ScenarioError, ScenarioParticipant, marketParams, marketSchedule } from "./scenario";
 import { GasFigures, IntervalResult, ParticipantIntervalResult, SimulationResult, Trade } from "./result";
 import { etherToWei, weiToEther, whToKWh } from "./units";
 
@@ -73,7 +73,7 @@ export async function simulate(scenario: Scenario, o: SimulationOptions): Promis
   const at = async (d: number) => market.intervalOf(d);
 
   // The timeline: trading of interval j+1 overlaps delivery of j and settlement of j-1.
-  type Step = { time: bigint; order: number; run: () => Promise<void> };
+  type Step = { time: bigint; order: number; what: string; run: () => Promise<void> };
   const steps: Step[] = [];
   const [start] = await market.schedule();
   const startOf = (d: number) => start + BigInt(d) * interval;
@@ -81,13 +81,15 @@ export async function simulate(scenario: Scenario, o: SimulationOptions): Promis
     const d = deliver(j);
     const view = await at(d);
     const sealed = new Map<string, SealedBid>();
-    steps.push({ time: view.commitStart, order: 0, run: () => commitAll(d, spec.bids, sealed) });
-    steps.push({ time: view.revealStart, order: 1, run: () => revealAll(d, spec.bids, sealed) });
-    steps.push({ time: view.revealEnd, order: 2, run: () => clearInterval(d) });
-    if (j === 0) steps.push({ time: startOf(d), order: 3, run: () => postReadings(d - 1) });
+    const what = (step: string) => `interval "${spec.label}" (${step})`;
+    steps.push({ time: view.commitStart, order: 0, what: what("commits"), run: () => commitAll(d, spec.bids, sealed) });
+    steps.push({ time: view.revealStart, order: 1, what: what("reveals"), run: () => revealAll(d, spec.bids, sealed) });
+    steps.push({ time: view.revealEnd, order: 2, what: what("clearing"), run: () => clearInterval(d) });
+    if (j === 0) steps.push({ time: startOf(d), order: 3, what: what("initial meter readings"), run: () => postReadings(d - 1) });
     steps.push({
       time: startOf(d + 1),
       order: 3,
+      what: what("meter readings"),
       run: async () => {
         for (const p of prosumers) {
           const e = spec.metered.get(p.spec.name);
@@ -97,12 +99,18 @@ export async function simulate(scenario: Scenario, o: SimulationOptions): Promis
         await postReadings(d);
       },
     });
-    steps.push({ time: view.settleStart, order: 4, run: () => settleThrough(d, j) });
+    steps.push({ time: view.settleStart, order: 4, what: what("settlement"), run: () => settleThrough(d, j) });
   }
   steps.sort((a, b) => (a.time === b.time ? a.order - b.order : a.time < b.time ? -1 : 1));
   for (const step of steps) {
     await clock.until(step.time);
-    await step.run();
+    try {
+      await step.run();
+    } catch (e) {
+      // the market refused the scenario's data (e.g. a reading above the meter's rated power)
+      if (e instanceof TransactionFailed) throw new ScenarioError(`${step.what}: ${e.message}`);
+      throw e;
+    }
   }
   return collect();
 
@@ -189,7 +197,7 @@ export async function simulate(scenario: Scenario, o: SimulationOptions): Promis
       await call();
       return undefined;
     } catch (e) {
-      const revert = (e as { revert?: { name: string } }).revert;
+      const revert = decodeRevert(e);
       if (revert) return revert.name;
       throw e;
     }

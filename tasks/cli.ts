@@ -29,12 +29,11 @@ export function parseNonNegativeInt(value: string | number | undefined, name: st
   return Number(s);
 }
 
-/** A custom error of the market, as `Name(arg, …)`, if `e` is a decoded contract revert. */
-export function revertName(e: unknown): string | undefined {
-  const revert = (e as { revert?: { name: string; args: unknown[] } }).revert;
-  if (revert) return `${revert.name}(${[...revert.args].map((a) => String(a)).join(", ")})`;
-  // the in-process network reports the decoded error in its message instead
-  return /reverted with custom error '([^']+)'/.exec(String((e as Error)?.message))?.[1];
+/** A custom error of the market, as `Name(arg, …)`, if `e` is a contract revert. */
+export async function revertName(e: unknown): Promise<string | undefined> {
+  const { decodeRevert } = await import("../lib/market");
+  const revert = decodeRevert(e);
+  return revert && `${revert.name}(${revert.args.map((a) => String(a)).join(", ")})`;
 }
 
 const USER_ERRORS = new Set(["KeyError", "DeploymentMissing", "UnitError", "ScenarioError"]);
@@ -47,7 +46,7 @@ export async function asCli<T>(body: () => Promise<T>): Promise<T> {
     if (e instanceof CliError) throw e;
     const name = (e as Error)?.constructor?.name;
     if (USER_ERRORS.has(name)) throw new CliError((e as Error).message);
-    const reverted = revertName(e);
+    const reverted = await revertName(e);
     if (reverted) throw new CliError(`the market rejected the transaction: ${reverted}`);
     const code = (e as { code?: string }).code;
     if (code === "ECONNREFUSED" || code === "NETWORK_ERROR" || /ECONNREFUSED|could not detect network/.test(String(e))) {

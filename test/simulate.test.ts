@@ -1,0 +1,172 @@
+/**
+ * Scenario files and the simulator: errors that name the field, results equal to the reference
+ * model, and the same results on a real node in real time as on the in-process network.
+ */
+import { expect } from "chai";
+import hre from "hardhat";
+import { execFile } from "node:child_process";
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { promisify } from "node:util";
+import { InProcessClock } from "../lib/chain";
+import { ModelBid, averagePrice, clearBook, settleParticipant } from "../lib/model";
+import { ScenarioError, parseScenario } from "../lib/scenario";
+import { simulate } from "../lib/simulator";
+import { kWhToWh, etherToWei, weiToEther, whToKWh } from "../lib/units";
+import { Anvil } from "./shared/anvil";
+
+const run = promisify(execFile);
+
+// rated 1 MW: a 12-second interval can then meter up to 3.3 kWh (the plausibility cap)
+const participants = [
+  { name: "wind", green: true, depositEther: "1", ratedPowerKW: "1000" },
+  { name: "solar", green: true, depositEther: "1", ratedPowerKW: "1000" },
+  { name: "chp", depositEther: "1", ratedPowerKW: "1000" },
+  { name: "ev", green: true, depositEther: "1", ratedPowerKW: "1000" },
+  { name: "home", depositEther: "0.0015", ratedPowerKW: "1000" },
+  { name: "grid", grid: true, depositEther: "10" },
+];
+
+/** Three intervals with crossing books, a bid the wallet cannot cover, and forecast errors. */
+function smallScenario(market: Record<string, unknown> = {}) {
+  return {
+    market,
+    participants,
+    intervals: [
+      {
+        label: "a",
+        bids: [
+          { participant: "wind", side: "sell", energyKWh: "0.84", priceEtherPerKWh: "0.000504" },
+          { participant: "ev", side: "buy", energyKWh: "0.94", priceEtherPerKWh: "0.00056" },
+          { participant: "chp", side: "sell", energyKWh: "0.69", priceEtherPerKWh: "0.000408" },
+          { participant: "home", side: "buy", energyKWh: "0.1", priceEtherPerKWh: "0.000568" },
+        ],
+        metered: { wind: { exportKWh: "0.8" }, ev: { importKWh: "0.95" }, chp: { exportKWh: "0.3" }, home: { importKWh: "0.12" } },
+      },
+      {
+        label: "b",
+        bids: [
+          { participant: "solar", side: "sell", energyKWh: "0.5", priceEtherPerKWh: "0.0006" },
+          { participant: "wind", side: "sell", energyKWh: "0.5", priceEtherPerKWh: "0.0006" },
+          { participant: "ev", side: "buy", energyKWh: "0.7", priceEtherPerKWh: "0.0008" },
+          { participant: "home", side: "buy", energyKWh: "9", priceEtherPerKWh: "0.0009" },
+        ],
+        metered: { solar: { exportKWh: "0.45" }, wind: { exportKWh: "0.52" }, ev: { importKWh: "0.7" }, home: { importKWh: "2" } },
+      },
+      { label: "c", bids: [], metered: { home: { importKWh: "0.2" } } },
+    ],
+  };
+}
+
+describe("scenario files", function () {
+  const cases: [string, unknown, RegExp][] = [
+    ["a missing participants list", { intervals: [] }, /^participants: expected an array/],
+    ["a duplicate name", { participants: [{ name: "a" }, { name: "a" }], intervals: [{}] }, /participants\[1\]\.name: "a" appears twice/],
+    ["an unknown bidder", { participants: [{ name: "a" }], intervals: [{ bids: [{ participant: "b" }] }] }, /intervals\[0\]\.bids\[0\]\.participant: unknown participant "b"/],
+    ["a bad side", { participants: [{ name: "a" }], intervals: [{ bids: [{ participant: "a", side: "hold" }] }] }, /intervals\[0\]\.bids\[0\]\.side/],
+    [
+      "energy finer than 1 Wh",
+      { participants: [{ name: "a" }], intervals: [{ bids: [{ participant: "a", side: "buy", energyKWh: "0.0001", priceEtherPerKWh: "1" }] }] },
+      /intervals\[0\]\.bids\[0\]\.energyKWh: at most 3 decimals/,
+    ],
+    ["a number for a decimal", { participants: [{ name: "a", depositEther: 1 }], intervals: [{}] }, /participants\[0\]\.depositEther: expected a decimal string/],
+    ["an unknown market field", { market: { speed: 1 }, participants: [{ name: "a" }], intervals: [{}] }, /market\.speed: unknown field/],
+    ["a bad ratio", { market: { rewardRatio: "x" }, participants: [{ name: "a" }], intervals: [{}] }, /market\.rewardRatio/],
+    ["windows longer than the interval", { market: { intervalSeconds: 60, commitSeconds: 50, revealSeconds: 20 }, participants: [{ name: "a" }], intervals: [{}] }, /commitSeconds/],
+    ["a metered grid", { participants: [{ name: "g", grid: true }], intervals: [{ metered: { g: { importKWh: "1" } } }] }, /intervals\[0\]\.metered\.g: the grid has no meter/],
+    ["two bids of one participant", { participants: [{ name: "a" }], intervals: [{ bids: [{ participant: "a", side: "buy", energyKWh: "1", priceEtherPerKWh: "1" }, { participant: "a" }] }] }, /already bid/],
+  ];
+  for (const [what, json, message] of cases) {
+    it(`refuses ${what}, naming the field`, function () {
+      expect(() => parseScenario(json)).to.throw(ScenarioError, message);
+    });
+  }
+
+  it("fills the paper's values where the market block is silent", function () {
+    const s = parseScenario({ participants: [{ name: "a" }], intervals: [{}] });
+    expect(s.market).to.include({ intervalSeconds: 900, commitSeconds: 120, revealSeconds: 60, balancingShortRatio: "1.1", penaltyRatio: "0.05", cnyPerEther: "626.2" });
+  });
+
+  it("ships scenarios/paper-day.json: five users, 96 intervals, valid", function () {
+    const s = parseScenario(JSON.parse(readFileSync("scenarios/paper-day.json", "utf8")));
+    expect(s.participants.map((p) => p.name)).to.deep.equal(["wind", "controllable", "ev", "conventional", "grid"]);
+    expect(s.intervals).to.have.length(96);
+    expect(s.intervals[56].label).to.equal("14:00");
+  });
+});
+
+describe("the simulator", function () {
+  it("runs a scenario through the contract with the reference model's trades, settlements and wallets", async function () {
+    const scenario = parseScenario(smallScenario());
+    const [operator] = await hre.ethers.getSigners();
+    const result = await simulate(scenario, { clock: new InProcessClock(hre.network.provider, hre.ethers.provider), operator });
+    expect(result.intervals.map((i) => i.label)).to.deep.equal(["a", "b", "c"]);
+
+    const wallets = new Map(participants.map((p) => [p.name, etherToWei(p.depositEther)]));
+    let pool = etherToWei("1");
+    const ids = new Map(participants.map((p, i) => [p.name, i + 1]));
+    for (const [j, spec] of scenario.intervals.entries()) {
+      const got = result.intervals[j];
+      // the poor home cannot cover 9 kWh: its reveal is refused, and the commit forfeits
+      const firm = spec.bids.filter((b) => !got.rejectedBids.some((r) => r.participant === b.participant));
+      const bids: ModelBid[] = firm.map((b) => ({ id: ids.get(b.participant)!, side: b.side, green: participants.find((p) => p.name === b.participant)!.green ?? false, energyWh: b.energyWh, priceWeiPerKWh: b.priceWeiPerKWh }));
+      const model = clearBook(bids);
+      const name = (id: number) => participants[id - 1].name;
+      expect(got.trades.map((t) => [t.stage, t.seller, t.buyer, t.energyKWh, t.priceEtherPerKWh, t.amountEther])).to.deep.equal(
+        model.trades.map((t) => [t.stage, name(t.sellerId), name(t.buyerId), whToKWh(t.energyWh), weiToEther(t.priceWeiPerKWh), weiToEther(t.amountWei)]),
+      );
+      for (const t of model.trades) {
+        wallets.set(name(t.sellerId), wallets.get(name(t.sellerId))! + t.amountWei);
+        wallets.set(name(t.buyerId), wallets.get(name(t.buyerId))! - t.amountWei);
+      }
+      const price = averagePrice(model, etherToWei("0.0007"));
+      expect(got.averagePriceEtherPerKWh).to.equal(weiToEther(price));
+      for (const p of participants.filter((x) => !x.grid)) {
+        const bid = firm.find((b) => b.participant === p.name);
+        const filled = model.filledWh.get(ids.get(p.name)!) ?? 0n;
+        const cleared = bid?.side === "buy" ? -filled : filled;
+        const e = spec.metered.get(p.name);
+        const actual = (e?.exportWh ?? 0n) - (e?.importWh ?? 0n);
+        const s = settleParticipant(bid ? (bid.side === "sell" ? bid.energyWh : -bid.energyWh) : null, cleared, actual, price, {
+          shortRatioPpm: 1_100_000n, longRatioPpm: 900_000n, rewardRatioPpm: 10_000n, penaltyRatioPpm: 50_000n,
+        });
+        expect(got.participants[p.name], `${p.name} in ${spec.label}`).to.deep.equal({
+          declaredKWh: whToKWh(bid ? (bid.side === "sell" ? bid.energyWh : -bid.energyWh) : 0n),
+          clearedKWh: whToKWh(cleared),
+          actualKWh: whToKWh(actual),
+          balancingEther: weiToEther(s.balancingWei),
+          rewardEther: weiToEther(s.rewardWei),
+          penaltyEther: weiToEther(s.penaltyWei),
+          incentiveEther: weiToEther(s.incentiveWei),
+        });
+      }
+    }
+    expect(result.intervals[1].rejectedBids).to.deep.equal([{ participant: "home", reason: "InsufficientFunds" }]);
+    expect(Number(kWhToWh(result.intervals[0].trades[0].energyKWh))).to.equal(840);
+    expect(pool).to.be.greaterThan(0n);
+    expect(result.gas.perParticipantPerInterval).to.be.a("number");
+  });
+
+  it("gives identical results on a real node in real time (anvil, 12-second intervals)", async function () {
+    this.timeout(240_000);
+    const dir = mkdtempSync(join(tmpdir(), "sim-"));
+    const market = { intervalSeconds: 12, commitSeconds: 4, revealSeconds: 3, settleOffsetSeconds: 3, readingGraceSeconds: 2 };
+    const file = join(dir, "scenario.json");
+    writeFileSync(file, JSON.stringify(smallScenario(market)));
+    const anvil = await Anvil.start(["--hardfork", "london", "--block-time", "1"]);
+    try {
+      const env = { ...process.env, LOCALHOST_RPC_URL: anvil.url };
+      await run("npx", ["hardhat", "simulate", "--network", "localhost", "--scenario", file, "--out", join(dir, "live"), "--quiet"], { env, timeout: 200_000 });
+      await run("npx", ["hardhat", "simulate", "--scenario", file, "--out", join(dir, "inprocess"), "--quiet"], { timeout: 120_000 });
+    } finally {
+      await anvil.stop();
+    }
+    const live = JSON.parse(readFileSync(join(dir, "live", "result.json"), "utf8"));
+    const local = JSON.parse(readFileSync(join(dir, "inprocess", "result.json"), "utf8"));
+    expect(live.intervals.flatMap((i: { trades: unknown[] }) => i.trades)).to.have.length.greaterThan(3);
+    for (const k of ["market", "participants", "intervals", "wallets", "incentivePoolEther", "owed"]) {
+      expect(live[k], k).to.deep.equal(local[k]);
+    }
+  });
+});
