@@ -3,11 +3,19 @@
  * parameters, sealed-bid commitments, reveal hints, clear-until-done and settlement batches.
  * Tasks, the cycle daemon, the simulator and the tests all go through these functions.
  */
-import { AbiCoder, ContractRunner, Signer, hexlify, keccak256, randomBytes } from "ethers";
+import { AbiCoder, BigNumberish, ContractRunner, Signer, hexlify, keccak256, randomBytes } from "ethers";
 import { EnergyMarket, EnergyMarket__factory, Clearing__factory, Settlement__factory } from "../typechain-types";
-import type { IEnergyMarket } from "../typechain-types/contracts/EnergyMarket";
+import type { IEnergyMarket } from "../typechain-types";
 
-export type Schedule = IEnergyMarket.ScheduleStruct;
+/** The contract's fixed timing (IEnergyMarket.Schedule). */
+export interface Schedule {
+  startTime: BigNumberish;
+  intervalSeconds: BigNumberish;
+  commitSeconds: BigNumberish;
+  revealSeconds: BigNumberish;
+  settleOffsetSeconds: BigNumberish;
+  readingGraceSeconds: BigNumberish;
+}
 export type MarketParams = IEnergyMarket.MarketParamsStruct;
 
 export const Side = { Sell: 0, Buy: 1 } as const;

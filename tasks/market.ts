@@ -100,7 +100,7 @@ task("status", "The current interval, its phase, what is open and what is owed")
       const { market, deployment } = await asOperator(hre);
       const current = Number(await market.currentInterval());
       const shown = [...new Set([current - 1, current, current + 1, ...(a.interval !== undefined ? [a.interval] : [])])].filter((d) => d >= 1);
-      const intervals = [];
+      const intervals: { interval: number; phase: string; clearing: string; trades: number; tradedKWh: string; averagePriceEtherPerKWh: string }[] = [];
       for (const d of shown) {
         const v = await market.intervalOf(d);
         intervals.push({
@@ -113,8 +113,8 @@ task("status", "The current interval, its phase, what is open and what is owed")
         });
       }
       const count = Number(await market.participantCount());
-      const owed = [];
-      const behind = [];
+      const owed: { id: number; name: string; owedEther: string }[] = [];
+      const behind: { id: number; nextInterval: number }[] = [];
       for (let id = 1; id <= count; id++) {
         const w = await market.walletOf(id);
         if (w.owed > 0n) owed.push({ id, name: (await market.participant(id)).name, owedEther: weiToEther(w.owed) });

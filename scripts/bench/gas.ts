@@ -6,13 +6,12 @@
 import type { HardhatRuntimeEnvironment } from "hardhat/types";
 import { ContractTransactionResponse, NonceManager, Wallet, keccak256, toBeHex } from "ethers";
 import { EnergyMarket } from "../../typechain-types";
-import { DEFAULT_CLEAR_STEPS, PAPER_PARAMS, SealedBid, Side, commitmentOf, deployMarket, newSalt, scheduleFor } from "../../lib/market";
+import { DEFAULT_CLEAR_STEPS, HintBook, PAPER_PARAMS, SealedBid, Side, commitmentOf, deployMarket, newSalt, scheduleFor } from "../../lib/market";
 import { ModelBid } from "../../lib/model";
+import { InProcessClock } from "../../lib/chain";
 
 const INTERVAL = 900;
 const SETTLE_BATCH = 100;
-/** Transactions sent before mining them (a large mempool slows the in-process node down). */
-const MEMPOOL_CHUNK = 200;
 
 export interface ClearingGas {
   bids: number;
@@ -49,12 +48,13 @@ const median = (xs: number[]) => {
 
 export async function runGasBench(hre: HardhatRuntimeEnvironment, counts: number[], seed: number, log: (m: string) => void): Promise<GasBench> {
   const { ethers, network } = hre;
+  const clock = new InProcessClock(network.provider, ethers.provider);
   const [operator] = await ethers.getSigners();
   const rand = prng(seed);
   const now = BigInt((await ethers.provider.getBlock("latest"))!.timestamp);
   const market = await deployMarket(operator, scheduleFor(INTERVAL, now - (now % BigInt(INTERVAL))), PAPER_PARAMS);
   const grid = Wallet.createRandom(ethers.provider);
-  await fund(hre, grid.address);
+  await clock.fund(grid.address, 10n ** 22n);
   await (await market.registerGrid(grid.address, "grid")).wait();
   await (await market.fundPool({ value: 10n ** 20n })).wait();
   await (await market.connect(grid).deposit({ value: 10n ** 21n })).wait();
@@ -67,13 +67,13 @@ export async function runGasBench(hre: HardhatRuntimeEnvironment, counts: number
     const key = keccak256(toBeHex(seed * 1_000_003 + i, 32));
     const wallet = new Wallet(key, ethers.provider);
     const meter = new Wallet(keccak256(key), ethers.provider);
-    await fund(hre, wallet.address);
-    await fund(hre, meter.address);
+    await clock.fund(wallet.address, 10n ** 22n);
+    await clock.fund(meter.address, 10n ** 22n);
     traders.push({ id: BigInt(i + 2), green: i % 3 === 0, wallet: new NonceManager(wallet), address: wallet.address, meter, number: 300000000000n + BigInt(i) });
   }
-  await inBlocks(hre, traders.map((t, i) => () => market.connect(t.wallet).register(`bench-${i}`, t.green, { gasLimit: 300_000 })));
+  await inBlocks(clock, traders.map((t, i) => () => market.connect(t.wallet).register(`bench-${i}`, t.green, { gasLimit: 300_000 })));
   await inBlocks(
-    hre,
+    clock,
     traders.flatMap((t) => [
       () => market.connect(op).authorize(t.id, true, { gasLimit: 300_000 }),
       () => market.connect(op).bindMeter(t.id, t.number, t.meter.address, 1_000_000, { gasLimit: 300_000 }),
@@ -92,7 +92,7 @@ export async function runGasBench(hre: HardhatRuntimeEnvironment, counts: number
     log(`interval ${d}: ${n} bids${isCycle ? " (whole cycle)" : ""} …`);
     const players = traders.slice(0, n);
     const bids = randomBook(players, rand);
-    const gas = await runBook(hre, market, d, players, bids);
+    const gas = await runBook(clock, market, d, players, bids);
     if (isCycle) {
       ops.commit.push(...gas.commit);
       ops.reveal.push(...gas.reveal);
@@ -105,9 +105,9 @@ export async function runGasBench(hre: HardhatRuntimeEnvironment, counts: number
     clearing.push({ bids: n, trades, totalGas: total, maxTxGas: Math.max(...clearGas), transactions: clearGas.length, gasPerBid: Math.round(total / n) });
     if (isCycle) {
       log(`  readings and settlement …`);
-      const post = await postReadings(hre, market, d, players, bids);
+      const post = await postReadings(clock, market, d, players, bids);
       ops.postReading.push(...post);
-      const settleGas = await settleAll(hre, market, d, players);
+      const settleGas = await settleAll(clock, market, d, players);
       ops.settle = Math.round(settleGas / n);
       const w = await (await market.connect(players[0].wallet).withdraw(10n ** 15n)).wait();
       ops.withdraw = Number(w!.gasUsed);
@@ -150,10 +150,10 @@ function randomBook(players: Trader[], rand: () => number): ModelBid[] {
 }
 
 /** Commit and reveal a book (hints from an off-chain copy of the sorted books). */
-async function runBook(hre: HardhatRuntimeEnvironment, market: EnergyMarket, d: number, players: Trader[], bids: ModelBid[]) {
+async function runBook(clock: InProcessClock, market: EnergyMarket, d: number, players: Trader[], bids: ModelBid[]) {
   const view = await market.intervalOf(d);
-  await hre.network.provider.send("evm_setNextBlockTimestamp", [Number(view.commitStart)]);
-  const { chainId } = await hre.ethers.provider.getNetwork();
+  await clock.until(view.commitStart);
+  const { chainId } = await market.runner!.provider!.getNetwork();
   const address = await market.getAddress();
   const sealed: SealedBid[] = bids.map((b) => ({
     interval: d,
@@ -163,30 +163,17 @@ async function runBook(hre: HardhatRuntimeEnvironment, market: EnergyMarket, d: 
     salt: newSalt(),
   }));
   const commit = await inBlocks(
-    hre,
+    clock,
     sealed.map((s, i) => () => market.connect(players[i].wallet).commitBid(d, commitmentOf(chainId, address, players[i].address, s), { gasLimit: 300_000 })),
   );
-  await hre.network.provider.send("evm_setNextBlockTimestamp", [Number(view.revealStart)]);
-  const books = new Map<string, ModelBid[]>();
-  const hints: number[] = [];
-  for (const b of bids) {
-    const key = `${b.side}/${b.green}`;
-    const book = books.get(key) ?? [];
-    const before = (x: ModelBid) =>
-      x.priceWeiPerKWh !== b.priceWeiPerKWh ? (b.side === "sell" ? x.priceWeiPerKWh < b.priceWeiPerKWh : x.priceWeiPerKWh > b.priceWeiPerKWh) : x.id < b.id;
-    let at = 0;
-    while (at < book.length && before(book[at])) at++;
-    const hint = at === 0 ? 0 : book[at - 1].id;
-    book.splice(at, 0, b);
-    books.set(key, book);
-    hints.push(hint);
-  }
+  await clock.until(view.revealStart);
+  const book = new HintBook();
+  const hints = sealed.map((s, i) => book.add(players[i].id, s.side, players[i].green, s.priceWeiPerKWh));
   const reveal = await inBlocks(
-    hre,
+    clock,
     sealed.map((s, i) => () => market.connect(players[i].wallet).revealBid(d, s.side, s.energyWh, s.priceWeiPerKWh, s.salt, hints[i], { gasLimit: 500_000 })),
   );
-  await hre.network.provider.send("evm_setNextBlockTimestamp", [Number(view.revealEnd)]);
-  await hre.network.provider.send("evm_mine", []);
+  await clock.until(view.revealEnd);
   return { commit, reveal };
 }
 
@@ -200,13 +187,13 @@ async function clearAll(market: EnergyMarket, d: number) {
 }
 
 /** Registers at the end of d-1 (the baseline) and of d (the interval's reading, the one measured). */
-async function postReadings(hre: HardhatRuntimeEnvironment, market: EnergyMarket, d: number, players: Trader[], bids: ModelBid[]) {
+async function postReadings(clock: InProcessClock, market: EnergyMarket, d: number, players: Trader[], bids: ModelBid[]) {
   const [start, len] = await market.schedule();
-  await setTime(hre, start + BigInt(d) * len);
-  await inBlocks(hre, players.map((p) => () => market.connect(p.meter).postReading(p.number, d - 1, 1_000_000n, 1_000_000n, { gasLimit: 300_000 })));
-  await setTime(hre, start + BigInt(d + 1) * len);
+  await clock.until(start + BigInt(d) * len);
+  await inBlocks(clock, players.map((p) => () => market.connect(p.meter).postReading(p.number, d - 1, 1_000_000n, 1_000_000n, { gasLimit: 300_000 })));
+  await clock.until(start + BigInt(d + 1) * len);
   return inBlocks(
-    hre,
+    clock,
     players.map((p, i) => () => {
       const b = bids[i];
       const delivered = (b.energyWh * 9n) / 10n; // a 10 % forecast error
@@ -218,10 +205,10 @@ async function postReadings(hre: HardhatRuntimeEnvironment, market: EnergyMarket
 }
 
 /** Settle interval d (measured), after settling the empty intervals since each meter was bound. */
-async function settleAll(hre: HardhatRuntimeEnvironment, market: EnergyMarket, d: number, players: Trader[]) {
+async function settleAll(clock: InProcessClock, market: EnergyMarket, d: number, players: Trader[]) {
   const view = await market.intervalOf(d);
   const [, , , , , grace] = await market.schedule();
-  await setTime(hre, view.settleStart + grace);
+  await clock.until(view.settleStart + grace);
   const next = await Promise.all(players.map(async (p) => Number((await market.settlementOf(p.id)).nextInterval)));
   for (let k = Math.min(...next); k < d; k++) {
     if (Number((await market.intervalOf(k)).stage) !== 4) await (await market.clear(k, 1)).wait();
@@ -237,45 +224,9 @@ async function settleAll(hre: HardhatRuntimeEnvironment, market: EnergyMarket, d
   return total;
 }
 
-/**
- * Send transactions with automining off and mine them in as many full blocks as they need (the way a
- * real chain packs them); returns each transaction's gas. Keeps 1000 reveals inside a 60 s window.
- */
-async function inBlocks(hre: HardhatRuntimeEnvironment, sends: (() => Promise<ContractTransactionResponse>)[]): Promise<number[]> {
-  await hre.network.provider.send("evm_setAutomine", [false]);
-  try {
-    const sent: ContractTransactionResponse[] = [];
-    for (let i = 0; i < sends.length; i += MEMPOOL_CHUNK) {
-      for (const send of sends.slice(i, i + MEMPOOL_CHUNK)) sent.push(await send());
-      for (;;) {
-        // one second per block whatever the wall clock does, so a batch fits its phase window
-        const latest = await hre.ethers.provider.getBlock("latest");
-        await hre.network.provider.send("evm_setNextBlockTimestamp", [latest!.timestamp + 1]);
-        await hre.network.provider.send("evm_mine", []);
-        const pending = await hre.network.provider.send("eth_getBlockByNumber", ["pending", false]);
-        if (pending.transactions.length === 0) break;
-      }
-    }
-    const receipts = await Promise.all(sent.map((tx) => hre.ethers.provider.getTransactionReceipt(tx.hash)));
-    return receipts.map((r, i) => {
-      if (!r || r.status !== 1) throw new Error(`transaction ${i} of a batch failed: ${sent[i].hash}`);
-      return Number(r.gasUsed);
-    });
-  } finally {
-    await hre.network.provider.send("evm_setAutomine", [true]);
-  }
-}
-
-async function setTime(hre: HardhatRuntimeEnvironment, t: bigint) {
-  const now = BigInt((await hre.ethers.provider.getBlock("latest"))!.timestamp);
-  if (t > now) {
-    await hre.network.provider.send("evm_setNextBlockTimestamp", [Number(t)]);
-    await hre.network.provider.send("evm_mine", []);
-  }
-}
-
-async function fund(hre: HardhatRuntimeEnvironment, address: string) {
-  await hre.network.provider.send("hardhat_setBalance", [address, "0x56BC75E2D63100000000"]);
+/** Send a batch in full blocks and return each transaction's gas. */
+async function inBlocks(clock: InProcessClock, sends: (() => Promise<ContractTransactionResponse>)[]): Promise<number[]> {
+  return (await clock.sendAll(sends)).map((r) => Number(r.gasUsed));
 }
 
 const sum = (xs: number[]) => xs.reduce((a, b) => a + b, 0);
