@@ -400,10 +400,11 @@ contract EnergyMarket is IEnergyMarket {
         if (priceWeiPerKWh > p.maxPriceWeiPerKWh) revert PriceTooHigh(priceWeiPerKWh, p.maxPriceWeiPerKWh);
     }
 
-    /// @dev The margin stays in a prosumer's wallet until its last bid is settled.
+    /// @dev The margin (of the bid's interval) stays in a prosumer's wallet until its last bid is settled.
     function _lockedMargin(uint32 id) private view returns (uint256) {
-        if (id == _participants.gridId || !_settlement.marginLocked(id)) return 0;
-        return _params[_paramsIndex(currentInterval())].marginWei;
+        if (id == _participants.gridId) return 0;
+        (bool locked, uint32 bidInterval) = _settlement.marginLock(id);
+        return locked ? _params[_paramsIndex(bidInterval)].marginWei : 0;
     }
 
     function _pushParams(MarketParams memory p, uint32 fromInterval) private {

@@ -74,10 +74,10 @@ library Settlement {
         s.cursors[id].lastBidEnd = d + 1;
     }
 
-    /// @notice Whether the margin must stay in `id`'s wallet.
-    function marginLocked(State storage s, uint32 id) internal view returns (bool) {
+    /// @notice Whether the margin must stay in `id`'s wallet, and the interval of the bid that locks it.
+    function marginLock(State storage s, uint32 id) internal view returns (bool locked, uint32 bidInterval) {
         Cursor storage c = s.cursors[id];
-        return c.next < c.lastBidEnd;
+        return (c.next < c.lastBidEnd, c.lastBidEnd == 0 ? 0 : c.lastBidEnd - 1);
     }
 
     /// @notice Settle each of `ids` for `ctx.d`; reverts on the first that cannot be settled.
