@@ -1,0 +1,282 @@
+/**
+ * lib/sender.ts against a real anvil node: replacement of stuck and dropped transactions, nonces
+ * across reverts and restarts, a node that is down, and decoded custom errors.
+ */
+import { expect } from "chai";
+import { ChildProcess, spawn } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { HDNodeWallet, JsonRpcProvider, Network, NonceManager, Wallet } from "ethers";
+import { DEV_MNEMONIC } from "../hardhat.config";
+import { PAPER_PARAMS, attachMarket, deployMarket, scheduleFor } from "../lib/market";
+import { RevertError, SendAborted, Sender, SenderEvent, SenderOptions } from "../lib/sender";
+
+const CHAIN_ID = 31337;
+const OTHER = "0x000000000000000000000000000000000000dEaD";
+
+/** The anvil binary itself (not the npm wrapper), so a signal reaches the node. */
+function anvilBinary(): string {
+  const arch = process.arch === "x64" ? "amd64" : process.arch;
+  try {
+    return require.resolve(`@foundry-rs/anvil-${process.platform}-${arch}/bin/anvil`);
+  } catch {
+    return path.resolve("node_modules/.bin/anvil");
+  }
+}
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.listen(0, "127.0.0.1", () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
+    server.on("error", reject);
+  });
+}
+
+/** An anvil process on a fixed port; `args` add mining and hardfork options. */
+class Anvil {
+  private child?: ChildProcess;
+  readonly url: string;
+  constructor(
+    readonly port: number,
+    private readonly args: string[],
+  ) {
+    this.url = `http://127.0.0.1:${port}`;
+  }
+
+  async start(): Promise<void> {
+    this.child = spawn(anvilBinary(), ["--port", String(this.port), "--chain-id", String(CHAIN_ID), "--silent", ...this.args], { stdio: "ignore" });
+    const probe = provider(this.url);
+    try {
+      for (const until = Date.now() + 15_000; ; await delay(100)) {
+        try {
+          await probe.getBlockNumber();
+          return;
+        } catch (e) {
+          if (Date.now() > until) throw e;
+        }
+      }
+    } finally {
+      probe.destroy();
+    }
+  }
+
+  /** SIGTERM: anvil writes its --state file on the way out. */
+  async stop(): Promise<void> {
+    const child = this.child;
+    this.child = undefined;
+    if (!child || child.exitCode !== null) return;
+    await new Promise((resolve) => {
+      child.once("exit", resolve);
+      child.kill("SIGTERM");
+    });
+  }
+}
+
+const delay = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const provider = (url: string) => new JsonRpcProvider(url, Network.from(CHAIN_ID), { staticNetwork: true, cacheTimeout: -1 });
+const devKey = (i: number) => HDNodeWallet.fromPhrase(DEV_MNEMONIC, undefined, `m/44'/60'/0'/0/${i}`).privateKey;
+
+async function until<T>(what: string, probe: () => T | undefined, timeoutMs = 20_000): Promise<T> {
+  for (const end = Date.now() + timeoutMs; Date.now() < end; await delay(50)) {
+    const v = probe();
+    if (v !== undefined) return v;
+  }
+  throw new Error(`timed out waiting for ${what}`);
+}
+
+describe("Sender (lib/sender.ts) against anvil", function () {
+  this.timeout(120_000);
+  const nodes: Anvil[] = [];
+  const providers: JsonRpcProvider[] = [];
+  let dir: string;
+
+  before(() => {
+    dir = mkdtempSync(path.join(tmpdir(), "sender-test-"));
+  });
+  afterEach(async () => {
+    providers.splice(0).forEach((p) => p.destroy());
+    await Promise.all(nodes.splice(0).map((n) => n.stop()));
+  });
+  after(() => rmSync(dir, { recursive: true, force: true }));
+
+  async function node(args: string[], port?: number): Promise<Anvil> {
+    const n = new Anvil(port ?? (await freePort()), args);
+    nodes.push(n);
+    await n.start();
+    return n;
+  }
+
+  function senderOn(url: string, key: number, options: SenderOptions = {}) {
+    const p = provider(url);
+    providers.push(p);
+    const events: SenderEvent[] = [];
+    const sender = new Sender(new Wallet(devKey(key), p), p, { receiptTimeoutMs: 1500, pollMs: 100, maxBackoffMs: 500, log: (e) => events.push(e), ...options });
+    return { sender, events, provider: p };
+  }
+
+  const mine = (p: JsonRpcProvider) => p.send("evm_mine", []);
+  const transfer = { to: OTHER, data: "0x", value: 1n };
+  const eventOf = (events: SenderEvent[], name: string) => () => events.find((e) => e.event === name);
+
+  for (const [hardfork, mode] of [
+    ["london", "EIP-1559"],
+    ["berlin", "legacy"],
+  ] as const) {
+    it(`replaces a stuck ${mode} transaction with the same nonce and fees raised by at least 12.5 %, mined once`, async () => {
+      const anvil = await node(["--hardfork", hardfork, "--no-mining"]);
+      const { sender, events, provider: p } = senderOn(anvil.url, 1);
+      const nonceBefore = await p.getTransactionCount(sender.address, "latest");
+
+      const sending = sender.send(transfer, { action: "test" });
+      const replaced = await until("a replacement", eventOf(events, "replaced"));
+      await mine(p);
+      const sent = await sending;
+
+      const first = events.find((e) => e.event === "sent")!;
+      expect(events.find((e) => e.event === "stuck")).to.include({ tx: first.tx });
+      expect(replaced).to.include({ replaces: first.tx, nonce: nonceBefore });
+      expect(sent).to.include({ hash: replaced.tx, nonce: nonceBefore });
+      expect(sent.replaced).to.deep.equal([first.tx]);
+      const feeKeys = mode === "legacy" ? ["gasPrice"] : ["maxFeePerGas", "maxPriorityFeePerGas"];
+      for (const k of feeKeys) expect(BigInt(replaced[k] as string) * 1000n).to.be.gte(BigInt(first[k] as string) * 1125n, k);
+      expect(sent.receipt.type).to.equal(mode === "legacy" ? 0 : 2);
+      expect(await p.getTransactionReceipt(first.tx as string)).to.equal(null);
+      expect(await p.getTransactionCount(sender.address, "latest")).to.equal(nonceBefore + 1);
+    });
+  }
+
+  it("decodes the market's custom errors at estimation, sends nothing for them, and keeps nonces gap-free", async () => {
+    const anvil = await node(["--hardfork", "london"]);
+    const p = provider(anvil.url);
+    providers.push(p);
+    const market = await deployMarket(new NonceManager(new Wallet(devKey(0), p)), scheduleFor(30, Math.floor(Date.now() / 1000)));
+    const errors = market.interface;
+    const s = senderOn(anvil.url, 0, { errors }).sender;
+    const to = await market.getAddress();
+    const nonceBefore = await p.getTransactionCount(s.address, "latest");
+
+    const zeroSteps = await s.send({ to, data: errors.encodeFunctionData("clear", [1, 0]) }).catch((e) => e);
+    expect(zeroSteps).to.be.instanceOf(RevertError);
+    expect(zeroSteps.revert).to.deep.equal({ name: "ZeroSteps", args: [] });
+    const early = await s.send({ to, data: errors.encodeFunctionData("settle", [5, [1]]) }).catch((e) => e);
+    expect(early.revert.name).to.equal("WrongPhase");
+    expect(early.revert.args.map(Number)).to.deep.equal([5, 0]); // Upcoming
+    expect(await p.getTransactionCount(s.address, "latest")).to.equal(nonceBefore, "no transaction sent for a revert at estimation");
+
+    const funded = await s.send({ to, data: errors.encodeFunctionData("fundPool"), value: 5n });
+    expect(funded.nonce).to.equal(nonceBefore);
+    expect(funded.receipt.status).to.equal(1);
+    expect((await attachMarket(to, p).pool()).balance).to.equal(5n);
+  });
+
+  it("reports a transaction that reverted on chain with its decoded error, and counts its nonce", async () => {
+    const anvil = await node(["--hardfork", "london"]);
+    const p = provider(anvil.url);
+    providers.push(p);
+    const market = await deployMarket(new NonceManager(new Wallet(devKey(0), p)), scheduleFor(30, Math.floor(Date.now() / 1000)));
+    const s = senderOn(anvil.url, 0, { errors: market.interface });
+    const to = await market.getAddress();
+    const nonceBefore = await p.getTransactionCount(s.sender.address, "latest");
+    const earliest = Number(await market.currentInterval()) + 2;
+    const schedule = { to, data: market.interface.encodeFunctionData("scheduleParams", [PAPER_PARAMS, earliest]) };
+
+    // Valid when estimated; mined one interval later, when `earliest` is no longer in the future.
+    await p.send("evm_setAutomine", [false]);
+    const rejected = s.sender.send(schedule).catch((e) => e);
+    await until("the send", eventOf(s.events, "sent"));
+    await p.send("evm_setNextBlockTimestamp", [(await p.getBlock("latest"))!.timestamp + 30]);
+    await mine(p);
+    const e = await rejected;
+
+    expect(e).to.be.instanceOf(RevertError);
+    expect(e.receipt).to.include({ status: 0 });
+    expect(e.receipt.gasUsed).to.be.greaterThan(0n);
+    expect(e.revert.name).to.equal("ParamsNotInFuture");
+    expect(e.revert.args.map(Number)).to.deep.equal([earliest, earliest + 1]);
+    await p.send("evm_setAutomine", [true]);
+    expect((await s.sender.send(transfer)).nonce).to.equal(nonceBefore + 1);
+  });
+
+  it("waits for a node that is down, then sends once it is up", async () => {
+    const port = await freePort();
+    const { sender, events, provider: p } = senderOn(`http://127.0.0.1:${port}`, 3);
+    const sending = sender.send(transfer);
+    await until("the outage to be noticed", eventOf(events, "node-unreachable"));
+    await delay(1000);
+    await node(["--hardfork", "london"], port);
+    const sent = await sending;
+    expect(sent.receipt.status).to.equal(1);
+    expect(events.map((e) => e.event)).to.include.members(["node-unreachable", "node-back", "sent"]);
+    expect(await p.getTransactionCount(sender.address, "latest")).to.equal(sent.nonce + 1);
+  });
+
+  it("sends again, with raised fees, a transaction the node dropped when it restarted", async () => {
+    const port = await freePort();
+    const state = path.join(dir, "dropped.json");
+    let anvil = await node(["--hardfork", "london", "--no-mining", "--state", state], port);
+    const { sender, events, provider: p } = senderOn(anvil.url, 4);
+    const nonceBefore = await p.getTransactionCount(sender.address, "latest");
+
+    const sending = sender.send(transfer);
+    const first = await until("the first send", eventOf(events, "sent"));
+    await anvil.stop(); // the pending transaction is not part of the saved state
+    anvil = await node(["--hardfork", "london", "--state", state], port);
+    const sent = await sending;
+
+    expect(events.find((e) => e.event === "dropped")).to.include({ tx: first.tx });
+    expect(sent.hash).to.not.equal(first.tx);
+    expect(sent.nonce).to.equal(nonceBefore);
+    expect(await p.getTransactionCount(sender.address, "latest")).to.equal(nonceBefore + 1);
+  });
+
+  it("on restart waits for the earlier run's pending transaction instead of sending on top of it", async () => {
+    const anvil = await node(["--hardfork", "london", "--no-mining"]);
+    const abort = new AbortController();
+    const before = senderOn(anvil.url, 5, { signal: abort.signal, receiptTimeoutMs: 60_000 });
+    const nonceBefore = await before.provider.getTransactionCount(before.sender.address, "latest");
+    const killed = before.sender.send(transfer).catch((e) => e);
+    const pendingTx = await until("the first send", eventOf(before.events, "sent"));
+    abort.abort(); // the process dies between sending and mining
+    expect(await killed).to.be.instanceOf(SendAborted).and.include({ hash: pendingTx.tx });
+
+    const after = senderOn(anvil.url, 5, { receiptTimeoutMs: 10_000 });
+    const starting = after.sender.start();
+    await until("the pending transaction to be found", eventOf(after.events, "pending-found"));
+    await mine(after.provider);
+    await starting;
+    expect(await after.provider.getTransactionReceipt(pendingTx.tx as string)).to.have.property("status", 1);
+    expect(after.events.map((e) => e.event)).to.not.include("cancelled");
+
+    const sending = after.sender.send(transfer);
+    await until("the next send", eventOf(after.events, "sent"));
+    await mine(after.provider);
+    expect((await sending).nonce).to.equal(nonceBefore + 1);
+  });
+
+  it("on restart cancels an earlier run's transaction that stays stuck, so the next send is not blocked", async () => {
+    const anvil = await node(["--hardfork", "london", "--no-mining"]);
+    const abort = new AbortController();
+    const before = senderOn(anvil.url, 6, { signal: abort.signal });
+    const nonceBefore = await before.provider.getTransactionCount(before.sender.address, "latest");
+    const killed = before.sender.send(transfer).catch((e) => e);
+    const stuck = await until("the first send", eventOf(before.events, "sent"));
+    abort.abort();
+    await killed;
+
+    const after = senderOn(anvil.url, 6);
+    const starting = after.sender.start();
+    const cancel = await until("the cancellation", () => after.events.find((e) => e.event === "sent" && e.action === "cancel"));
+    await mine(after.provider);
+    await starting;
+    expect(after.events.find((e) => e.event === "cancelled")).to.include({ nonce: nonceBefore });
+    expect(await after.provider.getTransactionReceipt(stuck.tx as string)).to.equal(null);
+    const receipt = await after.provider.getTransactionReceipt(cancel.tx as string);
+    expect(receipt).to.include({ status: 1, to: after.sender.address });
+    expect(await after.provider.getTransactionCount(after.sender.address, "latest")).to.equal(nonceBefore + 1);
+  });
+});
