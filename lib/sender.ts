@@ -99,7 +99,8 @@ export class Sender {
     options: SenderOptions = {},
   ) {
     this.address = wallet.address;
-    this.o = { receiptTimeoutMs: 30_000, pollMs: 1000, confirmations: 1, maxBackoffMs: 5000, maxReplacements: 8, log: () => {}, ...options };
+    const given = Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined));
+    this.o = { receiptTimeoutMs: 30_000, pollMs: 1000, confirmations: 1, maxBackoffMs: 5000, maxReplacements: 8, log: () => {}, ...given };
   }
 
   /** Send `call` after the sends before it; resolves once mined and confirmed. */

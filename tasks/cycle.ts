@@ -9,7 +9,7 @@ import type { HardhatRuntimeEnvironment, HttpNetworkConfig, NetworkConfig } from
 import { CliError, asCli, output, parseIntList, parseNonNegativeInt } from "./cli";
 
 /** Lazily loaded: the config must load before typechain-types exist. */
-async function openCycle(hre: HardhatRuntimeEnvironment, o: { json: boolean; receiptTimeoutMs?: number; signal?: AbortSignal }) {
+async function openCycle(hre: HardhatRuntimeEnvironment, o: { json: boolean; logTo: "stdout" | "stderr"; receiptTimeoutMs?: number; signal?: AbortSignal }) {
   const { FetchRequest, HDNodeWallet, JsonRpcProvider, Network, Wallet } = await import("ethers");
   const { readDeployment } = await import("../lib/deployment");
   const { KeyError, operatorSigner } = await import("../lib/signers");
@@ -22,26 +22,36 @@ async function openCycle(hre: HardhatRuntimeEnvironment, o: { json: boolean; rec
   const provider = "url" in net ? rpcProvider(net) : hre.ethers.provider;
   const wallet = await operatorWallet();
   const market = attachMarket(deployment.market, provider);
-  const log = (r: Record<string, unknown>) => console.log(formatRecord(r, o.json));
+  const log = (r: Record<string, unknown>) => process[o.logTo].write(formatRecord(r, o.json) + "\n");
   const sender = new Sender(wallet, provider, {
     errors: market.interface,
     confirmations: hre.network.name === "privnet" ? Number(process.env.PRIVNET_CONFIRMATIONS ?? "1") : 1,
     gasPrice: typeof net.gasPrice === "number" ? BigInt(net.gasPrice) : undefined,
     receiptTimeoutMs: o.receiptTimeoutMs,
     signal: o.signal,
-    log,
+    log: (e) => log({ action: "tx", ...e }),
   });
-  const schedule = await readSchedule(market);
-  const ctx = { market, sender, schedule, log };
   const close = () => {
     if (provider instanceof JsonRpcProvider) provider.destroy();
   };
-  return { ctx, fromInterval: firstTradedInterval(schedule, deployment.deployedAt.time), close };
+  return { connect, log, close };
+
+  /** Check that the node serves the deployed market, and read its schedule. */
+  async function connect() {
+    const chainId = Number(await (provider as unknown as { send(method: string, params: unknown[]): Promise<string> }).send("eth_chainId", []));
+    if (chainId !== deployment.chainId) throw new CliError(`the deployment file is for chain ${deployment.chainId}, but the node is chain ${chainId}`);
+    if ((await provider.getCode(deployment.market)) === "0x") {
+      throw new CliError(`no contract at ${deployment.market} on "${hre.network.name}" (was the chain reset? deploy again)`);
+    }
+    const schedule = await readSchedule(market);
+    return { ctx: { market, sender, schedule, log }, fromInterval: firstTradedInterval(schedule, deployment.deployedAt.time) };
+  }
 
   function rpcProvider(n: HttpNetworkConfig) {
     const request = new FetchRequest(n.url);
     request.timeout = n.timeout;
-    return new JsonRpcProvider(request, Network.from(deployment.chainId), { staticNetwork: true });
+    // No response cache: a receipt polled just before it was mined must not be served as null again.
+    return new JsonRpcProvider(request, Network.from(deployment.chainId), { staticNetwork: true, cacheTimeout: -1 });
   }
 
   /** The operator's key as a local wallet (the sender signs raw transactions itself). */
@@ -74,6 +84,49 @@ function formatRecord(r: Record<string, unknown>, json: boolean): string {
   return [time, action, event, ...fields].join(" ");
 }
 
+type Cycle = Awaited<ReturnType<typeof openCycle>>;
+
+/** Connect, waiting for a node that is not up yet; undefined when stopped while waiting. */
+async function untilConnected(cycle: Cycle, signal: AbortSignal): Promise<Awaited<ReturnType<Cycle["connect"]>> | undefined> {
+  const { isUnreachable, sleep } = await import("../lib/sender");
+  for (let waiting = false; ; ) {
+    try {
+      return await cycle.connect();
+    } catch (e) {
+      if (!isUnreachable(e)) throw e;
+      if (!waiting) cycle.log({ action: "daemon", event: "node-unreachable", error: String((e as Error).message).split("\n")[0], note: "waiting for the node" });
+      waiting = true;
+      const stopped = await sleep(2000, signal).then(
+        () => false,
+        () => true,
+      );
+      if (stopped) {
+        cycle.log({ action: "daemon", event: "stopped", note: "stopped while waiting for the node" });
+        return undefined;
+      }
+    }
+  }
+}
+
+function formatSettlement(r: {
+  interval: number;
+  settled: number[];
+  readingMissing: number[];
+  transactions: { tx: string; gasUsed: bigint; ids: number[] }[];
+  rejected: { ids: number[]; revert: string; outcome: string }[];
+  waiting: { id: number; reason?: string }[];
+  alreadySettled: number[];
+}): string {
+  const missing = r.readingMissing.length ? ` (reading missing: ${r.readingMissing.join(", ")})` : "";
+  return [
+    r.settled.length ? `interval ${r.interval}: settled ${r.settled.join(", ")}${missing}` : `interval ${r.interval}: nothing settled`,
+    ...r.transactions.map((t) => `  tx ${t.tx} gas ${t.gasUsed} ids ${t.ids.join(",")}`),
+    ...r.rejected.map((x) => `  rejected ${x.ids.join(",")}: ${x.revert} (${x.outcome})`),
+    ...r.waiting.map((w) => `  waiting ${w.id}: ${w.reason}`),
+    ...(r.alreadySettled.length ? [`  already settled: ${r.alreadySettled.join(", ")}`] : []),
+  ].join("\n");
+}
+
 function intervalArg(value: string | undefined): number {
   const d = parseNonNegativeInt(value, "--interval");
   if (d === 0) throw new CliError("--interval: interval 0 has no trading; give 1 or more");
@@ -90,21 +143,22 @@ task("clear", "Clear a delivery interval (continues until done, in several trans
       const { DEFAULT_CLEAR_STEPS } = await import("../lib/market");
       const steps = args.steps === undefined ? DEFAULT_CLEAR_STEPS : parseNonNegativeInt(args.steps, "--steps");
       if (steps === 0) throw new CliError("--steps: must be at least 1");
-      const { clearInterval, readHead, revealEnd } = await import("../lib/cycle");
-      const { ctx, close } = await openCycle(hre, { json: args.json });
+      const { clearDelivery, readHead, revealEnd } = await import("../lib/cycle");
+      const cycle = await openCycle(hre, { json: args.json, logTo: "stderr" });
       try {
+        const { ctx } = await cycle.connect();
         const head = await readHead(ctx.market);
         if (head.time < revealEnd(ctx.schedule, d)) {
           throw new CliError(`interval ${d} cannot be cleared yet: its reveal window closes at ${new Date(revealEnd(ctx.schedule, d) * 1000).toISOString()}`);
         }
-        const r = await clearInterval(ctx, d, steps);
+        const r = await clearDelivery(ctx, d, steps);
         if (r.revert) throw new CliError(`the market rejected clearing interval ${d}: ${r.revert}`);
         const gas = r.transactions.reduce((sum, t) => sum + t.gasUsed, 0n);
         output(args.json, r, () =>
           r.alreadyCleared ? `interval ${d} was already cleared` : `interval ${d} cleared in ${r.transactions.length} transaction(s), gas ${gas}: ${r.transactions.map((t) => t.tx).join(", ")}`,
         );
       } finally {
-        close();
+        cycle.close();
       }
     }),
   );
@@ -120,26 +174,22 @@ task("settle", "Settle a delivery interval for the given participants, or for al
       const given = args.ids === undefined ? undefined : parseIntList(args.ids, "--ids");
       const batch = parseNonNegativeInt(args.batch, "--batch");
       if (batch === 0) throw new CliError("--batch: must be at least 1");
-      const { readHead, settleInterval, settlementsDue, STAGE_DONE } = await import("../lib/cycle");
-      const { ctx, fromInterval, close } = await openCycle(hre, { json: args.json });
+      const { readHead, settleDelivery, settlementsDue, STAGE_DONE } = await import("../lib/cycle");
+      const cycle = await openCycle(hre, { json: args.json, logTo: "stderr" });
       try {
+        const { ctx, fromInterval } = await cycle.connect();
         if (Number((await ctx.market.intervalOf(d)).stage) !== STAGE_DONE) throw new CliError(`interval ${d} is not cleared yet (run \`clear --interval ${d}\` first)`);
         const head = await readHead(ctx.market);
-        const dues = given ? [] : (await settlementsDue(ctx, head, Math.max(fromInterval, d), d + 1)).filter((x) => x.interval === d);
-        const ids = given ?? dues.filter((x) => x.ready).map((x) => x.id);
-        const waiting = dues.filter((x) => !x.ready).map((x) => ({ id: x.id, reason: x.reason }));
-        const r = ids.length ? await settleInterval(ctx, d, ids, given ? ids.length : batch) : undefined;
+        const dues = given ? [] : await settlementsDue(ctx, head, Math.max(fromInterval, d), d + 1);
+        const ids = given ?? dues.filter((x) => x.interval === d && x.ready).map((x) => x.id);
+        const waiting = dues.filter((x) => x.interval <= d && !(x.interval === d && x.ready)).map((x) => ({ id: x.id, reason: x.interval < d ? `interval ${x.interval} is settled first` : x.reason }));
+        const alreadySettled = dues.filter((x) => x.interval > d && !x.grid).map((x) => x.id);
+        const r = ids.length ? await settleDelivery(ctx, d, ids, { batch: given ? ids.length : batch, split: !given }) : undefined;
         if (given && r?.rejected.length) throw new CliError(`the market rejected settling interval ${d}: ${r.rejected[0].revert}`);
-        output(args.json, { interval: d, settled: r?.settled ?? [], readingMissing: r?.readingMissing ?? [], transactions: r?.transactions ?? [], rejected: r?.rejected ?? [], waiting }, () =>
-          [
-            r?.settled.length ? `interval ${d}: settled ${r.settled.join(", ")}${r.readingMissing.length ? ` (reading missing: ${r.readingMissing.join(", ")})` : ""}` : `interval ${d}: nothing settled`,
-            ...(r?.transactions ?? []).map((t) => `  tx ${t.tx} gas ${t.gasUsed} ids ${t.ids.join(",")}`),
-            ...(r?.rejected ?? []).map((x) => `  rejected ${x.ids.join(",")}: ${x.revert} (${x.outcome})`),
-            ...waiting.map((w) => `  waiting ${w.id}: ${w.reason}`),
-          ].join("\n"),
-        );
+        const result = { interval: d, settled: r?.settled ?? [], readingMissing: r?.readingMissing ?? [], transactions: r?.transactions ?? [], rejected: r?.rejected ?? [], waiting, alreadySettled };
+        output(args.json, result, () => formatSettlement(result));
       } finally {
-        close();
+        cycle.close();
       }
     }),
   );
@@ -167,24 +217,27 @@ task("cycle:run", "Keep the market moving: clear and settle every interval as it
         if (batch === 0 || clearSteps === 0 || receiptTimeoutMs === 0) throw new CliError("--batch, --steps and --receipt-timeout-ms must be at least 1");
         const { CycleDaemon } = await import("../lib/cycle");
         const abandon = new AbortController();
-        const { ctx, fromInterval, close } = await openCycle(hre, { json: args.json, receiptTimeoutMs, signal: abandon.signal });
-        const daemon = new CycleDaemon(ctx, { fromInterval, batch, clearSteps, pollMs });
+        const cycle = await openCycle(hre, { json: args.json, logTo: "stdout", receiptTimeoutMs, signal: abandon.signal });
+        let daemon: InstanceType<typeof CycleDaemon> | undefined;
         const onSignal = (signal: NodeJS.Signals) => {
           if (abandon.signal.aborted) return;
-          const first = !daemon.isStopping();
-          ctx.log({ action: "daemon", event: "signal", signal, note: first ? `finishing the step in flight (at most ${stopGraceMs} ms)` : "abandoning the wait now" });
-          daemon.stop();
+          const first = daemon !== undefined && !daemon.isStopping();
+          cycle.log({ action: "daemon", event: "signal", signal, note: first ? `finishing the step in flight (at most ${stopGraceMs} ms)` : "stopping now" });
+          daemon?.stop();
           if (first) setTimeout(() => abandon.abort(), stopGraceMs).unref();
           else abandon.abort();
         };
         process.on("SIGINT", onSignal);
         process.on("SIGTERM", onSignal);
         try {
+          const connected = args.once ? await cycle.connect() : await untilConnected(cycle, abandon.signal);
+          if (!connected) return;
+          daemon = new CycleDaemon(connected.ctx, { fromInterval: connected.fromInterval, batch, clearSteps, pollMs });
           await daemon.run(args.once);
         } finally {
           process.off("SIGINT", onSignal);
           process.off("SIGTERM", onSignal);
-          close();
+          cycle.close();
         }
       }),
   );
