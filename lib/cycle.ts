@@ -165,9 +165,9 @@ export async function settlementsDue(ctx: CycleContext, head: Head, gridFrom: nu
   const grid = Number(await ctx.market.gridId(at));
   const count = Number(await ctx.market.participantCount(at));
   const ids = Array.from({ length: count }, (_, i) => i + 1).filter((id) => id !== grid);
-  const cursors = await Promise.all(ids.map((id) => ctx.market.settlementOf(id, at)));
+  const cursors = await mapInChunks(ids, (id) => ctx.market.settlementOf(id, at));
   const metered = ids.map((id, i) => ({ id, cursor: cursors[i] })).filter((p) => p.cursor.started);
-  const dues = await Promise.all(metered.map((p) => participantDue(ctx, head, p.id, Number(p.cursor.nextInterval), clearedBelow)));
+  const dues = await mapInChunks(metered, (p) => participantDue(ctx, head, p.id, Number(p.cursor.nextInterval), clearedBelow));
   if (grid === 0) return dues;
   return [...dues, ...(await gridDues(ctx, head, grid, gridFrom, clearedBelow))];
 }
@@ -186,7 +186,7 @@ async function participantDue(ctx: CycleContext, head: Head, id: number, d: numb
 async function gridDues(ctx: CycleContext, head: Head, grid: number, from: number, clearedBelow: number): Promise<SettlementDue[]> {
   const intervals: number[] = [];
   for (let d = from; d < clearedBelow && head.time >= settleStart(ctx.schedule, d); d++) intervals.push(d);
-  const bids = await Promise.all(intervals.map((d) => ctx.market.bidOf(d, grid, { blockTag: head.block })));
+  const bids = await mapInChunks(intervals, (d) => ctx.market.bidOf(d, grid, { blockTag: head.block }));
   return intervals.filter((_, i) => bids[i].committed || (bids[i].revealed && !bids[i].closed)).map((d) => ({ id: grid, interval: d, ready: true, grid: true }));
 }
 
@@ -382,7 +382,7 @@ export class CycleDaemon {
   private async clearDue(head: Head): Promise<number> {
     const last = lastRevealClosed(this.ctx.schedule, head.time);
     const intervals = range(this.clearFrom, last);
-    const stages = await Promise.all(intervals.map((d) => this.ctx.market.intervalOf(d, { blockTag: head.block }).then((v) => Number(v.stage))));
+    const stages = await mapInChunks(intervals, (d) => this.ctx.market.intervalOf(d, { blockTag: head.block }).then((v) => Number(v.stage)));
     let steps = 0;
     let contiguous = true;
     for (const [i, d] of intervals.entries()) {
@@ -419,6 +419,13 @@ export class CycleDaemon {
     while (next < this.clearFrom && head.time >= settleStart(this.ctx.schedule, next)) next++;
     this.gridFrom = Math.min(next, ...dues.filter((x) => x.grid).map((x) => x.interval));
   }
+}
+
+/** `fn` over `items`, at most `chunk` calls in flight: a first scan of a long-running market stays gentle on the node. */
+async function mapInChunks<T, R>(items: T[], fn: (item: T) => Promise<R>, chunk = 200): Promise<R[]> {
+  const out: R[] = [];
+  for (let i = 0; i < items.length; i += chunk) out.push(...(await Promise.all(items.slice(i, i + chunk).map(fn))));
+  return out;
 }
 
 function range(from: number, to: number): number[] {
