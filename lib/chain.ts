@@ -6,7 +6,7 @@
  * Either way each transaction is signed locally by its sender.
  */
 import type { EthereumProvider } from "hardhat/types";
-import { ContractTransactionResponse, Provider, TransactionReceipt } from "ethers";
+import { ContractTransactionResponse, Overrides, Provider, TransactionReceipt } from "ethers";
 import { decodeRevert } from "./market";
 
 export interface ChainClock {
@@ -18,6 +18,8 @@ export interface ChainClock {
   sendAll(sends: (() => Promise<ContractTransactionResponse>)[]): Promise<TransactionReceipt[]>;
   /** Give a funded balance to a local account (development chains). */
   fund(address: string, wei: bigint): Promise<void>;
+  /** Fee and chain fields for the next batch, so senders need not ask the node for each transaction. */
+  fees(): Promise<Overrides>;
 }
 
 /** Transactions sent before mining them: a large mempool slows the in-process node down. */
@@ -66,6 +68,14 @@ export class InProcessClock implements ChainClock {
   async fund(address: string, wei: bigint): Promise<void> {
     await this.node.send("hardhat_setBalance", [address, "0x" + wei.toString(16)]);
   }
+
+  /** Room for the base fee to rise over a batch's blocks (12.5 % per full block). */
+  async fees(): Promise<Overrides> {
+    const block = await this.provider.getBlock("latest");
+    const { chainId } = await this.provider.getNetwork();
+    const tip = 10n ** 9n;
+    return { chainId, type: 2, maxPriorityFeePerGas: tip, maxFeePerGas: (block!.baseFeePerGas ?? 0n) * 4n + tip };
+  }
 }
 
 /** A provider that also takes raw JSON-RPC calls (ethers' JsonRpcProvider, Hardhat's provider). */
@@ -89,6 +99,11 @@ export class RealTimeClock implements ChainClock {
     const sent: ContractTransactionResponse[] = [];
     for (const send of sends) sent.push(await send());
     return receiptsOf(this.provider, sent, true);
+  }
+
+  /** A real node prices its own blocks: let the signer ask it. */
+  async fees(): Promise<Overrides> {
+    return {};
   }
 
   async fund(address: string, wei: bigint): Promise<void> {

@@ -6,7 +6,7 @@
  * The same engine runs on the in-process network (block time moved forward) and on a real node
  * (wall-clock time); results are identical because nothing in them depends on timing.
  */
-import { ContractTransactionResponse, NonceManager, Signer, TransactionReceipt, Wallet, id as keccakText } from "ethers";
+import { ContractTransactionResponse, NonceManager, Overrides, Signer, TransactionReceipt, Wallet, id as keccakText } from "ethers";
 import { EnergyMarket } from "../typechain-types";
 import { ChainClock, TransactionFailed } from "./chain";
 import { HintBook, SealedBid, Side, commitmentOf, decodeRevert, deployMarket, newSalt, DEFAULT_CLEAR_STEPS } from "./market";
@@ -34,6 +34,7 @@ interface Member {
 }
 
 type Send = () => Promise<ContractTransactionResponse>;
+type TxOverrides = (gasLimit: number, more?: Overrides) => Overrides;
 
 /** Gas used, summed per kind of transaction. */
 class GasLedger {
@@ -57,7 +58,10 @@ export async function simulate(scenario: Scenario, o: SimulationOptions): Promis
   const interval = BigInt(m.intervalSeconds);
   const market = await deployMarket(o.operator, marketSchedule(m, now - (now % interval)), marketParams(m));
   const operator = new NonceManager(o.operator);
-  const members = await enroll(scenario, market, operator, clock, gas);
+  // Fee fields of the current batch (see ChainClock.fees), merged into every transaction's overrides.
+  let fee: Overrides = await clock.fees();
+  const tx: TxOverrides = (gasLimit, more = {}) => ({ gasLimit, ...fee, ...more });
+  const members = await enroll(scenario, market, operator, clock, gas, tx);
   const byName = new Map(members.map((x) => [x.spec.name, x]));
   const prosumers = members.filter((x) => x.meter);
   const grid = members.find((x) => x.spec.grid);
@@ -104,6 +108,7 @@ export async function simulate(scenario: Scenario, o: SimulationOptions): Promis
   steps.sort((a, b) => (a.time === b.time ? a.order - b.order : a.time < b.time ? -1 : 1));
   for (const step of steps) {
     await clock.until(step.time);
+    fee = await clock.fees();
     try {
       await step.run();
     } catch (e) {
@@ -129,7 +134,7 @@ export async function simulate(scenario: Scenario, o: SimulationOptions): Promis
       }
       sealed.set(b.participant, s);
       if (who.spec.grid) gridBid.add(d);
-      sends.push(() => market.connect(who.signer).commitBid(d, c, { gasLimit: 200_000 }));
+      sends.push(() => market.connect(who.signer).commitBid(d, c, tx(200_000)));
     }
     gas.add("commit", await clock.sendAll(sends));
   }
@@ -148,19 +153,19 @@ export async function simulate(scenario: Scenario, o: SimulationOptions): Promis
         continue;
       }
       const hint = hints.add(who.id, s.side, who.spec.green, s.priceWeiPerKWh);
-      sends.push(() => market.connect(who.signer).revealBid(...reveal(hint), { gasLimit: 400_000 }));
+      sends.push(() => market.connect(who.signer).revealBid(...reveal(hint), tx(400_000)));
     }
     gas.add("reveal", await clock.sendAll(sends));
   }
 
   async function clearInterval(d: number) {
     while (Number((await at(d)).stage) !== STAGE_DONE) {
-      gas.add("clear", await clock.sendAll([() => market.connect(operator).clear(d, DEFAULT_CLEAR_STEPS, { gasLimit: 12_000_000 })]));
+      gas.add("clear", await clock.sendAll([() => market.connect(operator).clear(d, DEFAULT_CLEAR_STEPS, tx(12_000_000))]));
     }
   }
 
   async function postReadings(d: number) {
-    const sends = prosumers.map((p) => () => market.connect(p.meter!.signer).postReading(p.meter!.number, d, p.meter!.importWh, p.meter!.exportWh, { gasLimit: 200_000 }));
+    const sends = prosumers.map((p) => () => market.connect(p.meter!.signer).postReading(p.meter!.number, d, p.meter!.importWh, p.meter!.exportWh, tx(200_000)));
     gas.add("postReading", await clock.sendAll(sends));
   }
 
@@ -177,7 +182,7 @@ export async function simulate(scenario: Scenario, o: SimulationOptions): Promis
       const sends: Send[] = [];
       for (let i = 0; i < ids.length; i += SETTLE_BATCH) {
         const batch = ids.slice(i, i + SETTLE_BATCH);
-        sends.push(() => market.connect(operator).settle(k, batch, { gasLimit: 200_000 + 80_000 * batch.length }));
+        sends.push(() => market.connect(operator).settle(k, batch, tx(200_000 + 80_000 * batch.length)));
       }
       gas.add(k < first ? "settleBeforeFirst" : "settle", await clock.sendAll(sends));
     }
@@ -284,7 +289,14 @@ export async function simulate(scenario: Scenario, o: SimulationOptions): Promis
 }
 
 /** Register, authorize, bind meters and fund every participant (meter accounts get their own keys). */
-async function enroll(scenario: Scenario, market: EnergyMarket, operator: NonceManager, clock: ChainClock, gas: GasLedger): Promise<Member[]> {
+async function enroll(
+  scenario: Scenario,
+  market: EnergyMarket,
+  operator: NonceManager,
+  clock: ChainClock,
+  gas: GasLedger,
+  tx: TxOverrides,
+): Promise<Member[]> {
   const provider = market.runner!.provider!;
   const members: Member[] = [];
   for (const [i, spec] of scenario.participants.entries()) {
@@ -300,21 +312,21 @@ async function enroll(scenario: Scenario, market: EnergyMarket, operator: NonceM
   }
   const register = members.map((x) =>
     x.spec.grid
-      ? () => market.connect(operator).registerGrid(x.address, x.spec.name, { gasLimit: 300_000 })
-      : () => market.connect(x.signer).register(x.spec.name, x.spec.green, { gasLimit: 300_000 }),
+      ? () => market.connect(operator).registerGrid(x.address, x.spec.name, tx(300_000))
+      : () => market.connect(x.signer).register(x.spec.name, x.spec.green, tx(300_000)),
   );
   gas.add("register", await clock.sendAll(register));
   for (const x of members) x.id = await market.idOf(x.address);
   const setup: Send[] = [];
   for (const x of members) {
     if (x.meter) {
-      setup.push(() => market.connect(operator).authorize(x.id, true, { gasLimit: 200_000 }));
-      setup.push(() => market.connect(operator).bindMeter(x.id, x.meter!.number, x.meter!.address, x.spec.ratedPowerW, { gasLimit: 300_000 }));
+      setup.push(() => market.connect(operator).authorize(x.id, true, tx(200_000)));
+      setup.push(() => market.connect(operator).bindMeter(x.id, x.meter!.number, x.meter!.address, x.spec.ratedPowerW, tx(300_000)));
     }
-    if (x.spec.depositWei > 0n) setup.push(() => market.connect(x.signer).deposit({ value: x.spec.depositWei, gasLimit: 200_000 }));
+    if (x.spec.depositWei > 0n) setup.push(() => market.connect(x.signer).deposit(tx(200_000, { value: x.spec.depositWei })));
   }
   const pool = etherToWei(scenario.market.incentivePoolEther);
-  if (pool > 0n) setup.push(() => market.connect(operator).fundPool({ value: pool, gasLimit: 200_000 }));
+  if (pool > 0n) setup.push(() => market.connect(operator).fundPool(tx(200_000, { value: pool })));
   gas.add("setup", await clock.sendAll(setup));
   return members;
 }
