@@ -6,9 +6,9 @@
  * The same engine runs on the in-process network (block time moved forward) and on a real node
  * (wall-clock time); results are identical because nothing in them depends on timing.
  */
-import { ContractTransactionResponse, NonceManager, Overrides, Signer, TransactionReceipt, Wallet, id as keccakText } from "ethers";
+import { Signer, Wallet, id as keccakText } from "ethers";
 import { EnergyMarket } from "../typechain-types";
-import { ChainClock, TransactionFailed } from "./chain";
+import { Call, ChainClock, Mined, TransactionFailed, call } from "./chain";
 import { HintBook, SealedBid, Side, commitmentOf, decodeRevert, deployMarket, newSalt, DEFAULT_CLEAR_STEPS } from "./market";
 import { Scenario, ScenarioBid, ScenarioError, ScenarioParticipant, marketParams, marketSchedule } from "./scenario";
 import { GasFigures, IntervalResult, ParticipantIntervalResult, SimulationResult, Trade } from "./result";
@@ -28,18 +28,16 @@ export interface SimulationOptions {
 interface Member {
   spec: ScenarioParticipant;
   id: bigint;
-  signer: NonceManager;
+  signer: Wallet;
   address: string;
-  meter?: { signer: NonceManager; address: string; number: bigint; importWh: bigint; exportWh: bigint };
+  meter?: { signer: Wallet; address: string; number: bigint; importWh: bigint; exportWh: bigint };
 }
 
-type Send = () => Promise<ContractTransactionResponse>;
-type TxOverrides = (gasLimit: number, more?: Overrides) => Overrides;
 
 /** Gas used, summed per kind of transaction. */
 class GasLedger {
   readonly totals = new Map<string, { gas: number; count: number }>();
-  add(kind: string, receipts: TransactionReceipt[]) {
+  add(kind: string, receipts: Mined[]) {
     const t = this.totals.get(kind) ?? { gas: 0, count: 0 };
     for (const r of receipts) t.gas += Number(r.gasUsed);
     t.count += receipts.length;
@@ -57,11 +55,8 @@ export async function simulate(scenario: Scenario, o: SimulationOptions): Promis
   const now = await clock.now();
   const interval = BigInt(m.intervalSeconds);
   const market = await deployMarket(o.operator, marketSchedule(m, now - (now % interval)), marketParams(m));
-  const operator = new NonceManager(o.operator);
-  // Fee fields of the current batch (see ChainClock.fees), merged into every transaction's overrides.
-  let fee: Overrides = await clock.fees();
-  const tx: TxOverrides = (gasLimit, more = {}) => ({ gasLimit, ...fee, ...more });
-  const members = await enroll(scenario, market, operator, clock, gas, tx);
+  const operator = o.operator;
+  const members = await enroll(scenario, market, operator, clock, gas);
   const byName = new Map(members.map((x) => [x.spec.name, x]));
   const prosumers = members.filter((x) => x.meter);
   const grid = members.find((x) => x.spec.grid);
@@ -108,7 +103,6 @@ export async function simulate(scenario: Scenario, o: SimulationOptions): Promis
   steps.sort((a, b) => (a.time === b.time ? a.order - b.order : a.time < b.time ? -1 : 1));
   for (const step of steps) {
     await clock.until(step.time);
-    fee = await clock.fees();
     try {
       await step.run();
     } catch (e) {
@@ -122,51 +116,55 @@ export async function simulate(scenario: Scenario, o: SimulationOptions): Promis
   // ------------------------------------------------------------------ steps
 
   async function commitAll(d: number, bids: ScenarioBid[], sealed: Map<string, SealedBid>) {
-    const sends: Send[] = [];
+    const calls: Call[] = [];
     for (const b of bids) {
       const who = byName.get(b.participant)!;
       const s: SealedBid = { interval: d, side: b.side === "sell" ? Side.Sell : Side.Buy, energyWh: b.energyWh, priceWeiPerKWh: b.priceWeiPerKWh, salt: newSalt() };
       const c = commitmentOf(chainId, address, who.address, s);
-      const reason = await rejection(() => market.connect(who.signer).commitBid.staticCall(d, c));
+      const commit = await call(who.signer, market.commitBid.populateTransaction(d, c), 200_000);
+      const reason = await clock.refusal(commit);
       if (reason) {
         reject(d, who, reason);
         continue;
       }
       sealed.set(b.participant, s);
       if (who.spec.grid) gridBid.add(d);
-      sends.push(() => market.connect(who.signer).commitBid(d, c, tx(200_000)));
+      calls.push(commit);
     }
-    gas.add("commit", await clock.sendAll(sends));
+    gas.add("commit", await clock.sendAll(calls));
   }
 
   async function revealAll(d: number, bids: ScenarioBid[], sealed: Map<string, SealedBid>) {
     const hints = new HintBook();
-    const sends: Send[] = [];
+    const calls: Call[] = [];
     for (const b of bids) {
       const s = sealed.get(b.participant);
       if (!s) continue;
       const who = byName.get(b.participant)!;
       const reveal = (hint: bigint) => [d, s.side, s.energyWh, s.priceWeiPerKWh, s.salt, hint] as const;
-      const reason = await rejection(() => market.connect(who.signer).revealBid.staticCall(...reveal(0n)));
+      const reason = await clock.refusal(await call(who.signer, market.revealBid.populateTransaction(...reveal(0n)), 400_000));
       if (reason) {
         reject(d, who, reason);
         continue;
       }
       const hint = hints.add(who.id, s.side, who.spec.green, s.priceWeiPerKWh);
-      sends.push(() => market.connect(who.signer).revealBid(...reveal(hint), tx(400_000)));
+      calls.push(await call(who.signer, market.revealBid.populateTransaction(...reveal(hint)), 400_000));
     }
-    gas.add("reveal", await clock.sendAll(sends));
+    gas.add("reveal", await clock.sendAll(calls));
   }
 
   async function clearInterval(d: number) {
     while (Number((await at(d)).stage) !== STAGE_DONE) {
-      gas.add("clear", await clock.sendAll([() => market.connect(operator).clear(d, DEFAULT_CLEAR_STEPS, tx(12_000_000))]));
+      gas.add("clear", await clock.sendAll([await call(operator, market.clear.populateTransaction(d, DEFAULT_CLEAR_STEPS), 12_000_000)]));
     }
   }
 
   async function postReadings(d: number) {
-    const sends = prosumers.map((p) => () => market.connect(p.meter!.signer).postReading(p.meter!.number, d, p.meter!.importWh, p.meter!.exportWh, tx(200_000)));
-    gas.add("postReading", await clock.sendAll(sends));
+    const m = (p: Member) => p.meter!;
+    const calls = await Promise.all(
+      prosumers.map((p) => call(m(p).signer, market.postReading.populateTransaction(m(p).number, d, m(p).importWh, m(p).exportWh), 200_000)),
+    );
+    gas.add("postReading", await clock.sendAll(calls));
   }
 
   /** Settle every interval up to `d` (the first call also settles the empty ones since binding). */
@@ -179,12 +177,12 @@ export async function simulate(scenario: Scenario, o: SimulationOptions): Promis
       await clock.until(missing.some(Boolean) ? view.settleStart + grace : view.settleStart);
       const ids = prosumers.map((p) => p.id);
       if (grid && gridBid.has(k)) ids.push(grid.id);
-      const sends: Send[] = [];
+      const calls: Call[] = [];
       for (let i = 0; i < ids.length; i += SETTLE_BATCH) {
         const batch = ids.slice(i, i + SETTLE_BATCH);
-        sends.push(() => market.connect(operator).settle(k, batch, tx(200_000 + 80_000 * batch.length)));
+        calls.push(await call(operator, market.settle.populateTransaction(k, batch), 200_000 + 80_000 * batch.length));
       }
-      gas.add(k < first ? "settleBeforeFirst" : "settle", await clock.sendAll(sends));
+      gas.add(k < first ? "settleBeforeFirst" : "settle", await clock.sendAll(calls));
     }
     settledThrough = d;
     o.onProgress?.(j + 1, scenario.intervals.length);
@@ -194,18 +192,6 @@ export async function simulate(scenario: Scenario, o: SimulationOptions): Promis
     const list = rejected.get(d) ?? [];
     list.push({ participant: who.spec.name, reason });
     rejected.set(d, list);
-  }
-
-  /** The market's custom error if the call would revert, else undefined. */
-  async function rejection(call: () => Promise<unknown>): Promise<string | undefined> {
-    try {
-      await call();
-      return undefined;
-    } catch (e) {
-      const revert = decodeRevert(e);
-      if (revert) return revert.name;
-      throw e;
-    }
   }
 
   // ------------------------------------------------------------------ results
@@ -289,44 +275,39 @@ export async function simulate(scenario: Scenario, o: SimulationOptions): Promis
 }
 
 /** Register, authorize, bind meters and fund every participant (meter accounts get their own keys). */
-async function enroll(
-  scenario: Scenario,
-  market: EnergyMarket,
-  operator: NonceManager,
-  clock: ChainClock,
-  gas: GasLedger,
-  tx: TxOverrides,
-): Promise<Member[]> {
+async function enroll(scenario: Scenario, market: EnergyMarket, operator: Signer, clock: ChainClock, gas: GasLedger): Promise<Member[]> {
   const provider = market.runner!.provider!;
   const members: Member[] = [];
   for (const [i, spec] of scenario.participants.entries()) {
     const wallet = new Wallet(keccakText(`grid-ledger/simulation/participant/${i}`), provider);
     await clock.fund(wallet.address, spec.depositWei + etherToWei("10"));
-    const member: Member = { spec, id: 0n, signer: new NonceManager(wallet), address: wallet.address };
+    const member: Member = { spec, id: 0n, signer: wallet, address: wallet.address };
     if (!spec.grid) {
       const meter = new Wallet(keccakText(`grid-ledger/simulation/meter/${i}`), provider);
       await clock.fund(meter.address, etherToWei("10"));
-      member.meter = { signer: new NonceManager(meter), address: meter.address, number: 100000000001n + BigInt(i), importWh: 0n, exportWh: 0n };
+      member.meter = { signer: meter, address: meter.address, number: 100000000001n + BigInt(i), importWh: 0n, exportWh: 0n };
     }
     members.push(member);
   }
-  const register = members.map((x) =>
-    x.spec.grid
-      ? () => market.connect(operator).registerGrid(x.address, x.spec.name, tx(300_000))
-      : () => market.connect(x.signer).register(x.spec.name, x.spec.green, tx(300_000)),
+  const register = await Promise.all(
+    members.map((x) =>
+      x.spec.grid
+        ? call(operator, market.registerGrid.populateTransaction(x.address, x.spec.name), 300_000)
+        : call(x.signer, market.register.populateTransaction(x.spec.name, x.spec.green), 300_000),
+    ),
   );
   gas.add("register", await clock.sendAll(register));
   for (const x of members) x.id = await market.idOf(x.address);
-  const setup: Send[] = [];
+  const setup: Call[] = [];
   for (const x of members) {
     if (x.meter) {
-      setup.push(() => market.connect(operator).authorize(x.id, true, tx(200_000)));
-      setup.push(() => market.connect(operator).bindMeter(x.id, x.meter!.number, x.meter!.address, x.spec.ratedPowerW, tx(300_000)));
+      setup.push(await call(operator, market.authorize.populateTransaction(x.id, true), 200_000));
+      setup.push(await call(operator, market.bindMeter.populateTransaction(x.id, x.meter.number, x.meter.address, x.spec.ratedPowerW), 300_000));
     }
-    if (x.spec.depositWei > 0n) setup.push(() => market.connect(x.signer).deposit(tx(200_000, { value: x.spec.depositWei })));
+    if (x.spec.depositWei > 0n) setup.push(await call(x.signer, market.deposit.populateTransaction({ value: x.spec.depositWei }), 200_000));
   }
   const pool = etherToWei(scenario.market.incentivePoolEther);
-  if (pool > 0n) setup.push(() => market.connect(operator).fundPool(tx(200_000, { value: pool })));
+  if (pool > 0n) setup.push(await call(operator, market.fundPool.populateTransaction({ value: pool }), 200_000));
   gas.add("setup", await clock.sendAll(setup));
   return members;
 }

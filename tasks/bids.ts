@@ -98,7 +98,7 @@ async function untilBlockTime(hre: HardhatRuntimeEnvironment, t: bigint) {
   const { InProcessClock, RealTimeClock } = await import("../lib/chain");
   const clock =
     hre.network.name === "hardhat"
-      ? new InProcessClock(hre.network.provider, hre.ethers.provider)
+      ? new InProcessClock(hre.network.provider)
       : new RealTimeClock(hre.ethers.provider);
   await clock.until(t);
 }

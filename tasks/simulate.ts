@@ -17,15 +17,14 @@ task("simulate", "Run a scenario (JSON) through a fresh market; writes <out>/res
       const { InProcessClock, RealTimeClock } = await import("../lib/chain");
       const { renderReport } = await import("../lib/report");
       const { operatorSigner } = await import("../lib/signers");
-      const { JsonRpcProvider } = await import("ethers");
       const cliProgress = await import("cli-progress");
       const scenario = loadScenario(args.scenario);
       const name = hre.network.name;
       if (name !== "hardhat" && name !== "localhost") throw new CliError(`simulate runs on the in-process network or localhost, not "${name}"`);
       const clock =
         name === "hardhat"
-          ? new InProcessClock(hre.network.provider, hre.ethers.provider)
-          : new RealTimeClock(new JsonRpcProvider((hre.network.config as { url: string }).url));
+          ? new InProcessClock(hre.network.provider)
+          : new RealTimeClock(hre.ethers.provider);
       const bar = new cliProgress.SingleBar(
         { format: "intervals {bar} {value}/{total} | {duration_formatted} elapsed", stream: process.stderr, hideCursor: true },
         cliProgress.Presets.shades_classic,

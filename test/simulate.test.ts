@@ -100,7 +100,7 @@ describe("the simulator", function () {
   it("runs a scenario through the contract with the reference model's trades, settlements and wallets", async function () {
     const scenario = parseScenario(smallScenario());
     const [operator] = await hre.ethers.getSigners();
-    const result = await simulate(scenario, { clock: new InProcessClock(hre.network.provider, hre.ethers.provider), operator });
+    const result = await simulate(scenario, { clock: new InProcessClock(hre.network.provider), operator });
     expect(result.intervals.map((i) => i.label)).to.deep.equal(["a", "b", "c"]);
 
     const wallets = new Map(participants.map((p) => [p.name, etherToWei(p.depositEther)]));

@@ -4,11 +4,11 @@
  * (commit, reveal, clear, readings, settle) for the per-participant figures; the others are cleared only.
  */
 import type { HardhatRuntimeEnvironment } from "hardhat/types";
-import { ContractTransactionResponse, NonceManager, Wallet, keccak256, toBeHex } from "ethers";
+import { Wallet, keccak256, toBeHex } from "ethers";
 import { EnergyMarket } from "../../typechain-types";
 import { DEFAULT_CLEAR_STEPS, HintBook, PAPER_PARAMS, SealedBid, Side, commitmentOf, deployMarket, newSalt, scheduleFor } from "../../lib/market";
 import { ModelBid } from "../../lib/model";
-import { InProcessClock } from "../../lib/chain";
+import { Call, InProcessClock, call } from "../../lib/chain";
 
 const INTERVAL = 900;
 const SETTLE_BATCH = 100;
@@ -35,7 +35,7 @@ export interface GasBench {
 interface Trader {
   id: bigint;
   green: boolean;
-  wallet: NonceManager;
+  wallet: Wallet;
   address: string;
   meter: Wallet;
   number: bigint;
@@ -48,7 +48,7 @@ const median = (xs: number[]) => {
 
 export async function runGasBench(hre: HardhatRuntimeEnvironment, counts: number[], seed: number, log: (m: string) => void): Promise<GasBench> {
   const { ethers, network } = hre;
-  const clock = new InProcessClock(network.provider, ethers.provider);
+  const clock = new InProcessClock(network.provider);
   const [operator] = await ethers.getSigners();
   const rand = prng(seed);
   const now = BigInt((await ethers.provider.getBlock("latest"))!.timestamp);
@@ -61,7 +61,7 @@ export async function runGasBench(hre: HardhatRuntimeEnvironment, counts: number
 
   const maxBids = Math.max(...counts);
   log(`registering ${maxBids} participants with meters …`);
-  const op = new NonceManager(operator);
+  const op = operator;
   const traders: Trader[] = [];
   for (let i = 0; i < maxBids; i++) {
     const key = keccak256(toBeHex(seed * 1_000_003 + i, 32));
@@ -69,15 +69,15 @@ export async function runGasBench(hre: HardhatRuntimeEnvironment, counts: number
     const meter = new Wallet(keccak256(key), ethers.provider);
     await clock.fund(wallet.address, 10n ** 22n);
     await clock.fund(meter.address, 10n ** 22n);
-    traders.push({ id: BigInt(i + 2), green: i % 3 === 0, wallet: new NonceManager(wallet), address: wallet.address, meter, number: 300000000000n + BigInt(i) });
+    traders.push({ id: BigInt(i + 2), green: i % 3 === 0, wallet, address: wallet.address, meter, number: 300000000000n + BigInt(i) });
   }
-  await inBlocks(clock, traders.map((t, i) => () => market.connect(t.wallet).register(`bench-${i}`, t.green, { gasLimit: 300_000 })));
+  await inBlocks(clock, traders.map((t, i) => () => call(t.wallet, market.register.populateTransaction(`bench-${i}`, t.green), 300_000)));
   await inBlocks(
     clock,
     traders.flatMap((t) => [
-      () => market.connect(op).authorize(t.id, true, { gasLimit: 300_000 }),
-      () => market.connect(op).bindMeter(t.id, t.number, t.meter.address, 1_000_000, { gasLimit: 300_000 }),
-      () => market.connect(t.wallet).deposit({ value: 10n ** 19n, gasLimit: 300_000 }),
+      () => call(op, market.authorize.populateTransaction(t.id, true), 300_000),
+      () => call(op, market.bindMeter.populateTransaction(t.id, t.number, t.meter.address, 1_000_000), 300_000),
+      () => call(t.wallet, market.deposit.populateTransaction({ value: 10n ** 19n }), 300_000),
     ]),
   );
 
@@ -164,14 +164,14 @@ async function runBook(clock: InProcessClock, market: EnergyMarket, d: number, p
   }));
   const commit = await inBlocks(
     clock,
-    sealed.map((s, i) => () => market.connect(players[i].wallet).commitBid(d, commitmentOf(chainId, address, players[i].address, s), { gasLimit: 300_000 })),
+    sealed.map((s, i) => () => call(players[i].wallet, market.commitBid.populateTransaction(d, commitmentOf(chainId, address, players[i].address, s)), 300_000)),
   );
   await clock.until(view.revealStart);
   const book = new HintBook();
   const hints = sealed.map((s, i) => book.add(players[i].id, s.side, players[i].green, s.priceWeiPerKWh));
   const reveal = await inBlocks(
     clock,
-    sealed.map((s, i) => () => market.connect(players[i].wallet).revealBid(d, s.side, s.energyWh, s.priceWeiPerKWh, s.salt, hints[i], { gasLimit: 500_000 })),
+    sealed.map((s, i) => () => call(players[i].wallet, market.revealBid.populateTransaction(d, s.side, s.energyWh, s.priceWeiPerKWh, s.salt, hints[i]), 500_000)),
   );
   await clock.until(view.revealEnd);
   return { commit, reveal };
@@ -190,7 +190,7 @@ async function clearAll(market: EnergyMarket, d: number) {
 async function postReadings(clock: InProcessClock, market: EnergyMarket, d: number, players: Trader[], bids: ModelBid[]) {
   const [start, len] = await market.schedule();
   await clock.until(start + BigInt(d) * len);
-  await inBlocks(clock, players.map((p) => () => market.connect(p.meter).postReading(p.number, d - 1, 1_000_000n, 1_000_000n, { gasLimit: 300_000 })));
+  await inBlocks(clock, players.map((p) => () => call(p.meter, market.postReading.populateTransaction(p.number, d - 1, 1_000_000n, 1_000_000n), 300_000)));
   await clock.until(start + BigInt(d + 1) * len);
   return inBlocks(
     clock,
@@ -199,7 +199,7 @@ async function postReadings(clock: InProcessClock, market: EnergyMarket, d: numb
       const delivered = (b.energyWh * 9n) / 10n; // a 10 % forecast error
       const imp = b.side === "buy" ? 1_000_000n + delivered : 1_000_000n;
       const exp = b.side === "sell" ? 1_000_000n + delivered : 1_000_000n;
-      return market.connect(p.meter).postReading(p.number, d, imp, exp, { gasLimit: 300_000 });
+      return call(p.meter, market.postReading.populateTransaction(p.number, d, imp, exp), 300_000);
     }),
   );
 }
@@ -225,8 +225,8 @@ async function settleAll(clock: InProcessClock, market: EnergyMarket, d: number,
 }
 
 /** Send a batch in full blocks and return each transaction's gas. */
-async function inBlocks(clock: InProcessClock, sends: (() => Promise<ContractTransactionResponse>)[]): Promise<number[]> {
-  return (await clock.sendAll(sends)).map((r) => Number(r.gasUsed));
+async function inBlocks(clock: InProcessClock, calls: (() => Promise<Call>)[]): Promise<number[]> {
+  return (await clock.sendAll(await Promise.all(calls.map((c) => c())))).map((r) => Number(r.gasUsed));
 }
 
 const sum = (xs: number[]) => xs.reduce((a, b) => a + b, 0);
