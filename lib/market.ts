@@ -55,19 +55,24 @@ export function scheduleFor(intervalSeconds: number, startTime: bigint | number 
 
 /** Deploy the two linked libraries and the market; the deployer becomes the operator. */
 export async function deployMarket(signer: Signer, schedule: Schedule, params: MarketParams = PAPER_PARAMS): Promise<EnergyMarket> {
-  const clearing = await new Clearing__factory(signer).deploy();
-  const settlement = await new Settlement__factory(signer).deploy();
-  await Promise.all([clearing.waitForDeployment(), settlement.waitForDeployment()]);
+  return (await deployMarketWithLibraries(signer, schedule, params)).market;
+}
+
+/** As deployMarket, also returning the library addresses. One transaction at a time, so a plain
+ * key-holding signer (which counts nonces from the node) works on any node. */
+export async function deployMarketWithLibraries(signer: Signer, schedule: Schedule, params: MarketParams = PAPER_PARAMS) {
+  const clearing = await (await new Clearing__factory(signer).deploy()).waitForDeployment();
+  const settlement = await (await new Settlement__factory(signer).deploy()).waitForDeployment();
+  const libraries = { Clearing: await clearing.getAddress(), Settlement: await settlement.getAddress() };
   const factory = new EnergyMarket__factory(
     {
-      "contracts/libraries/Clearing.sol:Clearing": await clearing.getAddress(),
-      "contracts/libraries/Settlement.sol:Settlement": await settlement.getAddress(),
+      "contracts/libraries/Clearing.sol:Clearing": libraries.Clearing,
+      "contracts/libraries/Settlement.sol:Settlement": libraries.Settlement,
     },
     signer,
   );
-  const market = await factory.deploy(schedule, params);
-  await market.waitForDeployment();
-  return market;
+  const market = await (await factory.deploy(schedule, params)).waitForDeployment();
+  return { market, libraries };
 }
 
 export function attachMarket(address: string, runner: ContractRunner): EnergyMarket {

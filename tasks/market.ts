@@ -25,7 +25,7 @@ task("deploy", "Deploy a market (and its libraries); records it in deployments/<
   .setAction(async (a, hre) =>
     asCli(async () => {
       const { parseScenario, marketParams, marketSchedule } = await import("../lib/scenario");
-      const { deployMarket } = await import("../lib/market");
+      const { deployMarketWithLibraries } = await import("../lib/market");
       const { operatorSigner } = await import("../lib/signers");
       const { writeDeployment } = await import("../lib/deployment");
       // The market block of a scenario has the same fields, defaults and checks.
@@ -49,16 +49,15 @@ task("deploy", "Deploy a market (and its libraries); records it in deployments/<
       const now = (await hre.ethers.provider.getBlock("latest"))!.timestamp;
       const start = BigInt(a.start ?? now - (now % spec.intervalSeconds));
       const signer = await operatorSigner(hre);
-      const contract = await deployMarket(signer, marketSchedule(spec, start), marketParams(spec));
+      const { market: contract, libraries } = await deployMarketWithLibraries(signer, marketSchedule(spec, start), marketParams(spec));
       const receipt = await contract.deploymentTransaction()!.wait();
       const s = await contract.schedule();
       const { chainId } = await hre.ethers.provider.getNetwork();
-      const libs = await libraryAddresses(hre, contract.deploymentTransaction()!.data);
       const deployment = {
         network: hre.network.name,
         chainId: Number(chainId),
         market: await contract.getAddress(),
-        libraries: libs,
+        libraries,
         operator: await signer.getAddress(),
         deployedAt: { block: receipt!.blockNumber, time: now },
         schedule: {
@@ -76,19 +75,6 @@ task("deploy", "Deploy a market (and its libraries); records it in deployments/<
       );
     }),
   );
-
-/** The linked library addresses, read back from the deployment bytecode's link placeholders' positions. */
-async function libraryAddresses(hre: import("hardhat/types").HardhatRuntimeEnvironment, data: string) {
-  const artifact = await hre.artifacts.readArtifact("EnergyMarket");
-  const at = (file: string, name: string) => {
-    const ref = artifact.linkReferences[file][name][0];
-    return "0x" + data.slice(2 + ref.start * 2, 2 + (ref.start + 20) * 2);
-  };
-  return {
-    Clearing: hre.ethers.getAddress(at("contracts/libraries/Clearing.sol", "Clearing")),
-    Settlement: hre.ethers.getAddress(at("contracts/libraries/Settlement.sol", "Settlement")),
-  };
-}
 
 task("status", "The current interval, its phase, what is open and what is owed")
   .addOptionalParam("interval", "also show this delivery interval", undefined, types.int)

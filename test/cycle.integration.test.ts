@@ -9,7 +9,6 @@
 import { expect } from "chai";
 import { ChildProcess, spawn } from "node:child_process";
 import { appendFileSync, mkdtempSync, rmSync } from "node:fs";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { HDNodeWallet, JsonRpcProvider, Network, NonceManager, Wallet, getCreateAddress, parseEther } from "ethers";
@@ -17,6 +16,7 @@ import { DEV_MNEMONIC } from "../hardhat.config";
 import { writeDeployment } from "../lib/deployment";
 import { SealedBid, Side, SideValue, attachMarket, commitmentOf, deployMarket, newSalt, revealSealed } from "../lib/market";
 import type { EnergyMarket } from "../typechain-types";
+import { Anvil, delay, freePort } from "./shared/anvil";
 
 const CHAIN_ID = 31337;
 const ROOT = path.resolve(__dirname, "..");
@@ -24,28 +24,6 @@ const HARDHAT_CLI = path.join(ROOT, "node_modules/hardhat/internal/cli/cli.js");
 /** Short real-time intervals: commit 6 s, reveal 5 s, settlement 8 s into the next interval, grace 6 s. */
 const SCHEDULE = { intervalSeconds: 24, commitSeconds: 6, revealSeconds: 5, settleOffsetSeconds: 8, readingGraceSeconds: 6 };
 
-/** The anvil binary itself (not the npm wrapper), so SIGTERM reaches the node and it saves its state. */
-function anvilBinary(): string {
-  const arch = process.arch === "x64" ? "amd64" : process.arch;
-  try {
-    return require.resolve(`@foundry-rs/anvil-${process.platform}-${arch}/bin/anvil`);
-  } catch {
-    return path.join(ROOT, "node_modules/.bin/anvil");
-  }
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.listen(0, "127.0.0.1", () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-    server.on("error", reject);
-  });
-}
-
-const delay = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const devWallet = (i: number, p: JsonRpcProvider) => new Wallet(HDNodeWallet.fromPhrase(DEV_MNEMONIC, undefined, `m/44'/60'/0'/0/${i}`).privateKey, p);
 
 type LogLine = Record<string, unknown> & { action: string; event: string; interval?: number; run: number };
@@ -111,7 +89,7 @@ describe("cycle:run against anvil (real time, kills and a node restart)", functi
   let dir: string;
   let port: number;
   let stateFile: string;
-  let anvil: ChildProcess | undefined;
+  let anvil: Anvil | undefined;
   let provider: JsonRpcProvider;
   let market: EnergyMarket;
   let startTime: number;
@@ -130,28 +108,13 @@ describe("cycle:run against anvil (real time, kills and a node restart)", functi
   const commitStart = (d: number) => start(d - 1);
   const revealStart = (d: number) => commitStart(d) + SCHEDULE.commitSeconds;
 
+  /** anvil keeps its chain in `stateFile` across a restart (it writes it on SIGTERM). */
   async function startAnvil(): Promise<void> {
-    const args = ["--hardfork", "london", "--block-time", "1", "--port", String(port), "--chain-id", String(CHAIN_ID), "--silent", "--state", stateFile];
-    anvil = spawn(anvilBinary(), args, { stdio: "ignore" });
-    for (const until = Date.now() + 15_000; ; await delay(100)) {
-      try {
-        await provider.getBlockNumber();
-        return;
-      } catch (e) {
-        if (Date.now() > until) throw e;
-      }
-    }
+    anvil ??= new Anvil(port, ["--hardfork", "london", "--block-time", "1", "--state", stateFile]);
+    await anvil.start();
   }
 
-  async function stopAnvil(): Promise<void> {
-    const child = anvil;
-    anvil = undefined;
-    if (!child || child.exitCode !== null) return;
-    await new Promise((resolve) => {
-      child.once("exit", resolve);
-      child.kill("SIGTERM"); // anvil writes --state on the way out
-    });
-  }
+  const stopAnvil = () => anvil!.stop();
 
   /** Run a task against the node; resolves with its exit code and output. */
   function hardhatTask(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {

@@ -3,82 +3,18 @@
  * across reverts and restarts, a node that is down, and decoded custom errors.
  */
 import { expect } from "chai";
-import { ChildProcess, spawn } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { HDNodeWallet, JsonRpcProvider, Network, NonceManager, Wallet } from "ethers";
+import { HDNodeWallet, JsonRpcProvider, NonceManager, Wallet } from "ethers";
 import { DEV_MNEMONIC } from "../hardhat.config";
 import { PAPER_PARAMS, attachMarket, deployMarket, scheduleFor } from "../lib/market";
 import { RevertError, SendAborted, Sender, SenderEvent, SenderOptions } from "../lib/sender";
+import { Anvil, delay, freePort, rpcProvider } from "./shared/anvil";
 
-const CHAIN_ID = 31337;
 const OTHER = "0x000000000000000000000000000000000000dEaD";
 
-/** The anvil binary itself (not the npm wrapper), so a signal reaches the node. */
-function anvilBinary(): string {
-  const arch = process.arch === "x64" ? "amd64" : process.arch;
-  try {
-    return require.resolve(`@foundry-rs/anvil-${process.platform}-${arch}/bin/anvil`);
-  } catch {
-    return path.resolve("node_modules/.bin/anvil");
-  }
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.listen(0, "127.0.0.1", () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-    server.on("error", reject);
-  });
-}
-
-/** An anvil process on a fixed port; `args` add mining and hardfork options. */
-class Anvil {
-  private child?: ChildProcess;
-  readonly url: string;
-  constructor(
-    readonly port: number,
-    private readonly args: string[],
-  ) {
-    this.url = `http://127.0.0.1:${port}`;
-  }
-
-  async start(): Promise<void> {
-    this.child = spawn(anvilBinary(), ["--port", String(this.port), "--chain-id", String(CHAIN_ID), "--silent", ...this.args], { stdio: "ignore" });
-    const probe = provider(this.url);
-    try {
-      for (const until = Date.now() + 15_000; ; await delay(100)) {
-        try {
-          await probe.getBlockNumber();
-          return;
-        } catch (e) {
-          if (Date.now() > until) throw e;
-        }
-      }
-    } finally {
-      probe.destroy();
-    }
-  }
-
-  /** SIGTERM: anvil writes its --state file on the way out. */
-  async stop(): Promise<void> {
-    const child = this.child;
-    this.child = undefined;
-    if (!child || child.exitCode !== null) return;
-    await new Promise((resolve) => {
-      child.once("exit", resolve);
-      child.kill("SIGTERM");
-    });
-  }
-}
-
-const delay = (ms: number) => new Promise((r) => setTimeout(r, ms));
-const provider = (url: string) => new JsonRpcProvider(url, Network.from(CHAIN_ID), { staticNetwork: true, cacheTimeout: -1 });
+const provider = rpcProvider;
 const devKey = (i: number) => HDNodeWallet.fromPhrase(DEV_MNEMONIC, undefined, `m/44'/60'/0'/0/${i}`).privateKey;
 
 async function until<T>(what: string, probe: () => T | undefined, timeoutMs = 20_000): Promise<T> {
