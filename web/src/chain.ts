@@ -1,0 +1,82 @@
+/**
+ * The page's view of the chain: one JSON-RPC provider (through the portal's /rpc proxy), the market
+ * contract from lib/market (typechain factory), the interval clock from the deployed schedule, and
+ * event logs decoded with the contract's own interface. No market rule is computed here.
+ */
+import { FetchRequest, JsonRpcProvider, LogDescription, Network, toBeHex, zeroPadValue } from "ethers";
+import { attachMarket } from "../../lib/market";
+import type { EnergyMarket } from "../../typechain-types";
+import type { PortalConfig } from "./config";
+
+export interface MarketLog {
+  name: string;
+  args: LogDescription["args"];
+  blockNumber: number;
+  transactionHash: string;
+  logIndex: number;
+}
+
+/** Blocks per eth_getLogs request (nodes cap the range or the result size). */
+const LOG_CHUNK = 50_000;
+
+export class MarketClient {
+  readonly provider: JsonRpcProvider;
+  readonly market: EnergyMarket;
+  readonly rpcUrl: string;
+
+  constructor(readonly config: PortalConfig) {
+    this.rpcUrl = new URL(config.rpcUrl, location.href).href;
+    const request = new FetchRequest(this.rpcUrl);
+    request.timeout = 30_000;
+    this.provider = new JsonRpcProvider(request, Network.from(config.chainId), {
+      staticNetwork: true,
+      batchMaxCount: 100,
+      cacheTimeout: -1,
+      pollingInterval: 1000,
+    });
+    this.market = attachMarket(config.market, this.provider);
+  }
+
+  get iface() {
+    return this.market.interface;
+  }
+
+  topic(event: string): string {
+    return this.iface.getEvent(event as never)!.topicHash;
+  }
+
+  /** Decoded market logs of `events` (any of them), optionally filtered by indexed arguments. */
+  async logs(events: string[], indexed: (number | bigint | null)[] = [], fromBlock = this.config.deployedAtBlock, toBlock?: number): Promise<MarketLog[]> {
+    const to = toBlock ?? (await this.provider.getBlockNumber());
+    const topics: (string | string[] | null)[] = [events.map((e) => this.topic(e)), ...indexed.map((v) => (v === null ? null : zeroPadValue(toBeHex(v), 32)))];
+    const out: MarketLog[] = [];
+    for (let from = fromBlock; from <= to; from += LOG_CHUNK) {
+      const raw = await this.provider.send("eth_getLogs", [
+        { address: this.config.market, topics, fromBlock: toBeHex(from), toBlock: toBeHex(Math.min(to, from + LOG_CHUNK - 1)) },
+      ]);
+      for (const l of raw as { topics: string[]; data: string; blockNumber: string; transactionHash: string; logIndex: string }[]) {
+        const parsed = this.iface.parseLog({ topics: l.topics, data: l.data });
+        if (parsed) out.push({ name: parsed.name, args: parsed.args, blockNumber: Number(l.blockNumber), transactionHash: l.transactionHash, logIndex: Number(l.logIndex) });
+      }
+    }
+    return out;
+  }
+
+  // ------------------------------------------------------------ the interval clock (deployed schedule)
+
+  intervalAt(t: number): number {
+    const s = this.config.schedule;
+    return t < s.startTime ? 0 : Math.floor((t - s.startTime) / s.intervalSeconds);
+  }
+
+  /** Timing of delivery interval `d`: traded in d-1, delivered in d, settled from settleStart. */
+  times(d: number) {
+    const s = this.config.schedule;
+    const start = s.startTime + d * s.intervalSeconds;
+    const commitStart = start - s.intervalSeconds;
+    const revealStart = commitStart + s.commitSeconds;
+    const revealEnd = revealStart + s.revealSeconds;
+    const settleStart = start + s.intervalSeconds + s.settleOffsetSeconds;
+    return { start, end: start + s.intervalSeconds, commitStart, revealStart, revealEnd, settleStart, graceEnd: settleStart + s.readingGraceSeconds };
+  }
+}

@@ -1,0 +1,45 @@
+import { useEffect, useRef, useState } from "preact/hooks";
+import { touched } from "./store";
+
+export interface Query<T> {
+  data?: T;
+  error?: string;
+  loading: boolean;
+  reload: () => void;
+}
+
+/**
+ * Run a chain read now, whenever `deps` change, and again after a new block whose events touch
+ * what it shows (`touches` gets the keys: event names, `p:<id>`, `i:<interval>`; omitted: every block).
+ */
+export function useChainQuery<T>(fn: () => Promise<T>, deps: unknown[], touches?: (keys: Set<string>) => boolean): Query<T> {
+  const [state, setState] = useState<{ data?: T; error?: string; loading: boolean }>({ loading: true });
+  const seq = useRef(0);
+  const fnRef = useRef(fn);
+  fnRef.current = fn;
+  const run = () => {
+    const n = ++seq.current;
+    setState((s) => ({ ...s, loading: true }));
+    fnRef.current().then(
+      (data) => n === seq.current && setState({ data, loading: false }),
+      (e) => n === seq.current && setState((s) => ({ data: s.data, error: (e as Error).message, loading: false })),
+    );
+  };
+  useEffect(run, deps);
+  const t = touched.value;
+  const first = useRef(true);
+  useEffect(() => {
+    if (first.current) {
+      first.current = false;
+      return;
+    }
+    if (!touches || touches(t.keys)) run();
+  }, [t.block]);
+  return { ...state, reload: run };
+}
+
+/** Keys helpers for `touches`. */
+export const anyOf =
+  (...keys: string[]) =>
+  (set: Set<string>) =>
+    keys.some((k) => set.has(k));

@@ -1,0 +1,216 @@
+/**
+ * The page's state, as signals: chain time, the participant registry and interval results from
+ * contract events (loaded once, then followed block by block), and what each new block touched.
+ */
+import { batch, signal } from "@preact/signals";
+import type { MarketClient, MarketLog } from "./chain";
+
+export interface Participant {
+  id: number;
+  account: string;
+  name: string;
+  green: boolean;
+  grid: boolean;
+  authorized: boolean;
+  meter?: { number: bigint; account: string; ratedPowerW: number; epoch: number };
+}
+
+export interface IntervalSummary {
+  interval: number;
+  trades: number;
+  tradedWh: bigint;
+  averagePriceWeiPerKWh: bigint;
+  block: number;
+}
+
+/** Per delivery interval, from ParticipantSettled: energy sold at clearing and what those sellers metered. */
+export interface EnergyAggregate {
+  soldWh: bigint;
+  deliveredWh: bigint;
+  settled: number;
+}
+
+export interface Touched {
+  block: number;
+  keys: Set<string>;
+}
+
+export const latestBlock = signal(0);
+/** chain time minus local time, seconds, from the latest block */
+export const clockOffset = signal(0);
+export const now = signal(Math.floor(Date.now() / 1000));
+export const participants = signal<Participant[]>([]);
+export const summaries = signal<Map<number, IntervalSummary>>(new Map());
+export const energy = signal<Map<number, EnergyAggregate>>(new Map());
+export const energyLoading = signal<{ done: number; total: number } | null>(null);
+export const touched = signal<Touched>({ block: 0, keys: new Set() });
+export const nodeError = signal<string | null>(null);
+
+export const chainNow = () => now.value;
+
+const REGISTRY_EVENTS = ["ParticipantRegistered", "AuthorizationChanged", "MeterBound", "MeterUnbound", "IntervalCleared"];
+
+/** Keys a log touches: `p:<id>` for participants, `i:<interval>` for delivery intervals, the event name. */
+function keysOf(l: MarketLog): string[] {
+  const a = l.args.toObject() as Record<string, unknown>;
+  const keys = [l.name];
+  for (const f of ["id", "participantId", "sellerId", "buyerId", "debtor", "creditor"]) if (f in a && typeof a[f] === "bigint") keys.push(`p:${a[f]}`);
+  if ("interval" in a) keys.push(`i:${a.interval}`);
+  return keys;
+}
+
+function applyRegistry(logs: MarketLog[], list: Participant[], sums: Map<number, IntervalSummary>) {
+  for (const l of logs) {
+    const a = l.args;
+    switch (l.name) {
+      case "ParticipantRegistered":
+        list[Number(a.id) - 1] = { id: Number(a.id), account: a.account, name: a.name, green: a.green, grid: a.grid, authorized: a.grid };
+        break;
+      case "AuthorizationChanged": {
+        const p = list[Number(a.id) - 1];
+        if (p) list[Number(a.id) - 1] = { ...p, authorized: a.authorized };
+        break;
+      }
+      case "MeterBound": {
+        const p = list[Number(a.participantId) - 1];
+        if (p) list[Number(a.participantId) - 1] = { ...p, meter: { number: a.meterNumber, account: a.meterAccount, ratedPowerW: Number(a.ratedPowerW), epoch: Number(a.epoch) } };
+        break;
+      }
+      case "MeterUnbound": {
+        const p = list[Number(a.participantId) - 1];
+        if (p?.meter?.number === a.meterNumber) list[Number(a.participantId) - 1] = { ...p, meter: undefined };
+        break;
+      }
+      case "IntervalCleared":
+        sums.set(Number(a.interval), { interval: Number(a.interval), trades: Number(a.trades), tradedWh: a.tradedWh, averagePriceWeiPerKWh: a.averagePriceWeiPerKWh, block: l.blockNumber });
+        break;
+    }
+  }
+}
+
+function applySettled(logs: MarketLog[], agg: Map<number, EnergyAggregate>) {
+  for (const l of logs) {
+    if (l.name !== "ParticipantSettled") continue;
+    const d = Number(l.args.interval);
+    const cleared = BigInt(l.args.clearedWh);
+    const actual = BigInt(l.args.actualWh);
+    const e = agg.get(d) ?? { soldWh: 0n, deliveredWh: 0n, settled: 0 };
+    if (cleared > 0n) {
+      e.soldWh += cleared;
+      if (actual > 0n) e.deliveredWh += actual;
+    }
+    e.settled++;
+    agg.set(d, e);
+  }
+}
+
+export class LiveMarket {
+  private last = 0;
+  private timer?: ReturnType<typeof setInterval>;
+  private ticker?: ReturnType<typeof setInterval>;
+  private polling = false;
+
+  constructor(readonly client: MarketClient) {}
+
+  /** Registry and interval results up to the latest block; then follows new blocks. */
+  async start(): Promise<void> {
+    const { provider } = this.client;
+    const block = await provider.getBlock("latest");
+    if (!block) throw new Error("the node returned no latest block");
+    const logs = await this.client.logs(REGISTRY_EVENTS, [], this.client.config.deployedAtBlock, block.number);
+    const list: Participant[] = [];
+    const sums = new Map<number, IntervalSummary>();
+    applyRegistry(logs, list, sums);
+    this.last = block.number;
+    batch(() => {
+      participants.value = list.filter(Boolean);
+      summaries.value = sums;
+      latestBlock.value = block.number;
+      clockOffset.value = block.timestamp - Date.now() / 1000;
+      now.value = Math.floor(Date.now() / 1000 + clockOffset.value);
+    });
+    this.ticker = setInterval(() => (now.value = Math.floor(Date.now() / 1000 + clockOffset.value)), 250);
+    this.timer = setInterval(() => void this.poll(), 1000);
+  }
+
+  /** The day's energy per interval (ParticipantSettled), newest interval first, after the first render. */
+  async loadEnergy(intervals: number[]): Promise<void> {
+    const to = this.last;
+    const agg = new Map(energy.value);
+    energyLoading.value = { done: 0, total: intervals.length };
+    let done = 0;
+    const queue = [...intervals];
+    const worker = async () => {
+      for (let d = queue.shift(); d !== undefined; d = queue.shift()) {
+        const logs = await this.client.logs(["ParticipantSettled"], [d], this.client.config.deployedAtBlock, to);
+        applySettled(logs, agg);
+        done++;
+        if (done % 8 === 0 || done === intervals.length) {
+          energy.value = new Map(agg);
+          energyLoading.value = { done, total: intervals.length };
+        }
+      }
+    };
+    await Promise.all([worker(), worker(), worker(), worker()]);
+    energy.value = new Map(agg);
+    energyLoading.value = null;
+  }
+
+  stop() {
+    clearInterval(this.timer);
+    clearInterval(this.ticker);
+  }
+
+  private async poll() {
+    if (this.polling) return;
+    this.polling = true;
+    try {
+      const { provider } = this.client;
+      const head = await provider.getBlockNumber();
+      if (head <= this.last) {
+        nodeError.value = null;
+        return;
+      }
+      const [block, all] = await Promise.all([provider.getBlock(head), this.allLogs(this.last + 1, head)]);
+      const list = [...participants.value];
+      const byId: Participant[] = [];
+      for (const p of list) byId[p.id - 1] = p;
+      const sums = new Map(summaries.value);
+      applyRegistry(all, byId, sums);
+      const agg = all.some((l) => l.name === "ParticipantSettled") ? new Map(energy.value) : energy.value;
+      if (agg !== energy.value) applySettled(all, agg);
+      const keys = new Set(all.flatMap(keysOf));
+      this.last = head;
+      batch(() => {
+        if (all.some((l) => REGISTRY_EVENTS.slice(0, 4).includes(l.name))) participants.value = byId.filter(Boolean);
+        if (all.some((l) => l.name === "IntervalCleared")) summaries.value = sums;
+        energy.value = agg;
+        if (block) clockOffset.value = block.timestamp - Date.now() / 1000;
+        latestBlock.value = head;
+        touched.value = { block: head, keys };
+        nodeError.value = null;
+      });
+    } catch (e) {
+      nodeError.value = `The node is not answering (${(e as Error).message.slice(0, 120)}); retrying every second.`;
+    } finally {
+      this.polling = false;
+    }
+  }
+
+  /** Every market log of a block range (no topic filter). */
+  private async allLogs(from: number, to: number): Promise<MarketLog[]> {
+    const raw = (await this.client.provider.send("eth_getLogs", [{ address: this.client.config.market, fromBlock: "0x" + from.toString(16), toBlock: "0x" + to.toString(16) }])) as {
+      topics: string[];
+      data: string;
+      blockNumber: string;
+      transactionHash: string;
+      logIndex: string;
+    }[];
+    const out: MarketLog[] = [];
+    for (const l of raw) {
+      const parsed = this.client.iface.parseLog({ topics: l.topics, data: l.data });
+      if (parsed) out.push({ name: parsed.name, args: parsed.args, blockNumber: Number(l.blockNumber), transactionHash: l.transactionHash, logIndex: Number(l.logIndex) });
+    }
+    return out;
+  }
+}

@@ -1,0 +1,301 @@
+/**
+ * The portal in headless Chromium against anvil: a new prosumer signs in with a keystore, registers,
+ * is authorized and gets a meter from the operator through the portal, deposits, bids (sealed),
+ * reloads, sees the bid revealed by the page, cleared and paid; the operator view shows the
+ * interval's results and draws its charts; bad inputs get a clear message and change nothing.
+ * Block time is moved forward with anvil's evm_setNextBlockTimestamp, so the day runs in seconds.
+ */
+import { after, afterEach, before, describe, test } from "node:test";
+import assert from "node:assert/strict";
+import { mkdirSync, writeFileSync } from "node:fs";
+import path from "node:path";
+import { JsonRpcProvider, NonceManager, Wallet, encryptKeystoreJson, parseEther } from "ethers";
+import type { Browser, BrowserContext, Page } from "playwright-core";
+import { Side, clearUntilDone, commitmentOf, newSalt } from "../../lib/market";
+import { weiToEther } from "../../lib/units";
+import type { EnergyMarket } from "../../typechain-types";
+import { Anvil } from "./support/anvil";
+import { DESKTOP, PHONE, launch, shot } from "./support/browser";
+import { TestMarket, deployTestMarket, fund, provider, times, warp } from "./support/market";
+import { OUTPUT, WEB_ROOT } from "./support/paths";
+import { startPortal } from "../server/portal";
+
+const PASSWORD = "correct horse battery staple";
+const KEYS = path.join(OUTPUT, "keystores");
+
+let anvil: Anvil;
+let p: JsonRpcProvider;
+let m: TestMarket;
+let portal: Awaited<ReturnType<typeof startPortal>>;
+let browser: Browser;
+let prosumerCtx: BrowserContext;
+let operatorCtx: BrowserContext;
+let prosumer: Page;
+let operator: Page;
+
+const prosumerWallet = Wallet.createRandom();
+const meterWallet = Wallet.createRandom();
+let prosumerKeystore: string;
+let operatorKeystore: string;
+let prosumerId = 0;
+/** the buyer on the other side, driven from here */
+let bot: { wallet: NonceManager; address: string; id: number; meter: NonceManager };
+let d = 0; // the delivery interval the prosumer trades
+
+async function keystoreFile(name: string, key: string): Promise<string> {
+  mkdirSync(KEYS, { recursive: true });
+  // a light scrypt cost keeps the test fast; the page decrypts any standard keystore
+  const w = new Wallet(key);
+  const json = await encryptKeystoreJson({ address: w.address, privateKey: w.privateKey }, PASSWORD, { scrypt: { N: 1 << 10 } });
+  const file = path.join(KEYS, `${name}.json`);
+  writeFileSync(file, json);
+  return file;
+}
+
+async function signIn(page: Page, file: string, password = PASSWORD, scope = page.locator("body")) {
+  await scope.getByTestId("keystore-file").first().setInputFiles(file);
+  await scope.getByTestId("keystore-password").first().fill(password);
+  await scope.getByTestId("keystore-submit").first().click();
+}
+
+const chainBalance = async (id: number) => (await m.market.walletOf(id)).balance;
+
+describe("the portal in a browser", { timeout: 240_000 }, () => {
+  before(async () => {
+    anvil = await Anvil.start(["--hardfork", "london"]);
+    p = provider(anvil.url);
+    m = await deployTestMarket(p);
+    portal = await startPortal({ deployment: m.deployment, rpcUrl: anvil.url, distDir: path.join(WEB_ROOT, "dist") });
+    await fund(p, prosumerWallet.address, "10");
+    await fund(p, meterWallet.address, "1");
+    prosumerKeystore = await keystoreFile("prosumer", prosumerWallet.privateKey);
+    operatorKeystore = await keystoreFile("operator", m.operatorKey);
+    // the counterparty: registered, authorized, metered and funded from here
+    const bw = Wallet.createRandom(p);
+    const bm = Wallet.createRandom(p);
+    await fund(p, bw.address, "10");
+    await fund(p, bm.address, "1");
+    const botSigner = new NonceManager(bw);
+    await (await m.market.connect(botSigner).register("ev-buyer", true)).wait();
+    const botId = Number(await m.market.idOf(bw.address));
+    await (await m.market.connect(m.operator).authorize(botId, true)).wait();
+    await (await m.market.connect(m.operator).bindMeter(botId, 7, bm.address, 10_000)).wait();
+    await (await m.market.connect(botSigner).deposit({ value: parseEther("1") })).wait();
+    bot = { wallet: botSigner, address: bw.address, id: botId, meter: new NonceManager(bm) };
+
+    browser = await launch();
+    prosumerCtx = await browser.newContext({ viewport: PHONE });
+    operatorCtx = await browser.newContext({ viewport: DESKTOP });
+    prosumer = await prosumerCtx.newPage();
+    operator = await operatorCtx.newPage();
+    await prosumer.goto(`${portal.url}#/prosumer`);
+    await operator.goto(`${portal.url}#/operator`);
+  });
+
+  afterEach(async () => {
+    // the state each test left, for a look when one fails
+    await prosumer?.screenshot({ path: path.join(OUTPUT, "last-prosumer.png"), fullPage: true }).catch(() => undefined);
+    await operator?.screenshot({ path: path.join(OUTPUT, "last-operator.png"), fullPage: true }).catch(() => undefined);
+  });
+
+  after(async () => {
+    await browser?.close();
+    await portal?.close();
+    p?.destroy();
+    await anvil?.stop();
+  });
+
+  test("a malformed keystore and a wrong password get a clear message and sign nobody in", async () => {
+    const err = prosumer.getByTestId("sign-in-error");
+    await prosumer.getByTestId("keystore-file").setInputFiles({ name: "notes.json", mimeType: "application/json", buffer: Buffer.from("this is not json") });
+    await prosumer.getByTestId("keystore-password").fill("x");
+    await prosumer.getByTestId("keystore-submit").click();
+    await err.getByText("not a keystore: it is not valid JSON").waitFor();
+    await prosumer.getByTestId("keystore-file").setInputFiles({ name: "other.json", mimeType: "application/json", buffer: Buffer.from('{"address":"0x12"}') });
+    await prosumer.getByTestId("keystore-submit").click();
+    await err.getByText("not an encrypted keystore").waitFor();
+    await signIn(prosumer, prosumerKeystore, "wrong password");
+    await err.getByText("Wrong password for this keystore. Nothing was signed in.").waitFor();
+    await shot(prosumer, "sign-in-wrong-password");
+    assert.equal(await prosumer.getByTestId("signed-in").count(), 0);
+    await signIn(prosumer, prosumerKeystore);
+    await prosumer.getByTestId("signed-in").waitFor();
+    assert.match(await prosumer.getByTestId("signed-in").innerText(), new RegExp(prosumerWallet.address.slice(0, 6)));
+  });
+
+  test("the prosumer registers; the operator authorizes and binds a meter in the portal; the prosumer deposits", async () => {
+    await prosumer.getByTestId("register-name").fill("rooftop-solar");
+    await prosumer.getByTestId("register-green").check();
+    await shot(prosumer, "register");
+    await prosumer.getByTestId("register-submit").click();
+    await prosumer.getByTestId("authorization").getByText("waiting for the operator's authorization").waitFor();
+    prosumerId = Number(await m.market.idOf(prosumerWallet.address));
+    assert.ok(prosumerId > 0);
+
+    const card = operator.getByTestId("participants");
+    await card.getByTestId(`participant-${prosumerId}`).waitFor();
+    assert.ok(await card.getByTestId(`authorize-${prosumerId}`).isDisabled(), "actions need the operator's account");
+    await signIn(operator, operatorKeystore, PASSWORD, card);
+    await operator.getByTestId("session-chip").waitFor();
+    await card.getByTestId(`authorize-${prosumerId}`).click();
+    await card.getByTestId("participants-msg").getByText(`#${prosumerId} rooftop-solar is authorized to trade`).waitFor();
+    await card.getByTestId(`bind-${prosumerId}`).click();
+    await operator.getByTestId("bind-number").fill("000000000042");
+    await operator.getByTestId("bind-account").fill("not an address");
+    await operator.getByTestId("bind-kw").fill("10");
+    await operator.getByTestId("bind-submit").click();
+    await operator.getByTestId("bind-msg").getByText("must be an Ethereum address").waitFor();
+    await operator.getByTestId("bind-account").fill(meterWallet.address);
+    await operator.getByTestId("bind-submit").click();
+    await operator.getByTestId("bind-form").waitFor({ state: "detached" });
+    assert.equal((await m.market.meterOf(prosumerId)).meterNumber, 42n);
+    assert.equal((await m.market.participant(prosumerId)).authorized, true);
+
+    await prosumer.getByTestId("authorization").getByText("authorized to trade").waitFor();
+    await prosumer.getByTestId("wallet-amount").fill("0.05");
+    await prosumer.getByTestId("deposit").click();
+    await prosumer.getByTestId("wallet-msg").getByText("Deposited 0.05 ETH").waitFor();
+    await prosumer.getByTestId("wallet-balance").getByText("0.05 ETH").waitFor();
+    assert.equal(await chainBalance(prosumerId), parseEther("0.05"));
+  });
+
+  test("a bid above the wallet, or with a malformed quantity, gets a clear message and changes nothing", async () => {
+    const current = Number(await m.market.currentInterval());
+    d = current + 2;
+    await warp(p, (await times(m.market, d)).commitStart + 1);
+    await prosumer.locator(`[data-testid=phase-clock][data-phase=commit][data-interval="${d - 1}"]`).waitFor();
+    await prosumer.getByTestId("bid-buy").check();
+    await prosumer.getByTestId("bid-energy").fill("100");
+    await prosumer.getByTestId("bid-price").fill("0.001");
+    await prosumer.getByTestId("bid-submit").click();
+    const msg = prosumer.getByTestId("bid-msg");
+    await msg.getByText("This bid is above your wallet").waitFor();
+    assert.match(await msg.innerText(), /costs? 0\.1 ETH.*holds 0\.05 ETH.*Nothing was sent/s);
+    await shot(prosumer, "bid-above-wallet");
+    await prosumer.getByTestId("bid-energy").fill("0.12345");
+    await prosumer.getByTestId("bid-submit").click();
+    await msg.getByText("Energy (kWh): at most 3 decimals allowed").waitFor();
+    const onChain = await m.market.bidOf(d, prosumerId);
+    assert.equal(onChain.committed, false);
+    assert.equal(await chainBalance(prosumerId), parseEther("0.05"));
+    assert.equal(await prosumer.evaluate(() => Object.keys(localStorage).filter((k) => k.startsWith("grid-ledger/bids/") && localStorage.getItem(k) !== "[]").length), 0);
+  });
+
+  test("a sealed bid is committed, survives a reload, is revealed by the page, cleared and paid", async () => {
+    await prosumer.getByTestId("bid-sell").check();
+    await prosumer.getByTestId("bid-energy").fill("0.5");
+    await prosumer.getByTestId("bid-price").fill("0.0005");
+    await prosumer.getByTestId("bid-submit").click();
+    await prosumer.getByTestId("bid-msg").getByText(`Sealed bid committed for interval ${d}.`).waitFor();
+    const warning = prosumer.getByTestId("bid-warning");
+    assert.match(await warning.innerText(), /keep this tab\s+open/);
+    assert.match(await warning.innerText(), /forfeited to the incentive pool/);
+    assert.equal((await m.market.bidOf(d, prosumerId)).committed, true);
+    await shot(prosumer, "bid-committed");
+
+    // the counterparty bids to buy
+    const botBid = { interval: d, side: Side.Buy, energyWh: 500n, priceWeiPerKWh: parseEther("0.0007"), salt: newSalt() };
+    await (await m.market.connect(bot.wallet).commitBid(d, commitmentOf(31337n, m.deployment.market, bot.address, botBid))).wait();
+
+    // a reload forgets the key, not the sealed bid
+    await prosumer.reload();
+    await signIn(prosumer, prosumerKeystore);
+    await prosumer.locator(`[data-testid=my-bids] tr[data-interval="${d}"][data-state=committed]`).waitFor();
+
+    const t = await times(m.market, d);
+    await warp(p, t.revealStart + 1);
+    await prosumer.locator(`[data-testid=my-bids] tr[data-interval="${d}"][data-state=revealed]`).waitFor({ timeout: 30_000 });
+    assert.equal((await m.market.bidOf(d, prosumerId)).revealed, true);
+    await (await m.market.connect(bot.wallet).revealBid(d, botBid.side, botBid.energyWh, botBid.priceWeiPerKWh, botBid.salt, 0)).wait();
+
+    await warp(p, t.revealEnd + 1);
+    m.operator.reset(); // the operator also signed in the portal
+    await clearUntilDone(m.market.connect(m.operator) as EnergyMarket, d);
+    const trades = prosumer.getByTestId(`hist-trades-${d}`);
+    await trades.waitFor();
+    assert.match(await trades.innerText(), new RegExp(`sold 0\\.5 kWh to #${bot.id} @ 0\\.0006: \\+0\\.0003 ETH`));
+    await prosumer.getByTestId("wallet-balance").getByText("0.0503 ETH").waitFor();
+
+    // delivery: both meters post their registers (prosumer exported 0.5 kWh, the buyer imported 0.5), then settlement
+    await warp(p, t.end + 1);
+    const meter = new NonceManager(meterWallet.connect(p));
+    for (let k = d - 2; k <= d; k++) {
+      await (await m.market.connect(meter).postReading(42, k, 0, k === d ? 500 : 0)).wait();
+      await (await m.market.connect(bot.meter).postReading(7, k, k === d ? 500 : 0, 0)).wait();
+    }
+    await warp(p, t.settleStart + 1);
+    for (const id of [prosumerId, bot.id]) {
+      for (let k = Number((await m.market.settlementOf(id)).nextInterval); k <= d; k++) {
+        await clearUntilDone(m.market.connect(m.operator) as EnergyMarket, k); // what the cycle daemon does
+        await (await m.market.connect(m.operator).settle(k, [id])).wait();
+      }
+    }
+    const paid = await chainBalance(prosumerId);
+    assert.ok(paid > parseEther("0.0503"), "the reward for an accurate bid was paid");
+    await prosumer.getByTestId(`hist-incentive-${d}`).waitFor();
+    await prosumer.getByTestId("wallet-balance").getByText(`${weiToEther(paid)} ETH`).waitFor();
+    assert.match(await prosumer.getByTestId(`hist-incentive-${d}`).innerText(), /net \+0\.000003 ETH/);
+    await shot(prosumer, "prosumer-history");
+  });
+
+  test("the operator view shows the interval's order book, trades, price, settlements and meters, and draws its charts", async () => {
+    const input = operator.getByTestId("interval-input");
+    await input.fill(String(d));
+    await input.dispatchEvent("change");
+    await operator.locator(`[data-testid=order-book][data-rows="2"]`).waitFor();
+    await operator.locator(`[data-testid=trades][data-rows="1"]`).waitFor();
+    await operator.locator(`[data-testid=settlements][data-rows="2"]`).waitFor();
+    assert.match(await operator.getByTestId("interval-price").innerText(), /0\.0006 ETH/);
+    assert.match(await operator.getByTestId("interval-trades").innerText(), /1, 0\.5 kWh/);
+    await operator.getByTestId(`reading-${prosumerId}`).getByText(`interval ${d}`).waitFor();
+    for (const chart of ["price-chart", "energy-chart"]) {
+      await operator.locator(`[data-testid=${chart}][data-drawn]`).waitFor();
+      const inked = await operator.getByTestId(chart).evaluate((c) => {
+        const canvas = c as HTMLCanvasElement;
+        const px = canvas.getContext("2d")!.getImageData(0, 0, canvas.width, canvas.height).data;
+        let n = 0;
+        for (let i = 3; i < px.length; i += 4) if (px[i] > 0) n++;
+        return n;
+      });
+      assert.ok(inked > 500, `${chart} has ink (${inked} pixels)`);
+    }
+    await shot(operator, "operator");
+    await operator.setViewportSize(PHONE);
+    await shot(operator, "operator");
+    await prosumer.setViewportSize(DESKTOP);
+    await shot(prosumer, "prosumer-history");
+  });
+
+  test("an injected wallet is switched to the market's chain, which it is given when it does not know it", async () => {
+    const page = await browser.newPage({ viewport: DESKTOP });
+    const account = new Wallet(m.operatorKey).address;
+    await page.addInitScript((acct: string) => {
+      const w = window as unknown as { ethereum: unknown; walletCalls: { method: string; params?: unknown }[] };
+      let chain = "0x1";
+      w.walletCalls = [];
+      w.ethereum = {
+        async request({ method, params }: { method: string; params?: unknown[] }) {
+          w.walletCalls.push({ method, params });
+          if (method === "eth_requestAccounts" || method === "eth_accounts") return [acct];
+          if (method === "eth_chainId") return chain;
+          if (method === "wallet_switchEthereumChain") throw Object.assign(new Error("Unrecognized chain ID"), { code: 4902 });
+          if (method === "wallet_addEthereumChain") {
+            chain = (params![0] as { chainId: string }).chainId;
+            return null;
+          }
+          const res = await fetch("rpc", { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ jsonrpc: "2.0", id: 1, method, params }) });
+          const body = await res.json();
+          if (body.error) throw Object.assign(new Error(body.error.message), body.error);
+          return body.result;
+        },
+      };
+    }, account);
+    await page.goto(`${portal.url}#/prosumer`);
+    await page.getByTestId("injected-sign-in").click();
+    await page.getByTestId("signed-in").getByText("browser wallet").waitFor();
+    const added = await page.evaluate(() => (window as unknown as { walletCalls: { method: string; params?: { chainId: string; rpcUrls: string[] }[] }[] }).walletCalls.find((c) => c.method === "wallet_addEthereumChain"));
+    assert.equal(added?.params?.[0].chainId, "0x7a69");
+    assert.match(added!.params![0].rpcUrls[0], /\/rpc$/);
+    await page.close();
+  });
+});

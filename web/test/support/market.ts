@@ -1,0 +1,76 @@
+/** A market on a local anvil for the browser tests: deployed with lib/market, grid and pool set up. */
+import { HDNodeWallet, JsonRpcProvider, Network, NonceManager, Wallet, parseEther } from "ethers";
+import { deployMarket, scheduleFor } from "../../../lib/market";
+import type { Deployment } from "../../../lib/deployment";
+import type { EnergyMarket } from "../../../typechain-types";
+
+export const DEV_MNEMONIC = "test test test test test test test test test test test junk";
+export const devKey = (i: number) => HDNodeWallet.fromPhrase(DEV_MNEMONIC, undefined, `m/44'/60'/0'/0/${i}`).privateKey;
+
+export function provider(url: string): JsonRpcProvider {
+  return new JsonRpcProvider(url, Network.from(31337), { staticNetwork: true, cacheTimeout: -1 });
+}
+
+export interface TestMarket {
+  market: EnergyMarket;
+  operator: NonceManager;
+  operatorKey: string;
+  deployment: Deployment;
+}
+
+/** Deploy with the paper's timing (900 s intervals) from the current interval boundary. */
+export async function deployTestMarket(p: JsonRpcProvider, intervalSeconds = 900): Promise<TestMarket> {
+  const operatorKey = devKey(0);
+  const operator = new NonceManager(new Wallet(operatorKey, p));
+  const now = (await p.getBlock("latest"))!.timestamp;
+  const start = now - (now % intervalSeconds);
+  const schedule = scheduleFor(intervalSeconds, start);
+  const market = await deployMarket(operator, schedule);
+  const receipt = await market.deploymentTransaction()!.wait();
+  await (await market.registerGrid(new Wallet(devKey(1)).address, "grid")).wait();
+  await (await market.fundPool({ value: parseEther("1") })).wait();
+  const s = await market.schedule();
+  const deployment: Deployment = {
+    network: "localhost",
+    chainId: 31337,
+    market: await market.getAddress(),
+    libraries: { Clearing: "", Settlement: "" },
+    operator: await operator.getAddress(),
+    deployedAt: { block: receipt!.blockNumber, time: now },
+    schedule: {
+      startTime: Number(s[0]),
+      intervalSeconds: Number(s[1]),
+      commitSeconds: Number(s[2]),
+      revealSeconds: Number(s[3]),
+      settleOffsetSeconds: Number(s[4]),
+      readingGraceSeconds: Number(s[5]),
+    },
+  };
+  return { market, operator, operatorKey, deployment };
+}
+
+/** Move block time to `t` (anvil) and mine a block there. */
+export async function warp(p: JsonRpcProvider, t: number) {
+  const now = (await p.getBlock("latest"))!.timestamp;
+  if (now >= t) return;
+  await p.send("evm_setNextBlockTimestamp", [t]);
+  await p.send("evm_mine", []);
+}
+
+export async function fund(p: JsonRpcProvider, address: string, ether: string) {
+  await p.send("anvil_setBalance", [address, "0x" + parseEther(ether).toString(16)]);
+}
+
+/** Times of delivery interval d (the contract's own view). */
+export async function times(market: EnergyMarket, d: number) {
+  const v = await market.intervalOf(d);
+  const [start, interval] = await market.schedule();
+  return {
+    commitStart: Number(v.commitStart),
+    revealStart: Number(v.revealStart),
+    revealEnd: Number(v.revealEnd),
+    settleStart: Number(v.settleStart),
+    start: Number(start + BigInt(d) * interval),
+    end: Number(start + BigInt(d + 1) * interval),
+  };
+}
