@@ -261,6 +261,8 @@ describe("the portal in a browser", { timeout: 240_000 }, () => {
     }
     await shot(operator, "operator");
     await operator.setViewportSize(PHONE);
+    await operator.waitForTimeout(300);
+    assert.ok(await operator.evaluate(() => document.documentElement.scrollWidth <= 390), "nothing is wider than a phone: wide tables scroll inside their box");
     await shot(operator, "operator");
     await prosumer.setViewportSize(DESKTOP);
     await shot(prosumer, "prosumer-history");

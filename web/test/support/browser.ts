@@ -21,5 +21,7 @@ export const SCREENS = path.join(OUTPUT, "screens");
 export async function shot(page: Page, name: string) {
   mkdirSync(SCREENS, { recursive: true });
   const width = page.viewportSize()?.width ?? 0;
+  await page.evaluate(() => window.scrollTo(0, 0)); // the sticky header belongs at the top
+  await page.waitForTimeout(100);
   await page.screenshot({ path: path.join(SCREENS, `${name}-${width}.png`), fullPage: true });
 }
