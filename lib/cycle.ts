@@ -16,23 +16,17 @@
  */
 import type { Interface, Log, TransactionReceipt } from "ethers";
 import type { EnergyMarket } from "../typechain-types";
-import { PHASES, STAGES } from "./market";
+import { PHASES, STAGES, STAGE_DONE } from "./market";
 import { RevertError, SendAborted, Sender, formatRevert, isUnreachable, sleep } from "./sender";
+import type { ScheduleTimes } from "./deployment";
 
-export const STAGE_DONE = 4;
+export { STAGE_DONE };
 
 /** One structured log line: what was done (action) and what happened (event). */
 export type CycleRecord = { action: string; event: string; interval?: number } & Record<string, unknown>;
 export type CycleLog = (r: CycleRecord) => void;
 
-export interface ScheduleTimes {
-  startTime: number;
-  intervalSeconds: number;
-  commitSeconds: number;
-  revealSeconds: number;
-  settleOffsetSeconds: number;
-  readingGraceSeconds: number;
-}
+export type { ScheduleTimes };
 
 /** The market, the operator's sender and a log: all a cycle step needs. */
 export interface CycleContext {

@@ -12,14 +12,17 @@ export interface Deployment {
   libraries: { Clearing: string; Settlement: string };
   operator: string;
   deployedAt: { block: number; time: number };
-  schedule: {
-    startTime: number;
-    intervalSeconds: number;
-    commitSeconds: number;
-    revealSeconds: number;
-    settleOffsetSeconds: number;
-    readingGraceSeconds: number;
-  };
+  schedule: ScheduleTimes;
+}
+
+/** The market's fixed timing, in seconds. */
+export interface ScheduleTimes {
+  startTime: number;
+  intervalSeconds: number;
+  commitSeconds: number;
+  revealSeconds: number;
+  settleOffsetSeconds: number;
+  readingGraceSeconds: number;
 }
 
 export function deploymentPath(network: string): string {

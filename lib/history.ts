@@ -5,7 +5,7 @@
 import { EnergyMarket } from "../typechain-types";
 import { weiToEther, whToKWh } from "./units";
 
-const STAGE = ["", "green", "all"] as const;
+const STAGE: Record<number, "green" | "all"> = { 1: "green", 2: "all" };
 
 export interface HistoryFilter {
   interval?: number;

@@ -22,6 +22,8 @@ export const Side = { Sell: 0, Buy: 1 } as const;
 export type SideValue = (typeof Side)[keyof typeof Side];
 export const PHASES = ["Upcoming", "Commit", "Reveal", "Clearing", "Delivery", "Settlement"] as const;
 export const STAGES = ["NotStarted", "Green", "All", "Release", "Done"] as const;
+/** `Stage.Done`: the interval is cleared. */
+export const STAGE_DONE = STAGES.indexOf("Done");
 export type PhaseName = (typeof PHASES)[number];
 
 /** The paper's parameters (section 3.1), with the decisions of MECHANISM.md. */
@@ -114,7 +116,7 @@ export async function clearUntilDone(market: EnergyMarket, interval: number, max
   const receipts = [];
   for (;;) {
     const view = await market.intervalOf(interval);
-    if (Number(view.stage) === 4) return receipts;
+    if (Number(view.stage) === STAGE_DONE) return receipts;
     const tx = await market.clear(interval, maxSteps);
     const receipt = await tx.wait();
     if (receipt) receipts.push(receipt);

@@ -9,14 +9,13 @@
 import { Signer, Wallet, id as keccakText } from "ethers";
 import { EnergyMarket } from "../typechain-types";
 import { Call, ChainClock, Mined, TransactionFailed, call } from "./chain";
-import { HintBook, SealedBid, Side, commitmentOf, decodeRevert, deployMarket, newSalt, DEFAULT_CLEAR_STEPS } from "./market";
+import { HintBook, STAGE_DONE, SealedBid, Side, commitmentOf, deployMarket, newSalt, DEFAULT_CLEAR_STEPS } from "./market";
 import { Scenario, ScenarioBid, ScenarioError, ScenarioParticipant, marketParams, marketSchedule } from "./scenario";
 import { GasFigures, IntervalResult, ParticipantIntervalResult, SimulationResult, Trade } from "./result";
-import { etherToWei, weiToEther, whToKWh } from "./units";
+import { etherToWei, weiToEther } from "./units";
+import { readHistory } from "./history";
 
 const SETTLE_BATCH = 100;
-const STAGE_DONE = 4;
-const STAGE_NAMES: Record<number, "green" | "all"> = { 1: "green", 2: "all" };
 
 export interface SimulationOptions {
   clock: ChainClock;
@@ -197,33 +196,17 @@ export async function simulate(scenario: Scenario, o: SimulationOptions): Promis
   // ------------------------------------------------------------------ results
 
   async function collect(): Promise<SimulationResult> {
-    const nameOf = new Map(members.map((x) => [x.id, x.spec.name]));
-    const tradeLogs = await market.queryFilter(market.filters.TradeMatched());
-    const settledLogs = await market.queryFilter(market.filters.ParticipantSettled());
+    const history = await readHistory(market, 0, {});
     const intervals: IntervalResult[] = [];
     for (const [j, spec] of scenario.intervals.entries()) {
       const d = deliver(j);
-      const trades: Trade[] = tradeLogs
-        .filter((l) => Number(l.args.interval) === d)
-        .map((l) => ({
-          stage: STAGE_NAMES[Number(l.args.stage)],
-          seller: nameOf.get(l.args.sellerId)!,
-          buyer: nameOf.get(l.args.buyerId)!,
-          energyKWh: whToKWh(l.args.energyWh),
-          priceEtherPerKWh: weiToEther(l.args.priceWeiPerKWh),
-          amountEther: weiToEther(l.args.amountWei),
-        }));
+      const trades: Trade[] = history.trades
+        .filter((t) => t.interval === d)
+        .map(({ stage, seller, buyer, energyKWh, priceEtherPerKWh, amountEther }) => ({ stage, seller, buyer, energyKWh, priceEtherPerKWh, amountEther }));
       const participants: Record<string, ParticipantIntervalResult> = {};
-      for (const l of settledLogs.filter((x) => Number(x.args.interval) === d)) {
-        participants[nameOf.get(l.args.id)!] = {
-          declaredKWh: whToKWh(l.args.declaredWh),
-          clearedKWh: whToKWh(l.args.clearedWh),
-          actualKWh: whToKWh(l.args.actualWh),
-          balancingEther: weiToEther(l.args.balancingWei),
-          rewardEther: weiToEther(l.args.rewardWei),
-          penaltyEther: weiToEther(l.args.penaltyWei),
-          incentiveEther: weiToEther(l.args.incentiveWei),
-        };
+      for (const s of history.settlements.filter((x) => x.interval === d)) {
+        const { declaredKWh, clearedKWh, actualKWh, balancingEther, rewardEther, penaltyEther, incentiveEther } = s;
+        participants[s.participant] = { declaredKWh, clearedKWh, actualKWh, balancingEther, rewardEther, penaltyEther, incentiveEther };
       }
       intervals.push({
         label: spec.label,

@@ -6,7 +6,7 @@
 import type { HardhatRuntimeEnvironment } from "hardhat/types";
 import { Wallet, keccak256, toBeHex } from "ethers";
 import { EnergyMarket } from "../../typechain-types";
-import { DEFAULT_CLEAR_STEPS, HintBook, PAPER_PARAMS, SealedBid, Side, commitmentOf, deployMarket, newSalt, scheduleFor } from "../../lib/market";
+import { DEFAULT_CLEAR_STEPS, HintBook, STAGE_DONE, PAPER_PARAMS, SealedBid, Side, commitmentOf, deployMarket, newSalt, scheduleFor } from "../../lib/market";
 import { ModelBid } from "../../lib/model";
 import { Call, InProcessClock, call } from "../../lib/chain";
 
@@ -182,7 +182,7 @@ async function clearAll(market: EnergyMarket, d: number) {
   for (;;) {
     const r = await (await market.clear(d, DEFAULT_CLEAR_STEPS)).wait();
     receipts.push(r!);
-    if (Number((await market.intervalOf(d)).stage) === 4) return receipts;
+    if (Number((await market.intervalOf(d)).stage) === STAGE_DONE) return receipts;
   }
 }
 
@@ -211,7 +211,7 @@ async function settleAll(clock: InProcessClock, market: EnergyMarket, d: number,
   await clock.until(view.settleStart + grace);
   const next = await Promise.all(players.map(async (p) => Number((await market.settlementOf(p.id)).nextInterval)));
   for (let k = Math.min(...next); k < d; k++) {
-    if (Number((await market.intervalOf(k)).stage) !== 4) await (await market.clear(k, 1)).wait();
+    if (Number((await market.intervalOf(k)).stage) !== STAGE_DONE) await (await market.clear(k, 1)).wait();
     const due = players.filter((_, i) => next[i] <= k).map((p) => p.id);
     for (let i = 0; i < due.length; i += SETTLE_BATCH) await (await market.settle(k, due.slice(i, i + SETTLE_BATCH))).wait();
   }
