@@ -9,6 +9,7 @@
 import type { EthereumProvider } from "hardhat/types";
 import { BaseWallet, ContractTransaction, Overrides, Signer } from "ethers";
 import { decodeRevert } from "./market";
+import { sleep } from "./sender";
 
 /** One transaction of a batch: who sends it and what (from a contract method's populateTransaction). */
 export interface Call {
@@ -192,4 +193,3 @@ export class RealTimeClock extends BatchSender {
 /** A transaction of a batch reverted (the message names the market's custom error). */
 export class TransactionFailed extends Error {}
 
-export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
