@@ -11,7 +11,10 @@ import { BaseWallet, ContractTransaction, Overrides, Signer } from "ethers";
 import { decodeRevert } from "./market";
 import { sleep } from "./sender";
 
-/** One transaction of a batch: who sends it and what (from a contract method's populateTransaction). */
+/**
+ * One transaction of a batch: who sends it and what (from a contract method's populateTransaction).
+ * The clock counts a key holder's nonces itself, so send all of that key's transactions through it.
+ */
 export interface Call {
   from: Signer;
   tx: ContractTransaction;
