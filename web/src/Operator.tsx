@@ -79,7 +79,8 @@ function Charts() {
   const sums = summaries.value;
   const agg = energy.value;
   const current = client.intervalAt(now.value);
-  const last = current - 1;
+  // up to the newest cleared interval (the one being delivered is cleared before it starts)
+  const last = useMemo(() => Math.max(current - 1, ...[...sums.keys()].filter((d) => d <= current + 1)), [sums, current]);
   const first = Math.max(1, last - DAY_INTERVALS + 1);
   const data = useMemo(() => {
     const labels: string[] = [];
@@ -99,7 +100,7 @@ function Charts() {
   const priceConfig = useMemo(
     () => ({
       type: "line" as const,
-      data: { labels: data.labels, datasets: [{ label: "average price, 10⁻³ ETH/kWh", data: data.price, borderColor: "#2563eb", backgroundColor: "#2563eb", spanGaps: true, pointRadius: 2 }] },
+      data: { labels: data.labels, datasets: [{ label: "average price, 10⁻³ ETH/kWh", data: data.price, borderColor: "#2563eb", backgroundColor: "#2563eb", spanGaps: true, pointRadius: 3 }] },
       options: { animation: false as const, maintainAspectRatio: false, scales: { y: { beginAtZero: false } }, plugins: { legend: { display: true } } },
     }),
     [data],
