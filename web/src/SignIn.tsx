@@ -9,7 +9,6 @@ export function SignIn({ purpose }: { purpose: string }) {
   const client = useContext(ClientContext);
   const s = session.value;
   const [text, setText] = useState("");
-  const [fileName, setFileName] = useState("");
   const [password, setPassword] = useState("");
   const [error, setError] = useState<string | null>(null);
   const [progress, setProgress] = useState<number | null>(null);
@@ -31,7 +30,6 @@ export function SignIn({ purpose }: { purpose: string }) {
   const onFile = async (e: Event) => {
     const f = (e.target as HTMLInputElement).files?.[0];
     if (!f) return;
-    setFileName(f.name);
     setText(await f.text());
     setError(null);
   };
@@ -78,7 +76,6 @@ export function SignIn({ purpose }: { purpose: string }) {
           <summary>or paste it</summary>
           <textarea rows={3} value={text} onInput={(e) => setText((e.target as HTMLTextAreaElement).value)} data-testid="keystore-text" />
         </details>
-        {fileName && <p class="muted">{fileName}</p>}
         <label>
           Password
           <input type="password" autocomplete="current-password" value={password} onInput={(e) => setPassword((e.target as HTMLInputElement).value)} data-testid="keystore-password" />
