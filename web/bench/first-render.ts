@@ -192,8 +192,8 @@ async function main() {
       await page.waitForFunction(() => document.documentElement.dataset.ready === "operator", undefined, { timeout: 60_000 });
       const firstRender = await page.evaluate(() => performance.getEntriesByName("portal-ready-operator")[0].startTime);
       const rows = Number(await page.getByTestId("participants-table").getAttribute("data-rows"));
-      await page.waitForFunction(() => !/loading settlements/.test(document.querySelector("#charts")?.textContent ?? ""), undefined, { timeout: 300_000 });
-      const dayLoaded = await page.evaluate(() => performance.now());
+      await page.waitForFunction(() => document.documentElement.dataset.energy === "loaded", undefined, { timeout: 300_000 });
+      const dayLoaded = await page.evaluate(() => performance.getEntriesByName("portal-energy-loaded")[0].startTime);
       runs.push({ firstRender, rows, dayLoaded });
       if (i === 0) await page.screenshot({ path: path.join(WEB_ROOT, "test-output/screens/bench-operator-1366.png"), fullPage: false });
       await ctx.close();

@@ -154,6 +154,8 @@ export class LiveMarket {
     await Promise.all([worker(), worker(), worker(), worker()]);
     energy.value = new Map(agg);
     energyLoading.value = null;
+    document.documentElement.dataset.energy = "loaded";
+    performance.mark("portal-energy-loaded");
   }
 
   stop() {
