@@ -53,20 +53,15 @@ async function main() {
       const raws = await Promise.all(txs.map((t) => t.from.wallet.signTransaction({ ...fees, to: address, data: t.data, gasLimit: t.gasLimit, value: t.value ?? 0n, nonce: t.from.nonce++ } as TransactionRequest)));
       const hashes: string[] = [];
       for (let i = 0; i < raws.length; i += 500) hashes.push(...(await Promise.all(raws.slice(i, i + 500).map((r) => p.send("eth_sendRawTransaction", [r]) as Promise<string>))));
-      let failed = 0;
-      for (let i = 0; i < hashes.length; i += 500) {
-        const receipts = await Promise.all(
-          hashes.slice(i, i + 500).map(async (h) => {
-            for (;;) {
-              const r = (await p.send("eth_getTransactionReceipt", [h])) as { status: string } | null;
-              if (r) return r;
-              // automine packs what fits in a block; the rest waits for another block
-              await p.send("evm_mine", []);
-            }
-          }),
-        );
-        failed += receipts.filter((r) => r.status !== "0x1").length;
+      // automine packs what fits in a block; what is left waits for one more block
+      let receipts: ({ status: string } | null)[] = [];
+      for (;;) {
+        receipts = [];
+        for (let i = 0; i < hashes.length; i += 500) receipts.push(...(await Promise.all(hashes.slice(i, i + 500).map((h) => p.send("eth_getTransactionReceipt", [h]) as Promise<{ status: string } | null>))));
+        if (receipts.every(Boolean)) break;
+        await p.send("evm_mine", []);
       }
+      const failed = receipts.filter((r) => r!.status !== "0x1").length;
       return failed;
     }
     const warp = async (t: number) => {

@@ -10,7 +10,7 @@ import { PhaseClock } from "./PhaseClock";
 import { ProsumerPage } from "./Prosumer";
 import { sending, session, signOut } from "./session";
 import { short } from "./format";
-import { LiveMarket, nodeError } from "./store";
+import { LiveMarket, nodeError, now } from "./store";
 import "./styles.css";
 
 type Route = "prosumer" | "operator";
@@ -26,11 +26,12 @@ function App({ client, live }: { client: MarketClient; live: LiveMarket }) {
   }, [r]);
   useEffect(() => {
     // the day's energy per interval, after the first render
-    const current = client.intervalAt(Math.floor(Date.now() / 1000));
+    // by chain time (a test chain may run ahead of the wall clock)
+    const current = client.intervalAt(now.peek());
     const t = setTimeout(() => {
       const ds: number[] = [];
-      for (let d = Math.max(1, live ? current - 1 : 1); d >= Math.max(1, current - DAY_INTERVALS); d--) ds.push(d);
-      void live.loadEnergy(ds.filter((d) => d >= 1)).catch(() => undefined);
+      for (let d = current; d >= Math.max(1, current - DAY_INTERVALS); d--) ds.push(d);
+      void live.loadEnergy(ds).catch(() => undefined);
     }, 50);
     return () => clearTimeout(t);
   }, []);
