@@ -39,7 +39,8 @@ async function main() {
   const distDir = path.join(WEB_ROOT, "test-output/bench-dist");
   if (spawnSync("npx", ["vite", "build", "--outDir", distDir, "--emptyOutDir"], { cwd: WEB_ROOT, stdio: "ignore" }).status !== 0) throw new Error("vite build failed");
   const t0 = Date.now();
-  const anvil = await Anvil.start(["--hardfork", "london", "--gas-limit", "30000000"]);
+  // no historical states (only logs are read back): anvil would otherwise spill them to ~/.foundry/anvil/tmp by the gigabyte
+  const anvil = await Anvil.start(["--hardfork", "london", "--gas-limit", "30000000", "--prune-history", "64"]);
   const p = new JsonRpcProvider(anvil.url, Network.from(31337), { staticNetwork: true, cacheTimeout: -1, batchMaxCount: 100 });
   try {
     const { market, operator, deployment } = await deployTestMarket(p);

@@ -83,7 +83,7 @@ async function main() {
   if (!existsSync(path.join(WEB_ROOT, "dist/index.html"))) spawnSync("npx", ["vite", "build"], { cwd: WEB_ROOT, stdio: "inherit" });
 
   // ---------------------------------------------------------------- chain and market
-  anvil = await Anvil.start(["--hardfork", "london", "--block-time", "1"]);
+  anvil = await Anvil.start(["--hardfork", "london", "--block-time", "1", "--prune-history", "256"]); // a long demo keeps no old states on disk
   log(`anvil at ${anvil.url} (chain 31337, a block a second)`);
   const deploymentFile = path.join(OUT, "deployment.json");
   const env = { LOCALHOST_RPC_URL: anvil.url, MARKET_DEPLOYMENT: deploymentFile };
