@@ -16,11 +16,11 @@
  */
 import type { Interface, Log, TransactionReceipt } from "ethers";
 import type { EnergyMarket } from "../typechain-types";
-import { PHASES, STAGES, STAGE_DONE } from "./market";
+import { PHASES, STAGES, STAGE_DONE, readSchedule } from "./market";
 import { RevertError, SendAborted, Sender, formatRevert, isUnreachable, sleep } from "./sender";
 import type { ScheduleTimes } from "./deployment";
 
-export { STAGE_DONE };
+export { STAGE_DONE, readSchedule };
 
 /** One structured log line: what was done (action) and what happened (event). */
 export type CycleRecord = { action: string; event: string; interval?: number } & Record<string, unknown>;
@@ -40,18 +40,6 @@ export interface CycleContext {
 export interface Head {
   block: number;
   time: number;
-}
-
-export async function readSchedule(market: EnergyMarket): Promise<ScheduleTimes> {
-  const [startTime, intervalSeconds, commitSeconds, revealSeconds, settleOffsetSeconds, readingGraceSeconds] = await market.schedule();
-  return {
-    startTime: Number(startTime),
-    intervalSeconds: Number(intervalSeconds),
-    commitSeconds: Number(commitSeconds),
-    revealSeconds: Number(revealSeconds),
-    settleOffsetSeconds: Number(settleOffsetSeconds),
-    readingGraceSeconds: Number(readingGraceSeconds),
-  };
 }
 
 export async function readHead(market: EnergyMarket): Promise<Head> {

@@ -6,6 +6,7 @@
 import { AbiCoder, BigNumberish, ContractRunner, Signer, hexlify, keccak256, randomBytes } from "ethers";
 import { EnergyMarket, EnergyMarket__factory, Clearing__factory, Settlement__factory } from "../typechain-types";
 import type { IEnergyMarket } from "../typechain-types";
+import type { ScheduleTimes } from "./deployment";
 
 /** The contract's fixed timing (IEnergyMarket.Schedule). */
 export interface Schedule {
@@ -63,6 +64,13 @@ export async function deployMarket(signer: Signer, schedule: Schedule, params: M
 /** As deployMarket, also returning the library addresses. One transaction at a time, so a plain
  * key-holding signer (which counts nonces from the node) works on any node. */
 export async function deployMarketWithLibraries(signer: Signer, schedule: Schedule, params: MarketParams = PAPER_PARAMS) {
+  const { factory, libraries } = await linkedMarketFactory(signer);
+  const market = await (await factory.deploy(schedule, params)).waitForDeployment();
+  return { market, libraries };
+}
+
+/** Deploy the two libraries (one transaction at a time) and return the market factory linked to them. */
+export async function linkedMarketFactory(signer: Signer) {
   const clearing = await (await new Clearing__factory(signer).deploy()).waitForDeployment();
   const settlement = await (await new Settlement__factory(signer).deploy()).waitForDeployment();
   const libraries = { Clearing: await clearing.getAddress(), Settlement: await settlement.getAddress() };
@@ -73,8 +81,20 @@ export async function deployMarketWithLibraries(signer: Signer, schedule: Schedu
     },
     signer,
   );
-  const market = await (await factory.deploy(schedule, params)).waitForDeployment();
-  return { market, libraries };
+  return { factory, libraries };
+}
+
+/** The market's fixed timing, in seconds. */
+export async function readSchedule(market: EnergyMarket): Promise<ScheduleTimes> {
+  const [startTime, intervalSeconds, commitSeconds, revealSeconds, settleOffsetSeconds, readingGraceSeconds] = await market.schedule();
+  return {
+    startTime: Number(startTime),
+    intervalSeconds: Number(intervalSeconds),
+    commitSeconds: Number(commitSeconds),
+    revealSeconds: Number(revealSeconds),
+    settleOffsetSeconds: Number(settleOffsetSeconds),
+    readingGraceSeconds: Number(readingGraceSeconds),
+  };
 }
 
 export function attachMarket(address: string, runner: ContractRunner): EnergyMarket {

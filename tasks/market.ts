@@ -25,7 +25,7 @@ task("deploy", "Deploy a market (and its libraries); records it in deployments/<
   .setAction(async (a, hre) =>
     asCli(async () => {
       const { parseScenario, marketParams, marketSchedule } = await import("../lib/scenario");
-      const { deployMarketWithLibraries } = await import("../lib/market");
+      const { deployMarketWithLibraries, readSchedule } = await import("../lib/market");
       const { operatorSigner } = await import("../lib/signers");
       const { writeDeployment } = await import("../lib/deployment");
       // The market block of a scenario has the same fields, defaults and checks.
@@ -51,7 +51,6 @@ task("deploy", "Deploy a market (and its libraries); records it in deployments/<
       const signer = await operatorSigner(hre);
       const { market: contract, libraries } = await deployMarketWithLibraries(signer, marketSchedule(spec, start), marketParams(spec));
       const receipt = await contract.deploymentTransaction()!.wait();
-      const s = await contract.schedule();
       const { chainId } = await hre.ethers.provider.getNetwork();
       const deployment = {
         network: hre.network.name,
@@ -60,18 +59,11 @@ task("deploy", "Deploy a market (and its libraries); records it in deployments/<
         libraries,
         operator: await signer.getAddress(),
         deployedAt: { block: receipt!.blockNumber, time: now },
-        schedule: {
-          startTime: Number(s[0]),
-          intervalSeconds: Number(s[1]),
-          commitSeconds: Number(s[2]),
-          revealSeconds: Number(s[3]),
-          settleOffsetSeconds: Number(s[4]),
-          readingGraceSeconds: Number(s[5]),
-        },
+        schedule: await readSchedule(contract),
       };
       const path = writeDeployment(deployment);
       output(a.json, { ...deployment, file: path }, () =>
-        [`market ${deployment.market} on ${deployment.network} (chain ${deployment.chainId})`, `operator ${deployment.operator}`, `intervals of ${s[1]} s from ${new Date(Number(s[0]) * 1000).toISOString()}`, `written to ${path}`].join("\n"),
+        [`market ${deployment.market} on ${deployment.network} (chain ${deployment.chainId})`, `operator ${deployment.operator}`, `intervals of ${deployment.schedule.intervalSeconds} s from ${new Date(deployment.schedule.startTime * 1000).toISOString()}`, `written to ${path}`].join("\n"),
       );
     }),
   );

@@ -31,15 +31,20 @@ export interface Actor {
   green: boolean;
 }
 
+/** Register signer 1 as the grid with 100 ether in its wallet, and put `poolWei` in the pool. */
+export async function withGrid(market: EnergyMarket, signers: HardhatEthersSigner[], poolWei: bigint) {
+  const gridSigner = signers[1];
+  await market.registerGrid(gridSigner.address, "grid");
+  await market.connect(gridSigner).deposit({ value: 100n * ETH });
+  if (poolWei > 0n) await market.fundPool({ value: poolWei });
+  return { gridSigner, gridId: await market.gridId() };
+}
+
 /** The paper's five users: wind (green producer), controllable, ev (green consumer), conventional, grid. */
 export async function paperFixture() {
   const base = await marketFixture();
   const { market, signers } = base;
-  const gridSigner = signers[1];
-  await market.registerGrid(gridSigner.address, "grid");
-  const gridId = await market.gridId();
-  await market.connect(gridSigner).deposit({ value: 100n * ETH });
-  await market.fundPool({ value: ETH });
+  const { gridSigner, gridId } = await withGrid(market, signers, ETH);
   const spec: [string, boolean][] = [
     ["wind", true],
     ["controllable", false],

@@ -8,10 +8,10 @@ import { ethers } from "hardhat";
 import { time } from "@nomicfoundation/hardhat-network-helpers";
 import type { HardhatEthersSigner } from "@nomicfoundation/hardhat-ethers/signers";
 import { BaseContract, ContractFactory, Signer } from "ethers";
-import { EnergyMarket, EnergyMarket__factory, Clearing__factory, Settlement__factory } from "../../typechain-types";
-import { PAPER_PARAMS, SealedBid, Side, SideValue, commitmentOf, newSalt, scheduleFor, deployMarket } from "../../lib/market";
+import { EnergyMarket } from "../../typechain-types";
+import { PAPER_PARAMS, SealedBid, Side, SideValue, commitmentOf, newSalt, scheduleFor, deployMarket, linkedMarketFactory } from "../../lib/market";
 import type { MarketParams, Schedule } from "../../lib/market";
-import { Actor, ETH, INTERVAL, marketFixture, toStart } from "../shared/fixtures";
+import { Actor, ETH, INTERVAL, marketFixture, toStart, withGrid } from "../shared/fixtures";
 
 export { PAPER_PARAMS, Side };
 export const PHASE = { Upcoming: 0, Commit: 1, Reveal: 2, Clearing: 3, Delivery: 4, Settlement: 5 } as const;
@@ -25,10 +25,8 @@ export const MAX_ENERGY = BigInt(PAPER_PARAMS.maxEnergyWh as bigint);
 export const RATED_W = 100_000n;
 export const MAX_WH_PER_INTERVAL = (RATED_W * BigInt(INTERVAL)) / 3600n;
 
-/** `energy × price` rounded down as the contract does (wei). */
-export const costOf = (energyWh: bigint, priceWeiPerKWh: bigint) => (energyWh * priceWeiPerKWh) / 1000n;
-/** `energy × price × ratio` rounded down as the settlement does (wei). */
-export const valueOf = (energyWh: bigint, price: bigint, ppm: bigint) => (energyWh * price * ppm) / 1_000_000_000n;
+/** `energy × price` and `energy × price × ratio`, rounded down as the contract does (wei). */
+export { costOf, valueOf } from "../../lib/model";
 
 // ------------------------------------------------------------------ fixtures
 
@@ -52,10 +50,7 @@ async function actorsOn(market: EnergyMarket, signers: HardhatEthersSigner[], sp
 export async function emptyPoolFixture() {
   const base = await marketFixture();
   const { market, signers } = base;
-  const gridSigner = signers[1];
-  await market.registerGrid(gridSigner.address, "grid");
-  const gridId = await market.gridId();
-  await market.connect(gridSigner).deposit({ value: 100n * ETH });
+  const { gridSigner, gridId } = await withGrid(market, signers, 0n);
   const actors = await actorsOn(market, signers, [
     { name: "wind", green: true, user: 2, meter: 10, depositWei: ETH },
     { name: "ev", green: true, user: 4, meter: 12, depositWei: ETH },
@@ -71,11 +66,7 @@ export async function emptyPoolFixture() {
 export async function crowdFixture() {
   const base = await marketFixture();
   const { market, signers } = base;
-  const gridSigner = signers[1];
-  await market.registerGrid(gridSigner.address, "grid");
-  const gridId = await market.gridId();
-  await market.connect(gridSigner).deposit({ value: 100n * ETH });
-  await market.fundPool({ value: ETH });
+  const { gridSigner, gridId } = await withGrid(market, signers, ETH);
   const users: Actor[] = [];
   for (let i = 0; i < 12; i++) {
     const signer = signers[2 + i];
@@ -104,15 +95,7 @@ export async function noGridFixture() {
 
 /** A market factory with the libraries deployed and linked (for constructor tests). */
 export async function linkedFactory(signer: Signer) {
-  const clearing = await new Clearing__factory(signer).deploy();
-  const settlement = await new Settlement__factory(signer).deploy();
-  return new EnergyMarket__factory(
-    {
-      "contracts/libraries/Clearing.sol:Clearing": await clearing.getAddress(),
-      "contracts/libraries/Settlement.sol:Settlement": await settlement.getAddress(),
-    },
-    signer,
-  );
+  return (await linkedMarketFactory(signer)).factory;
 }
 
 export { deployMarket, scheduleFor };

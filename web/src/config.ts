@@ -1,3 +1,5 @@
+import type { ScheduleTimes } from "../../lib/deployment";
+
 /** What the portal server tells the page: the network, the node (proxied at /rpc) and the market. */
 export interface PortalConfig {
   network: string;
@@ -7,14 +9,7 @@ export interface PortalConfig {
   market: string;
   operator: string;
   deployedAtBlock: number;
-  schedule: {
-    startTime: number;
-    intervalSeconds: number;
-    commitSeconds: number;
-    revealSeconds: number;
-    settleOffsetSeconds: number;
-    readingGraceSeconds: number;
-  };
+  schedule: ScheduleTimes;
   /** display rate, CNY per ether (the paper: 626.2) */
   cnyPerEther: string;
 }

@@ -1,6 +1,6 @@
 /** A market on a local anvil for the browser tests: deployed with lib/market, grid and pool set up. */
 import { HDNodeWallet, JsonRpcProvider, Network, NonceManager, Wallet, parseEther } from "ethers";
-import { deployMarket, scheduleFor } from "../../../lib/market";
+import { deployMarketWithLibraries, readSchedule, scheduleFor } from "../../../lib/market";
 import type { Deployment } from "../../../lib/deployment";
 import type { EnergyMarket } from "../../../typechain-types";
 
@@ -25,26 +25,18 @@ export async function deployTestMarket(p: JsonRpcProvider, intervalSeconds = 900
   const now = (await p.getBlock("latest"))!.timestamp;
   const start = now - (now % intervalSeconds);
   const schedule = scheduleFor(intervalSeconds, start);
-  const market = await deployMarket(operator, schedule);
+  const { market, libraries } = await deployMarketWithLibraries(operator, schedule);
   const receipt = await market.deploymentTransaction()!.wait();
   await (await market.registerGrid(new Wallet(devKey(1)).address, "grid")).wait();
   await (await market.fundPool({ value: parseEther("1") })).wait();
-  const s = await market.schedule();
   const deployment: Deployment = {
     network: "localhost",
     chainId: 31337,
     market: await market.getAddress(),
-    libraries: { Clearing: "", Settlement: "" },
+    libraries,
     operator: await operator.getAddress(),
     deployedAt: { block: receipt!.blockNumber, time: now },
-    schedule: {
-      startTime: Number(s[0]),
-      intervalSeconds: Number(s[1]),
-      commitSeconds: Number(s[2]),
-      revealSeconds: Number(s[3]),
-      settleOffsetSeconds: Number(s[4]),
-      readingGraceSeconds: Number(s[5]),
-    },
+    schedule: await readSchedule(market),
   };
   return { market, operator, operatorKey, deployment };
 }
