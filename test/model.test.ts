@@ -9,9 +9,8 @@ import type { HardhatEthersSigner } from "@nomicfoundation/hardhat-ethers/signer
 import { EnergyMarket } from "../typechain-types";
 import { PAPER_PARAMS, Side, SealedBid, commitmentOf, deployMarket, newSalt, scheduleFor } from "../lib/market";
 import { ModelBid, averagePrice, clearBook, settleParticipant } from "../lib/model";
-import { ETH, INTERVAL, toClearing, toCommit, toGraceOver, toReveal, toStart } from "./shared/fixtures";
+import { ETH, INTERVAL, toClearing, toCommit, toGraceOver, toNextBoundary, toReveal, toStart } from "./shared/fixtures";
 import { rng } from "./shared/random";
-import { time } from "@nomicfoundation/hardhat-network-helpers";
 
 interface Trader {
   id: number;
@@ -33,8 +32,7 @@ describe("contract against the reference model (randomized)", function () {
     const seed = Number(process.env.MODEL_SEED ?? 20190305);
     const r = rng(seed);
     const signers = await ethers.getSigners();
-    const now = BigInt(await time.latest());
-    const market = await deployMarket(signers[0], scheduleFor(INTERVAL, now - (now % BigInt(INTERVAL))), PAPER_PARAMS);
+    const market = await deployMarket(signers[0], scheduleFor(INTERVAL, await toNextBoundary()), PAPER_PARAMS);
     await market.registerGrid(signers[1].address, "grid");
     const gridId = Number(await market.gridId());
     await market.connect(signers[1]).deposit({ value: 1000n * ETH });

@@ -12,12 +12,24 @@ export const INTERVAL = 900;
 export const ETH = 10n ** 18n;
 export const MILLI = 10n ** 15n;
 
-/** A bare market: operator only, started at an interval boundary. */
+/**
+ * Move block time to the next interval boundary and return it. Fixtures start their market there,
+ * so every test sees the same phases: block time keeps following the wall clock after each
+ * snapshot revert, and a market started at a random point of an interval could drift into the
+ * next phase while a long suite runs. From the boundary, interval 2's commit window is 900 s away.
+ */
+export async function toNextBoundary(intervalSeconds = INTERVAL): Promise<bigint> {
+  const now = BigInt(await time.latest());
+  const boundary = now - (now % BigInt(intervalSeconds)) + BigInt(intervalSeconds);
+  await time.increaseTo(boundary);
+  return boundary;
+}
+
+/** A bare market: operator only, started at the interval boundary the fixture moves time to. */
 export async function marketFixture() {
   const signers = await ethers.getSigners();
   const [operator] = signers;
-  const now = BigInt(await time.latest());
-  const start = now - (now % BigInt(INTERVAL));
+  const start = await toNextBoundary();
   const market = await deployMarket(operator, scheduleFor(INTERVAL, start), PAPER_PARAMS);
   return { market, operator, signers, start };
 }
