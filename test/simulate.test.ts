@@ -18,7 +18,7 @@ import { Anvil } from "./shared/anvil";
 
 const run = promisify(execFile);
 
-// rated 1 MW: a 12-second interval can then meter up to 3.3 kWh (the plausibility cap)
+// rated 1 MW: a 16-second interval can then meter up to 4.4 kWh (the plausibility cap)
 const participants = [
   { name: "wind", green: true, depositEther: "1", ratedPowerKW: "1000" },
   { name: "solar", green: true, depositEther: "1", ratedPowerKW: "1000" },
@@ -148,10 +148,10 @@ describe("the simulator", function () {
     expect(result.gas.perParticipantPerInterval).to.be.a("number");
   });
 
-  it("gives identical results on a real node in real time (anvil, 12-second intervals)", async function () {
+  it("gives identical results on a real node in real time (anvil, 16-second intervals)", async function () {
     this.timeout(240_000);
     const dir = mkdtempSync(join(tmpdir(), "sim-"));
-    const market = { intervalSeconds: 12, commitSeconds: 4, revealSeconds: 3, settleOffsetSeconds: 3, readingGraceSeconds: 2 };
+    const market = { intervalSeconds: 16, commitSeconds: 6, revealSeconds: 5, settleOffsetSeconds: 3, readingGraceSeconds: 2 };
     const file = join(dir, "scenario.json");
     writeFileSync(file, JSON.stringify(smallScenario(market)));
     const anvil = await Anvil.start(["--hardfork", "london", "--block-time", "1"]);
