@@ -178,16 +178,23 @@ export class MeterPoster {
 
   /** Signs a post with `nonce` (paying at least 12.5% more than `replacing`), journals it, broadcasts it. */
   private async signAndSend(entry: Entry, nonce: number, replacing?: TxRecord): Promise<void> {
-    const [fees, gas] = await Promise.all([this.provider.getFeeData(), this.market.postReading.estimateGas(...this.postArgs(entry))]);
+    const old = replacing ? Transaction.from(replacing.raw) : undefined;
+    // A replacement keeps the gas limit of the transaction it replaces. Estimating again can run on a
+    // pending state that already holds the stuck post (anvil estimates on "pending"); there the post is
+    // an identical re-post costing about half the gas, and the replacement would run out of gas.
+    const [fees, gasLimit] = await Promise.all([
+      this.provider.getFeeData(),
+      old ? old.gasLimit : this.market.postReading.estimateGas(...this.postArgs(entry)).then((gas) => (gas * 12n) / 10n),
+    ]);
     const request: TransactionRequest = {
       to: await this.market.getAddress(),
       data: MARKET.encodeFunctionData("postReading", this.postArgs(entry)),
       nonce,
-      gasLimit: (gas * 12n) / 10n,
+      gasLimit,
       chainId: (await this.provider.getNetwork()).chainId,
     };
-    const old = replacing ? Transaction.from(replacing.raw) : undefined;
-    const bump = (now: bigint | null, before: bigint | null | undefined) => (before ? maxOf(now ?? 0n, (before * 9n) / 8n + 1n) : (now ?? 0n));
+    // a replacement pays at least 12.5% (and at least 1 wei) more than the fee it replaces, even a zero one
+    const bump = (now: bigint | null, before: bigint | null | undefined) => (before === null || before === undefined ? (now ?? 0n) : maxOf(now ?? 0n, (before * 9n) / 8n + 1n));
     if (fees.maxFeePerGas !== null && fees.maxPriorityFeePerGas !== null) {
       Object.assign(request, { type: 2, maxFeePerGas: bump(fees.maxFeePerGas, old?.maxFeePerGas), maxPriorityFeePerGas: bump(fees.maxPriorityFeePerGas, old?.maxPriorityFeePerGas) });
     } else {

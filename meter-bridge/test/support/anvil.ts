@@ -27,6 +27,8 @@ export interface AnvilOptions {
   stateFile?: string;
   /** seconds per block; automine when absent */
   blockTime?: number;
+  /** the chain's rules; london (the target Geth chains) when absent */
+  hardfork?: "london" | "berlin";
 }
 
 export class Anvil {
@@ -39,7 +41,7 @@ export class Anvil {
 
   async start(): Promise<void> {
     const { port, stateFile, blockTime } = this.options;
-    const args = ["--port", String(port), "--hardfork", "london", "--chain-id", String(CHAIN_ID), "--silent"];
+    const args = ["--port", String(port), "--hardfork", this.options.hardfork ?? "london", "--chain-id", String(CHAIN_ID), "--silent"];
     if (stateFile) args.push("--state", stateFile);
     if (blockTime) args.push("--block-time", String(blockTime));
     this.child = spawn(ANVIL, args, { stdio: "ignore" });
