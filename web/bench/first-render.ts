@@ -2,7 +2,11 @@
  * Benchmark (reported, not a timed test): the operator view's time to first render with 1,000
  * participants and a day of history on a local node, and the gzipped size of the shipped JS.
  *
- *   npm run bench:render -w web [-- participants=1000 intervals=96 bidders=100]
+ *   npm run bench:render -w web [-- participants=1000 intervals=96 bidders=100 runs=3 hold=1]
+ *   npm run bench:render -w web -- url=http://127.0.0.1:PORT/   (measure a portal already serving a day)
+ *
+ * `hold=1` leaves the node and the portal running after the measurement (Ctrl-C stops them), so a
+ * change to the portal can be rebuilt into test-output/bench-dist and measured again with `url=`.
  *
  * The day is built on anvil through the real contract, fast: block time is moved forward
  * (evm_setNextBlockTimestamp), transactions are signed here with local nonces and sent raw.
@@ -27,6 +31,9 @@ const arg = (name: string, dflt: number) => Number(process.argv.find((a) => a.st
 const N = arg("participants", 1000);
 const DAY = arg("intervals", 96);
 const BIDDERS = arg("bidders", 100);
+const RUNS = arg("runs", 3);
+const HOLD = arg("hold", 0) === 1;
+const URL_ARG = process.argv.find((a) => a.startsWith("url="))?.slice(4);
 const iface = EnergyMarket__factory.createInterface();
 
 class Account {
@@ -34,10 +41,57 @@ class Account {
   constructor(readonly wallet: Wallet) {}
 }
 
+/** The portal's own build, so rebuilding dist/ meanwhile does not disturb the measurement. */
+const DIST = path.join(WEB_ROOT, "test-output/bench-dist");
+
+function buildPortal() {
+  if (spawnSync("npx", ["vite", "build", "--outDir", DIST, "--emptyOutDir"], { cwd: WEB_ROOT, stdio: "ignore" }).status !== 0) throw new Error("vite build failed");
+  const js = readdirSync(path.join(DIST, "assets")).filter((f) => f.endsWith(".js"));
+  const gz = js.reduce((a, f) => a + gzipSync(readFileSync(path.join(DIST, "assets", f))).length, 0);
+  const raw = js.reduce((a, f) => a + readFileSync(path.join(DIST, "assets", f)).length, 0);
+  return { files: js.length, bytes: raw, gzipBytes: gz };
+}
+
+/** Open the operator view `runs` times in fresh browser contexts; time its first render and the day's energy. */
+async function measure(portalUrl: string, runs: number) {
+  const browser = await launch();
+  const out: { firstRender: number; rows: number; dayLoaded: number }[] = [];
+  try {
+    for (let i = 0; i < runs; i++) {
+      const ctx = await browser.newContext({ viewport: DESKTOP });
+      const page = await ctx.newPage();
+      await page.goto(`${portalUrl}#/operator`);
+      await page.waitForFunction(() => document.documentElement.dataset.ready === "operator", undefined, { timeout: 60_000 });
+      const firstRender = await page.evaluate(() => performance.getEntriesByName("portal-ready-operator")[0].startTime);
+      const rows = Number(await page.getByTestId("participants-table").getAttribute("data-rows"));
+      await page.waitForFunction(() => document.documentElement.dataset.energy === "loaded", undefined, { timeout: 300_000 });
+      const dayLoaded = await page.evaluate(() => performance.getEntriesByName("portal-energy-loaded")[0].startTime);
+      out.push({ firstRender, rows, dayLoaded });
+      if (i === 0) await page.screenshot({ path: path.join(WEB_ROOT, "test-output/screens/bench-operator-1366.png"), fullPage: false });
+      await ctx.close();
+      process.stdout.write(`run ${i + 1}/${runs}: first render ${Math.round(firstRender)} ms, day loaded ${Math.round(dayLoaded)} ms\n`);
+    }
+  } finally {
+    await browser.close();
+  }
+  const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+  return {
+    operatorFirstRenderMs: out.map((x) => Math.round(x.firstRender)),
+    operatorFirstRenderMedianMs: Math.round(median(out.map((x) => x.firstRender))),
+    participantRows: out[0].rows,
+    dayOfSettlementsLoadedMs: out.map((x) => Math.round(x.dayLoaded)),
+    dayOfSettlementsLoadedMedianMs: Math.round(median(out.map((x) => x.dayLoaded))),
+  };
+}
+
 async function main() {
-  // its own build, so rebuilding dist/ meanwhile does not disturb the measurement
-  const distDir = path.join(WEB_ROOT, "test-output/bench-dist");
-  if (spawnSync("npx", ["vite", "build", "--outDir", distDir, "--emptyOutDir"], { cwd: WEB_ROOT, stdio: "ignore" }).status !== 0) throw new Error("vite build failed");
+  if (URL_ARG) {
+    const shippedJs = buildPortal();
+    console.log(JSON.stringify({ portal: URL_ARG, shippedJs, ...(await measure(URL_ARG, RUNS)) }, null, 2));
+    return;
+  }
+  const distDir = DIST;
+  const shippedJs = buildPortal();
   const t0 = Date.now();
   // no historical states (only logs are read back): anvil would otherwise spill them to ~/.foundry/anvil/tmp by the gigabyte
   const anvil = await Anvil.start(["--hardfork", "london", "--gas-limit", "30000000", "--prune-history", "64"]);
@@ -175,44 +229,17 @@ async function main() {
     console.log(`\nday of ${DAY} intervals built in ${((Date.now() - t0) / 1000).toFixed(0)} s (${head} blocks, ${dayFailed} failed transactions)`);
 
     // ------------------------------------------------------------ the measurement
-    const js = readdirSync(path.join(distDir, "assets")).filter((f) => f.endsWith(".js"));
-    const gz = js.reduce((a, f) => a + gzipSync(readFileSync(path.join(distDir, "assets", f))).length, 0);
-    const raw = js.reduce((a, f) => a + readFileSync(path.join(distDir, "assets", f)).length, 0);
     const portal = await startPortal({ deployment, rpcUrl: anvil.url, distDir });
-    const browser = await launch();
-    const runs: { firstRender: number; rows: number; dayLoaded: number }[] = [];
-    for (let i = 0; i < 3; i++) {
-      const ctx = await browser.newContext({ viewport: DESKTOP });
-      const page = await ctx.newPage();
-      await page.goto(`${portal.url}#/operator`);
-      await page.waitForFunction(() => document.documentElement.dataset.ready === "operator", undefined, { timeout: 60_000 });
-      const firstRender = await page.evaluate(() => performance.getEntriesByName("portal-ready-operator")[0].startTime);
-      const rows = Number(await page.getByTestId("participants-table").getAttribute("data-rows"));
-      await page.waitForFunction(() => document.documentElement.dataset.energy === "loaded", undefined, { timeout: 300_000 });
-      const dayLoaded = await page.evaluate(() => performance.getEntriesByName("portal-energy-loaded")[0].startTime);
-      runs.push({ firstRender, rows, dayLoaded });
-      if (i === 0) await page.screenshot({ path: path.join(WEB_ROOT, "test-output/screens/bench-operator-1366.png"), fullPage: false });
-      await ctx.close();
+    try {
+      const result = await measure(portal.url, RUNS);
+      console.log(JSON.stringify({ participants: N, intervals: DAY, biddersPerInterval: BIDDERS, shippedJs, ...result }, null, 2));
+      if (HOLD) {
+        console.log(`holding: portal ${portal.url} (operator view: ${portal.url}#/operator), node ${anvil.url}; measure again with url=${portal.url}; Ctrl-C stops`);
+        await new Promise<void>((resolve) => ["SIGINT", "SIGTERM"].forEach((sig) => process.once(sig, () => resolve())));
+      }
+    } finally {
+      await portal.close();
     }
-    await browser.close();
-    await portal.close();
-    const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
-    console.log(
-      JSON.stringify(
-        {
-          participants: N,
-          intervals: DAY,
-          biddersPerInterval: BIDDERS,
-          shippedJs: { files: js.length, bytes: raw, gzipBytes: gz },
-          operatorFirstRenderMs: runs.map((x) => Math.round(x.firstRender)),
-          operatorFirstRenderMedianMs: Math.round(median(runs.map((x) => x.firstRender))),
-          participantRows: runs[0].rows,
-          dayOfSettlementsLoadedMs: runs.map((x) => Math.round(x.dayLoaded)),
-        },
-        null,
-        2,
-      ),
-    );
   } finally {
     p.destroy();
     await anvil.stop();

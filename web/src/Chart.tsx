@@ -40,6 +40,40 @@ export function ChartView({ config, label, testid }: { config: ChartConfiguratio
   return (
     <div class="chart-box">
       <canvas ref={canvas} role="img" aria-label={label} data-testid={testid} />
+      <ChartTable data={config.data} label={label} testid={`${testid}-data`} />
+    </div>
+  );
+}
+
+/**
+ * The chart's numbers as a table, for screen readers (a canvas has none to read). A table cannot
+ * be clipped itself, so the box around it is.
+ */
+function ChartTable({ data, label, testid }: { data: ChartConfiguration["data"]; label: string; testid: string }) {
+  const cell = (v: unknown) => (typeof v === "number" ? String(v) : "–");
+  return (
+    <div class="sr-only">
+      <table data-testid={testid}>
+        <caption>{label}</caption>
+        <thead>
+          <tr>
+            <th scope="col">interval</th>
+            {data.datasets.map((ds) => (
+              <th scope="col">{ds.label}</th>
+            ))}
+          </tr>
+        </thead>
+        <tbody>
+          {(data.labels ?? []).map((l, i) => (
+            <tr data-label={String(l)}>
+              <th scope="row">{String(l)}</th>
+              {data.datasets.map((ds) => (
+                <td>{cell(ds.data[i])}</td>
+              ))}
+            </tr>
+          ))}
+        </tbody>
+      </table>
     </div>
   );
 }

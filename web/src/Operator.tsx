@@ -129,7 +129,7 @@ function Charts() {
         </figure>
         <figure>
           <figcaption>
-            Cleared vs actual energy per interval{loading ? ` (loading settlements ${loading.done}/${loading.total})` : ""}
+            Cleared vs actual energy per interval{loading ? ` (loading settlements, ${Math.floor((100 * loading.done) / Math.max(1, loading.total))} %)` : ""}
           </figcaption>
           <ChartView config={energyConfig} label="cleared versus metered energy per interval" testid="energy-chart" />
         </figure>

@@ -4,7 +4,7 @@
  * event logs decoded with the contract's own interface. No market rule is computed here.
  */
 import { FetchRequest, JsonRpcProvider, LogDescription, Network, toBeHex, zeroPadValue } from "ethers";
-import { attachMarket } from "../../lib/market";
+import { LogDecoder, attachMarket } from "../../lib/market";
 import type { EnergyMarket } from "../../typechain-types";
 import type { PortalConfig } from "./config";
 
@@ -16,6 +16,18 @@ export interface MarketLog {
   logIndex: number;
 }
 
+/** A log as eth_getLogs returns it. */
+export interface RawLog {
+  topics: string[];
+  data: string;
+  blockNumber: string;
+  transactionHash: string;
+  logIndex: string;
+}
+
+/** An indexed argument to filter logs by: a value, any of a list of values, or null for any. */
+export type Indexed = number | bigint | (number | bigint)[] | null;
+
 /** Blocks per eth_getLogs request (nodes cap the range or the result size). */
 const LOG_CHUNK = 50_000;
 
@@ -23,6 +35,7 @@ export class MarketClient {
   readonly provider: JsonRpcProvider;
   readonly market: EnergyMarket;
   readonly rpcUrl: string;
+  readonly decoder: LogDecoder;
 
   constructor(readonly config: PortalConfig) {
     this.rpcUrl = new URL(config.rpcUrl, location.href).href;
@@ -35,6 +48,7 @@ export class MarketClient {
       pollingInterval: 1000,
     });
     this.market = attachMarket(config.market, this.provider);
+    this.decoder = new LogDecoder(this.market.interface);
   }
 
   get iface() {
@@ -45,19 +59,35 @@ export class MarketClient {
     return this.iface.getEvent(event as never)!.topicHash;
   }
 
-  /** Decoded market logs of `events` (any of them), optionally filtered by indexed arguments. */
-  async logs(events: string[], indexed: (number | bigint | null)[] = [], fromBlock = this.config.deployedAtBlock, toBlock?: number): Promise<MarketLog[]> {
+  /**
+   * Decoded market logs of `events` (any of them), optionally filtered by indexed arguments: a
+   * value, any of a list of values, or null for any.
+   */
+  async logs(events: string[], indexed: Indexed[] = [], fromBlock = this.config.deployedAtBlock, toBlock?: number): Promise<MarketLog[]> {
+    return this.decodeAll(await this.rawLogs(events, indexed, fromBlock, toBlock));
+  }
+
+  /** As `logs`, undecoded (for bulk reads through `decoder.intField`). */
+  async rawLogs(events: string[], indexed: Indexed[] = [], fromBlock = this.config.deployedAtBlock, toBlock?: number): Promise<RawLog[]> {
     const to = toBlock ?? (await this.provider.getBlockNumber());
-    const topics: (string | string[] | null)[] = [events.map((e) => this.topic(e)), ...indexed.map((v) => (v === null ? null : zeroPadValue(toBeHex(v), 32)))];
-    const out: MarketLog[] = [];
+    const word = (v: number | bigint) => zeroPadValue(toBeHex(v), 32);
+    const topics: (string | string[] | null)[] = [events.map((e) => this.topic(e)), ...indexed.map((v) => (v === null ? null : Array.isArray(v) ? v.map(word) : word(v)))];
+    const out: RawLog[] = [];
     for (let from = fromBlock; from <= to; from += LOG_CHUNK) {
-      const raw = await this.provider.send("eth_getLogs", [
+      const raw: RawLog[] = await this.provider.send("eth_getLogs", [
         { address: this.config.market, topics, fromBlock: toBeHex(from), toBlock: toBeHex(Math.min(to, from + LOG_CHUNK - 1)) },
       ]);
-      for (const l of raw as { topics: string[]; data: string; blockNumber: string; transactionHash: string; logIndex: string }[]) {
-        const parsed = this.iface.parseLog({ topics: l.topics, data: l.data });
-        if (parsed) out.push({ name: parsed.name, args: parsed.args, blockNumber: Number(l.blockNumber), transactionHash: l.transactionHash, logIndex: Number(l.logIndex) });
-      }
+      for (const l of raw) out.push(l);
+    }
+    return out;
+  }
+
+  /** Decoded market logs from raw eth_getLogs results (logs of other events are left out). */
+  decodeAll(raw: RawLog[]): MarketLog[] {
+    const out: MarketLog[] = [];
+    for (const l of raw) {
+      const parsed = this.decoder.decode(l);
+      if (parsed) out.push({ name: parsed.name, args: parsed.args, blockNumber: Number(l.blockNumber), transactionHash: l.transactionHash, logIndex: Number(l.logIndex) });
     }
     return out;
   }

@@ -3,7 +3,7 @@
  * contract events (loaded once, then followed block by block), and what each new block touched.
  */
 import { batch, signal } from "@preact/signals";
-import type { MarketClient, MarketLog } from "./chain";
+import type { MarketClient, MarketLog, RawLog } from "./chain";
 
 export interface Participant {
   id: number;
@@ -88,24 +88,36 @@ function applyRegistry(logs: MarketLog[], list: Participant[], sums: Map<number,
   }
 }
 
-function applySettled(logs: MarketLog[], agg: Map<number, EnergyAggregate>) {
-  for (const l of logs) {
-    if (l.name !== "ParticipantSettled") continue;
-    const d = Number(l.args.interval);
-    const cleared = BigInt(l.args.clearedWh);
-    const actual = BigInt(l.args.actualWh);
-    const e = agg.get(d) ?? { soldWh: 0n, deliveredWh: 0n, settled: 0 };
-    if (cleared > 0n) {
-      e.soldWh += cleared;
-      if (actual > 0n) e.deliveredWh += actual;
-    }
-    e.settled++;
-    agg.set(d, e);
+/** Adds one ParticipantSettled to its interval's aggregate. */
+function addSettlement(agg: Map<number, EnergyAggregate>, d: number, clearedWh: bigint, actualWh: bigint) {
+  const e = agg.get(d) ?? { soldWh: 0n, deliveredWh: 0n, settled: 0 };
+  if (clearedWh > 0n) {
+    e.soldWh += clearedWh;
+    if (actualWh > 0n) e.deliveredWh += actualWh;
   }
+  e.settled++;
+  agg.set(d, e);
+}
+
+/** Blocks per request of the day's settlements (a full day of 1,000 settlements per interval is about 100,000 logs). */
+const ENERGY_CHUNK_BLOCKS = 256;
+
+/** Per interval, the sum of two aggregates (history loaded up to a block, and what followed it). */
+function sumEnergy(a: Map<number, EnergyAggregate>, b: Map<number, EnergyAggregate>): Map<number, EnergyAggregate> {
+  const out = new Map([...a].map(([d, e]) => [d, { ...e }]));
+  for (const [d, e] of b) {
+    const x = out.get(d);
+    out.set(d, x ? { soldWh: x.soldWh + e.soldWh, deliveredWh: x.deliveredWh + e.deliveredWh, settled: x.settled + e.settled } : { ...e });
+  }
+  return out;
 }
 
 export class LiveMarket {
   private last = 0;
+  /** The block the page started at: settlements up to it come from loadEnergy, later ones from polling. */
+  private startBlock = 0;
+  private history = new Map<number, EnergyAggregate>();
+  private followed = new Map<number, EnergyAggregate>();
   private timer?: ReturnType<typeof setInterval>;
   private ticker?: ReturnType<typeof setInterval>;
   private polling = false;
@@ -121,7 +133,7 @@ export class LiveMarket {
     const list: Participant[] = [];
     const sums = new Map<number, IntervalSummary>();
     applyRegistry(logs, list, sums);
-    this.last = block.number;
+    this.last = this.startBlock = block.number;
     batch(() => {
       participants.value = list.filter(Boolean);
       summaries.value = sums;
@@ -133,26 +145,38 @@ export class LiveMarket {
     this.timer = setInterval(() => void this.poll(), 1000);
   }
 
-  /** The day's energy per interval (ParticipantSettled), newest interval first, after the first render. */
+  /**
+   * The day's energy per interval (ParticipantSettled of `intervals`), after the first render: one
+   * pass over the blocks since the oldest of them was cleared (settlement comes after clearing),
+   * newest blocks first, a few requests in flight. Asking once per interval instead made the node
+   * scan the whole chain once per interval.
+   */
   async loadEnergy(intervals: number[]): Promise<void> {
-    const to = this.last;
-    const agg = new Map(energy.value);
-    energyLoading.value = { done: 0, total: intervals.length };
+    const to = this.startBlock;
+    const sums = summaries.peek();
+    // an interval not cleared by the start block has no settlements up to it
+    const clearedAt = intervals.flatMap((d) => sums.get(d)?.block ?? []);
+    const from = clearedAt.length ? Math.min(...clearedAt) : to + 1;
+    const agg = this.history;
+    const field = (name: string) => this.client.decoder.intField("ParticipantSettled", name);
+    const [interval, cleared, actual] = [field("interval"), field("clearedWh"), field("actualWh")];
+    const chunks: [number, number][] = [];
+    for (let hi = to; hi >= from; hi -= ENERGY_CHUNK_BLOCKS) chunks.push([Math.max(from, hi - ENERGY_CHUNK_BLOCKS + 1), hi]);
+    energyLoading.value = { done: 0, total: chunks.length };
     let done = 0;
-    const queue = [...intervals];
+    const queue = [...chunks];
     const worker = async () => {
-      for (let d = queue.shift(); d !== undefined; d = queue.shift()) {
-        const logs = await this.client.logs(["ParticipantSettled"], [d], this.client.config.deployedAtBlock, to);
-        applySettled(logs, agg);
+      for (let c = queue.shift(); c !== undefined; c = queue.shift()) {
+        for (const l of await this.client.rawLogs(["ParticipantSettled"], [intervals], c[0], c[1])) addSettlement(agg, Number(interval(l)), cleared(l), actual(l));
         done++;
-        if (done % 8 === 0 || done === intervals.length) {
-          energy.value = new Map(agg);
-          energyLoading.value = { done, total: intervals.length };
+        if (done % 4 === 0 || done === chunks.length) {
+          energy.value = sumEnergy(agg, this.followed);
+          energyLoading.value = { done, total: chunks.length };
         }
       }
     };
-    await Promise.all([worker(), worker(), worker(), worker()]);
-    energy.value = new Map(agg);
+    await Promise.all([worker(), worker(), worker()]);
+    energy.value = sumEnergy(agg, this.followed);
     energyLoading.value = null;
     document.documentElement.dataset.energy = "loaded";
     performance.mark("portal-energy-loaded");
@@ -179,14 +203,14 @@ export class LiveMarket {
       for (const p of list) byId[p.id - 1] = p;
       const sums = new Map(summaries.value);
       applyRegistry(all, byId, sums);
-      const agg = all.some((l) => l.name === "ParticipantSettled") ? new Map(energy.value) : energy.value;
-      if (agg !== energy.value) applySettled(all, agg);
+      const settledNow = all.some((l) => l.name === "ParticipantSettled");
+      for (const l of all) if (l.name === "ParticipantSettled") addSettlement(this.followed, Number(l.args.interval), l.args.clearedWh, l.args.actualWh);
       const keys = new Set(all.flatMap(keysOf));
       this.last = head;
       batch(() => {
         if (all.some((l) => REGISTRY_EVENTS.slice(0, 4).includes(l.name))) participants.value = byId.filter(Boolean);
         if (all.some((l) => l.name === "IntervalCleared")) summaries.value = sums;
-        energy.value = agg;
+        if (settledNow) energy.value = sumEnergy(this.history, this.followed);
         if (block) clockOffset.value = block.timestamp - Date.now() / 1000;
         latestBlock.value = head;
         touched.value = { block: head, keys };
@@ -201,18 +225,7 @@ export class LiveMarket {
 
   /** Every market log of a block range (no topic filter). */
   private async allLogs(from: number, to: number): Promise<MarketLog[]> {
-    const raw = (await this.client.provider.send("eth_getLogs", [{ address: this.client.config.market, fromBlock: "0x" + from.toString(16), toBlock: "0x" + to.toString(16) }])) as {
-      topics: string[];
-      data: string;
-      blockNumber: string;
-      transactionHash: string;
-      logIndex: string;
-    }[];
-    const out: MarketLog[] = [];
-    for (const l of raw) {
-      const parsed = this.client.iface.parseLog({ topics: l.topics, data: l.data });
-      if (parsed) out.push({ name: parsed.name, args: parsed.args, blockNumber: Number(l.blockNumber), transactionHash: l.transactionHash, logIndex: Number(l.logIndex) });
-    }
-    return out;
+    const raw = (await this.client.provider.send("eth_getLogs", [{ address: this.client.config.market, fromBlock: "0x" + from.toString(16), toBlock: "0x" + to.toString(16) }])) as RawLog[];
+    return this.client.decodeAll(raw);
   }
 }

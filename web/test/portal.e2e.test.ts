@@ -259,6 +259,22 @@ describe("the portal in a browser", { timeout: 240_000 }, () => {
       });
       assert.ok(inked > 500, `${chart} has ink (${inked} pixels)`);
     }
+    // the day's energy for interval d (the charts' data table): sold 0.5 kWh, metered 0.5 kWh by that
+    // seller; this page followed the settlements live, a page opened now loads them from history
+    const energyOf = (page: Page) =>
+      page.waitForFunction(
+        (label) => {
+          const cells = [...document.querySelectorAll(`[data-testid=energy-chart-data] tr[data-label^="${label} "] td`)].map((td) => td.textContent);
+          return cells.length === 2 && cells.every((c) => c !== "–") ? cells : undefined;
+        },
+        String(d),
+      ).then((h) => h.jsonValue());
+    assert.deepEqual(await energyOf(operator), ["0.5", "0.5"]);
+    const fresh = await operatorCtx.newPage();
+    await fresh.goto(`${portal.url}#/operator`);
+    await fresh.waitForFunction(() => document.documentElement.dataset.energy === "loaded");
+    assert.deepEqual(await energyOf(fresh), ["0.5", "0.5"]);
+    await fresh.close();
     await shot(operator, "operator");
     await operator.setViewportSize(PHONE);
     await operator.waitForTimeout(300);
