@@ -131,7 +131,7 @@ async function main() {
     const prosumers = Array.from({ length: N - 1 }, (_, i) => ({
       acct: new Account(new Wallet(keccakText(`bench prosumer ${i}`))),
       meter: new Account(new Wallet(keccakText(`bench meter ${i}`))),
-      id: i + 2, // the grid is #1
+      id: 0, // read back after registration: the registrations are sent together and mined in arrival order
       green: i % 3 === 0,
       producer: i % 2 === 0,
       importWh: 0n,
@@ -140,6 +140,10 @@ async function main() {
     for (let i = 0; i < prosumers.length; i += 200) await Promise.all(prosumers.slice(i, i + 200).flatMap((x) => [fund(x.acct.wallet.address), fund(x.meter.wallet.address)]));
     let failed = await sendAll(prosumers.map((x, i) => ({ from: x.acct, data: iface.encodeFunctionData("register", [`p${String(i).padStart(4, "0")}`, x.green]), gasLimit: 250_000 })));
     if (failed) throw new Error(`${failed} registrations failed`);
+    for (let i = 0; i < prosumers.length; i += 200) {
+      const ids = await Promise.all(prosumers.slice(i, i + 200).map((x) => market.idOf(x.acct.wallet.address)));
+      ids.forEach((id, k) => (prosumers[i + k].id = Number(id)));
+    }
     failed += await sendAll(prosumers.map((x) => ({ from: x.acct, data: iface.encodeFunctionData("deposit"), gasLimit: 150_000, value: parseEther("1") })));
     failed += await sendAll(prosumers.map((x) => ({ from: op, data: iface.encodeFunctionData("authorize", [x.id, true]), gasLimit: 150_000 })));
     failed += await sendAll(prosumers.map((x) => ({ from: op, data: iface.encodeFunctionData("bindMeter", [x.id, 100_000 + x.id, x.meter.wallet.address, 50_000]), gasLimit: 300_000 })));
