@@ -157,7 +157,7 @@ export class LiveMarket {
     // an interval not cleared by the start block has no settlements up to it
     const clearedAt = intervals.flatMap((d) => sums.get(d)?.block ?? []);
     const from = clearedAt.length ? Math.min(...clearedAt) : to + 1;
-    const agg = this.history;
+    const agg = (this.history = new Map());
     const field = (name: string) => this.client.decoder.intField("ParticipantSettled", name);
     const [interval, cleared, actual] = [field("interval"), field("clearedWh"), field("actualWh")];
     const chunks: [number, number][] = [];
