@@ -19,6 +19,7 @@ import { Anvil, CHAIN_ID, DEV_KEY, freePort } from "./support/anvil";
 import { BridgeProcess } from "./support/bridgeProcess";
 import { deployMarket } from "./support/market";
 import { PtyPair, startPtyPair } from "./support/ptyPair";
+import { sleep, waitUntil } from "./support/wait";
 
 const INTERVAL_SECONDS = 5;
 const MAX_READ_DELAY_SECONDS = 2;
@@ -33,16 +34,6 @@ interface Posted {
   interval: number;
   importWh: bigint;
   exportWh: bigint;
-}
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
-async function waitUntil(condition: () => Promise<boolean> | boolean, timeoutMs: number, what: string): Promise<void> {
-  const until = Date.now() + timeoutMs;
-  while (!(await condition())) {
-    if (Date.now() > until) throw new Error(`timed out waiting for ${what}`);
-    await sleep(200);
-  }
 }
 
 describe("bridge to chain, end to end", () => {
@@ -144,13 +135,13 @@ describe("bridge to chain, end to end", () => {
   it("posts every interval's reading exactly once through kill -9 of the bridge and a chain outage", async () => {
     bridge.start();
     const firstBoundary = lastBoundary({ startTime, intervalSeconds: INTERVAL_SECONDS }, Date.now()) + 1;
-    await waitUntil(() => postedUpTo(firstBoundary), 3 * INTERVAL_SECONDS * 1000, "the first readings on chain");
+    await waitUntil(() => postedUpTo(firstBoundary), 3 * INTERVAL_SECONDS * 1000, "the first readings on chain", 200);
 
     // kill -9 in the middle of reading / posting, right after a boundary, and restart at once
     const killedAt = await nextBoundary(400);
     await bridge.kill();
     bridge.start();
-    await waitUntil(() => postedUpTo(killedAt), 4 * INTERVAL_SECONDS * 1000, "the readings of the boundary the bridge was killed at");
+    await waitUntil(() => postedUpTo(killedAt), 4 * INTERVAL_SECONDS * 1000, "the readings of the boundary the bridge was killed at", 200);
 
     // the chain goes away for more than two intervals; the bridge is killed once more meanwhile
     await anvil.stop();
@@ -160,7 +151,7 @@ describe("bridge to chain, end to end", () => {
     await nextBoundary(1500);
     const outageTo = await nextBoundary(1500);
     await anvil.start();
-    await waitUntil(() => postedUpTo(outageTo - 1), 6 * INTERVAL_SECONDS * 1000, "the readings journaled during the outage");
+    await waitUntil(() => postedUpTo(outageTo - 1), 6 * INTERVAL_SECONDS * 1000, "the readings journaled during the outage", 200);
     assert.equal(await bridge.stop(), 0, "a clean stop on SIGTERM");
 
     const posted = await postedEvents();

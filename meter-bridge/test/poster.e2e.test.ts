@@ -17,6 +17,7 @@ import { Fields, Level, Logger } from "../src/log";
 import { MeterPoster, PosterOptions } from "../src/poster";
 import { Anvil, CHAIN_ID, DEV_KEY, freePort } from "./support/anvil";
 import { deployMarket } from "./support/market";
+import { waitUntil } from "./support/wait";
 
 const INTERVAL_SECONDS = 60;
 const INTERVAL = 3; // long over: the market starts ten intervals in the past
@@ -24,16 +25,6 @@ const REPLACE_AFTER_MS = 800;
 /** the poster sleeps this long after each step; the test mines inside that pause */
 const POLL_MS = 300;
 const TIMEOUT_MS = 5000;
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
-async function waitUntil(condition: () => Promise<boolean> | boolean, timeoutMs: number, what: string): Promise<void> {
-  const until = Date.now() + timeoutMs;
-  while (!(await condition())) {
-    if (Date.now() > until) throw new Error(`timed out waiting for ${what}`);
-    await sleep(50);
-  }
-}
 
 interface Line extends Fields {
   level: Level;
