@@ -16,11 +16,10 @@
  */
 import type { Interface, Log, TransactionReceipt } from "ethers";
 import type { EnergyMarket } from "../typechain-types";
-import { PHASES, STAGES, STAGE_DONE, readSchedule } from "./market";
+import { PHASES, STAGES, STAGE_DONE } from "./market";
 import { RevertError, SendAborted, Sender, formatRevert, isUnreachable, sleep } from "./sender";
 import type { ScheduleTimes } from "./deployment";
 
-export { STAGE_DONE, readSchedule };
 
 /** One structured log line: what was done (action) and what happened (event). */
 export type CycleRecord = { action: string; event: string; interval?: number } & Record<string, unknown>;

@@ -4,16 +4,13 @@
  */
 import { readFileSync } from "node:fs";
 import { MarketParams, Schedule, scheduleFor } from "./market";
+import type { ScheduleTimes } from "./deployment";
 import { UnitError, etherToWei, kWhToWh, parseDecimal, ratioToPpm } from "./units";
 
 export class ScenarioError extends Error {}
 
-export interface ScenarioMarket {
-  intervalSeconds: number;
-  commitSeconds: number;
-  revealSeconds: number;
-  settleOffsetSeconds: number;
-  readingGraceSeconds: number;
+/** A scenario's market: the schedule's durations (its start is the run's), parameters as decimal strings. */
+export interface ScenarioMarket extends Omit<ScheduleTimes, "startTime"> {
   balancingShortRatio: string;
   balancingLongRatio: string;
   rewardRatio: string;

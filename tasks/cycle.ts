@@ -6,6 +6,7 @@
  */
 import { task, types } from "hardhat/config";
 import type { HardhatRuntimeEnvironment, HttpNetworkConfig, NetworkConfig } from "hardhat/types";
+import type { SettleResult } from "../lib/cycle";
 import { CliError, asCli, output, parseIntList, parseNonNegativeInt } from "./cli";
 
 /** Lazily loaded: the config must load before typechain-types exist. */
@@ -15,7 +16,8 @@ async function openCycle(hre: HardhatRuntimeEnvironment, o: { json: boolean; log
   const { KeyError, operatorSigner } = await import("../lib/signers");
   const { attachMarket } = await import("../lib/market");
   const { Sender } = await import("../lib/sender");
-  const { readSchedule, firstTradedInterval } = await import("../lib/cycle");
+  const { readSchedule } = await import("../lib/market");
+  const { firstTradedInterval } = await import("../lib/cycle");
 
   const deployment = readDeployment(hre.network.name);
   const net = hre.network.config;
@@ -108,15 +110,7 @@ async function untilConnected(cycle: Cycle, signal: AbortSignal): Promise<Awaite
   }
 }
 
-function formatSettlement(r: {
-  interval: number;
-  settled: number[];
-  readingMissing: number[];
-  transactions: { tx: string; gasUsed: bigint; ids: number[] }[];
-  rejected: { ids: number[]; revert: string; outcome: string }[];
-  waiting: { id: number; reason?: string }[];
-  alreadySettled: number[];
-}): string {
+function formatSettlement(r: SettleResult & { waiting: { id: number; reason?: string }[]; alreadySettled: number[] }): string {
   const missing = r.readingMissing.length ? ` (reading missing: ${r.readingMissing.join(", ")})` : "";
   return [
     r.settled.length ? `interval ${r.interval}: settled ${r.settled.join(", ")}${missing}` : `interval ${r.interval}: nothing settled`,
@@ -174,7 +168,8 @@ task("settle", "Settle a delivery interval for the given participants, or for al
       const given = args.ids === undefined ? undefined : parseIntList(args.ids, "--ids");
       const batch = parseNonNegativeInt(args.batch, "--batch");
       if (batch === 0) throw new CliError("--batch: must be at least 1");
-      const { readHead, settleDelivery, settlementsDue, STAGE_DONE } = await import("../lib/cycle");
+      const { readHead, settleDelivery, settlementsDue } = await import("../lib/cycle");
+      const { STAGE_DONE } = await import("../lib/market");
       const cycle = await openCycle(hre, { json: args.json, logTo: "stderr" });
       try {
         const { ctx, fromInterval } = await cycle.connect();

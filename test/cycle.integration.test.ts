@@ -14,7 +14,7 @@ import path from "node:path";
 import { HDNodeWallet, JsonRpcProvider, Network, NonceManager, Wallet, getCreateAddress, parseEther } from "ethers";
 import { DEV_MNEMONIC } from "../hardhat.config";
 import { writeDeployment } from "../lib/deployment";
-import { SealedBid, Side, SideValue, attachMarket, commitmentOf, deployMarket, newSalt, revealSealed } from "../lib/market";
+import { SealedBid, Side, SideValue, commitmentOf, deployMarket, newSalt, revealSealed } from "../lib/market";
 import type { EnergyMarket } from "../typechain-types";
 import { Anvil, delay, freePort } from "./shared/anvil";
 

@@ -6,7 +6,6 @@
 import { expect } from "chai";
 import { ethers } from "hardhat";
 import type { HardhatEthersSigner } from "@nomicfoundation/hardhat-ethers/signers";
-import { EnergyMarket } from "../typechain-types";
 import { PAPER_PARAMS, Side, SealedBid, commitmentOf, deployMarket, newSalt, scheduleFor } from "../lib/market";
 import { ModelBid, averagePrice, clearBook, settleParticipant } from "../lib/model";
 import { ETH, INTERVAL, toClearing, toCommit, toGraceOver, toNextBoundary, toReveal, toStart } from "./shared/fixtures";

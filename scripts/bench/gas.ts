@@ -9,6 +9,7 @@ import { EnergyMarket } from "../../typechain-types";
 import { DEFAULT_CLEAR_STEPS, HintBook, STAGE_DONE, PAPER_PARAMS, SealedBid, Side, commitmentOf, deployMarket, newSalt, scheduleFor } from "../../lib/market";
 import { ModelBid } from "../../lib/model";
 import { Call, InProcessClock, call } from "../../lib/chain";
+import { rng } from "../../test/shared/random";
 
 const INTERVAL = 900;
 const SETTLE_BATCH = 100;
@@ -50,7 +51,7 @@ export async function runGasBench(hre: HardhatRuntimeEnvironment, counts: number
   const { ethers, network } = hre;
   const clock = new InProcessClock(network.provider);
   const [operator] = await ethers.getSigners();
-  const rand = prng(seed);
+  const rand = rng(seed).next;
   const now = BigInt((await ethers.provider.getBlock("latest"))!.timestamp);
   const market = await deployMarket(operator, scheduleFor(INTERVAL, now - (now % BigInt(INTERVAL))), PAPER_PARAMS);
   const grid = Wallet.createRandom(ethers.provider);
@@ -229,17 +230,6 @@ async function inBlocks(clock: InProcessClock, calls: (() => Promise<Call>)[]): 
 }
 
 const sum = (xs: number[]) => xs.reduce((a, b) => a + b, 0);
-
-function prng(seed: number) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 export function formatGasBench(b: GasBench): string {
   const o = b.operations;

@@ -72,6 +72,27 @@ start_node() {
   echo "started geth (pid $!), log: $log"
 }
 
+# start_two_nodes GENESIS NODE1_ARGS...: initializes both data directories once, starts node 1
+# (the RPC endpoint) with the shared flags plus NODE1_ARGS (mining or sealing), then node 2, a
+# full peer with IPC only on its own ports, and peers them. Uses BASE, NETWORK_ID and HTTP_PORT.
+start_two_nodes() {
+  local genesis=$1
+  shift
+  init_node "$BASE/node1" "$genesis"
+  init_node "$BASE/node2" "$genesis"
+  start_node "$BASE/node1.log" \
+    --datadir "$BASE/node1" --networkid "$NETWORK_ID" --syncmode full \
+    --port 30303 --nodiscover --authrpc.port 8551 \
+    --http --http.addr 127.0.0.1 --http.port "$HTTP_PORT" --http.api eth,net,web3 \
+    --miner.gasprice "$MINER_GAS_PRICE_WEI" "$@"
+  wait_for_ipc "$BASE/node1/geth.ipc"
+  start_node "$BASE/node2.log" \
+    --datadir "$BASE/node2" --networkid "$NETWORK_ID" --syncmode full \
+    --port 30304 --nodiscover --authrpc.port 8552
+  wait_for_ipc "$BASE/node2/geth.ipc"
+  connect_peer "$BASE/node1/geth.ipc" "$BASE/node2/geth.ipc"
+}
+
 stop_nodes() {
   ((${#NODE_PIDS[@]} == 0)) || kill "${NODE_PIDS[@]}" 2>/dev/null || true
   wait

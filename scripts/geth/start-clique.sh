@@ -39,24 +39,10 @@ if [[ ! -f $BASE/genesis.json ]]; then
   render_genesis "$HERE/genesis-clique.json" "$BASE/genesis.json" "$(cat "$BASE/sealer.address")"
 fi
 SEALER=$(cat "$BASE/sealer.address")
-init_node "$BASE/node1" "$BASE/genesis.json"
-init_node "$BASE/node2" "$BASE/genesis.json"
-
-# Node 1: sealer and RPC endpoint.
-start_node "$BASE/node1.log" \
-  --datadir "$BASE/node1" --networkid "$NETWORK_ID" --syncmode full \
-  --port 30303 --nodiscover --authrpc.port 8551 \
-  --http --http.addr 127.0.0.1 --http.port "$HTTP_PORT" --http.api eth,net,web3 \
-  --mine --miner.etherbase "$SEALER" --miner.gasprice "$MINER_GAS_PRICE_WEI" \
+# Node 1 seals and serves RPC; node 2 is a plain peer.
+start_two_nodes "$BASE/genesis.json" \
+  --mine --miner.etherbase "$SEALER" \
   --unlock "$SEALER" --password "$BASE/sealer.password" --allow-insecure-unlock
-wait_for_ipc "$BASE/node1/geth.ipc"
-
-# Node 2: a full peer without RPC over HTTP (IPC only), on its own ports.
-start_node "$BASE/node2.log" \
-  --datadir "$BASE/node2" --networkid "$NETWORK_ID" --syncmode full \
-  --port 30304 --nodiscover --authrpc.port 8552
-wait_for_ipc "$BASE/node2/geth.ipc"
-connect_peer "$BASE/node1/geth.ipc" "$BASE/node2/geth.ipc"
 
 echo "chain 20191 (clique, sealer $SEALER) at http://127.0.0.1:$HTTP_PORT; Ctrl-C stops both nodes"
 wait

@@ -25,25 +25,10 @@ mkdir -p "$BASE"
 if [[ ! -f $BASE/genesis.json ]]; then
   render_genesis "$HERE/genesis-ethash.json" "$BASE/genesis.json"
 fi
-init_node "$BASE/node1" "$BASE/genesis.json"
-init_node "$BASE/node2" "$BASE/genesis.json"
-
-# Node 1: miner and RPC endpoint. The first blocks wait for the ethash DAG (about 1 GB, a few
-# minutes); it is kept in --ethash.dagdir for later runs.
-start_node "$BASE/node1.log" \
-  --datadir "$BASE/node1" --networkid "$NETWORK_ID" --syncmode full \
-  --port 30303 --nodiscover --authrpc.port 8551 \
-  --http --http.addr 127.0.0.1 --http.port "$HTTP_PORT" --http.api eth,net,web3 \
-  --mine --miner.threads 1 --miner.etherbase "$OPERATOR_ADDRESS" \
-  --miner.gasprice "$MINER_GAS_PRICE_WEI" --ethash.dagdir "$BASE/ethash"
-wait_for_ipc "$BASE/node1/geth.ipc"
-
-# Node 2: a full peer without RPC over HTTP (IPC only), on its own ports.
-start_node "$BASE/node2.log" \
-  --datadir "$BASE/node2" --networkid "$NETWORK_ID" --syncmode full \
-  --port 30304 --nodiscover --authrpc.port 8552
-wait_for_ipc "$BASE/node2/geth.ipc"
-connect_peer "$BASE/node1/geth.ipc" "$BASE/node2/geth.ipc"
+# Node 1 mines and serves RPC; node 2 is a plain peer. The first blocks wait for the ethash DAG
+# (about 1 GB, a few minutes); it is kept in --ethash.dagdir for later runs.
+start_two_nodes "$BASE/genesis.json" \
+  --mine --miner.threads 1 --miner.etherbase "$OPERATOR_ADDRESS" --ethash.dagdir "$BASE/ethash"
 
 echo "chain 20190 (ethash) at http://127.0.0.1:$HTTP_PORT; Ctrl-C stops both nodes"
 wait

@@ -2,7 +2,6 @@
  * Wallets: deposit, withdraw (margin lock), fundPool, collect and debts (participant and pool).
  */
 import { expect } from "chai";
-import { ethers } from "hardhat";
 import { loadFixture } from "@nomicfoundation/hardhat-network-helpers";
 import { ReentrantWithdrawer__factory } from "../../typechain-types";
 import { ETH, buy, commit, marketFixture, paperFixture, placeBids, reveal, sell, settleThrough, toCommit, toReveal, toSettlement } from "../shared/fixtures";

@@ -6,9 +6,9 @@ import { PHASES, STAGES, Side } from "../../lib/market";
 import type { MarketLog } from "./chain";
 import { ChartView } from "./Chart";
 import { ClientContext } from "./context";
-import { UserError, explain } from "./errors";
+import { UserError } from "./errors";
 import { ether, hhmm, kWh, short } from "./format";
-import { anyOf, useChainQuery } from "./hooks";
+import { anyOf, useAction, useChainQuery } from "./hooks";
 import { send, session } from "./session";
 import { SignIn } from "./SignIn";
 import { Participant, energy, energyLoading, latestBlock, now, participants, summaries, touched } from "./store";
@@ -349,21 +349,13 @@ function ParticipantsCard({ isOperator, operator }: { isOperator: boolean; opera
     return f ? list.filter((p) => p.name.toLowerCase().includes(f) || String(p.id) === f || p.account.toLowerCase().includes(f)) : list;
   }, [list, filter]);
   const { details, onRange } = useRowDetails(rows, false);
-  const [msg, setMsg] = useState<{ kind: "error" | "ok"; text: string } | null>(null);
   const [binding, setBinding] = useState<Participant | null>(null);
-  const [busy, setBusy] = useState<number | null>(null);
-  const authorize = async (p: Participant) => {
-    setMsg(null);
-    setBusy(p.id);
-    try {
+  const { msg, busy, run } = useAction<number>();
+  const authorize = (p: Participant) =>
+    run(async () => {
       await send(client, `${p.authorized ? "revoking" : "authorizing"} #${p.id}`, (m) => m.authorize(p.id, !p.authorized));
-      setMsg({ kind: "ok", text: `#${p.id} ${p.name} is ${p.authorized ? "no longer authorized" : "authorized to trade"}.` });
-    } catch (err) {
-      setMsg({ kind: "error", text: explain(err) });
-    } finally {
-      setBusy(null);
-    }
-  };
+      return `#${p.id} ${p.name} is ${p.authorized ? "no longer authorized" : "authorized to trade"}.`;
+    }, p.id);
   return (
     <Card
       title={`Participants (${list.length})`}
@@ -435,24 +427,17 @@ function BindMeter({ p, onDone }: { p: Participant; onDone: () => void }) {
   const [number, setNumber] = useState(p.meter ? p.meter.number.toString().padStart(12, "0") : "");
   const [account, setAccount] = useState(p.meter?.account ?? "");
   const [kw, setKw] = useState(p.meter ? String(p.meter.ratedPowerW / 1000) : "");
-  const [msg, setMsg] = useState<string | null>(null);
-  const [busy, setBusy] = useState(false);
-  const submit = async (e: Event) => {
+  const { msg, busy, run } = useAction();
+  const submit = (e: Event) => {
     e.preventDefault();
-    setMsg(null);
-    try {
+    return run(async () => {
       if (!/^\d{1,12}$/.test(number.trim()) || BigInt(number.trim()) === 0n) throw new UserError("The meter number is the meter's 12-digit address (not all zeros).");
       if (!isAddress(account.trim())) throw new UserError("The meter account must be an Ethereum address (0x followed by 40 hex digits).");
       if (!/^\d+(\.\d{1,3})?$/.test(kw.trim()) || Number(kw) <= 0) throw new UserError("The rated power is in kW, more than zero, at most 3 decimals.");
       const watts = Math.round(Number(kw.trim()) * 1000);
-      setBusy(true);
       await send(client, `binding meter ${number} to #${p.id}`, (m) => m.bindMeter(p.id, BigInt(number.trim()), account.trim(), watts));
       onDone();
-    } catch (err) {
-      setMsg(explain(err));
-    } finally {
-      setBusy(false);
-    }
+    });
   };
   return (
     <form class="form bind" onSubmit={submit} data-testid="bind-form">
@@ -481,7 +466,7 @@ function BindMeter({ p, onDone }: { p: Participant; onDone: () => void }) {
           Cancel
         </button>
       </div>
-      <Message kind="error" text={msg} testid="bind-msg" />
+      <Message kind="error" text={msg?.text} testid="bind-msg" />
     </form>
   );
 }

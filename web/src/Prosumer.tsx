@@ -8,7 +8,7 @@ import type { MarketClient, MarketLog } from "./chain";
 import { ClientContext } from "./context";
 import { UserError, explain } from "./errors";
 import { clock, cny, duration, ether, hhmm, kWh } from "./format";
-import { useChainQuery } from "./hooks";
+import { useAction, useChainQuery } from "./hooks";
 import { forgetBid, keepBid, loadBids, revealDue, storedBids } from "./sealed";
 import { Session, send, session } from "./session";
 import { SignIn } from "./SignIn";
@@ -64,23 +64,16 @@ function Account({ me, reload }: { me: Me; reload: () => void }) {
   const client = useContext(ClientContext);
   const [name, setName] = useState("");
   const [green, setGreen] = useState(false);
-  const [msg, setMsg] = useState<{ kind: "error" | "ok"; text: string } | null>(null);
-  const [busy, setBusy] = useState(false);
-  const register = async (e: Event) => {
+  const { msg, busy, run } = useAction();
+  const register = (e: Event) => {
     e.preventDefault();
-    setMsg(null);
-    const bytes = toUtf8Bytes(name.trim()).length;
-    if (bytes < 1 || bytes > 64) return setMsg({ kind: "error", text: "A name must be 1 to 64 bytes long." });
-    setBusy(true);
-    try {
+    return run(async () => {
+      const bytes = toUtf8Bytes(name.trim()).length;
+      if (bytes < 1 || bytes > 64) throw new UserError("A name must be 1 to 64 bytes long.");
       await send(client, "registering", (m) => m.register(name.trim(), green));
-      setMsg({ kind: "ok", text: "Registered. The operator now has to authorize you before you can trade." });
       reload();
-    } catch (err) {
-      setMsg({ kind: "error", text: explain(err) });
-    } finally {
-      setBusy(false);
-    }
+      return "Registered. The operator now has to authorize you before you can trade.";
+    });
   };
   if (!me.participant) {
     return (
@@ -124,27 +117,19 @@ function WalletCard({ me, reload }: { me: Me; reload: () => void }) {
   const client = useContext(ClientContext);
   const w = me.wallet!;
   const [amount, setAmount] = useState("");
-  const [msg, setMsg] = useState<{ kind: "error" | "ok"; text: string } | null>(null);
-  const [busy, setBusy] = useState(false);
-  const act = async (kind: "deposit" | "withdraw") => {
-    setMsg(null);
-    try {
+  const { msg, busy, run } = useAction();
+  const act = (kind: "deposit" | "withdraw") =>
+    run(async () => {
       const wei = etherToWei(amount.trim(), "Amount (ETH)");
       if (wei <= 0n) throw new UserError("The amount must be more than zero.");
       if (kind === "deposit" && wei >= me.external) throw new UserError(`Your account holds ${ether(me.external)} ETH, not enough to deposit ${ether(wei)} ETH and pay the gas.`);
       if (kind === "withdraw" && wei > w.withdrawable)
         throw new UserError(`You can withdraw at most ${ether(w.withdrawable)} ETH now (the margin stays while bids are unsettled, debts are paid first).`);
-      setBusy(true);
       await send(client, kind === "deposit" ? "depositing" : "withdrawing", (m) => (kind === "deposit" ? m.deposit({ value: wei }) : m.withdraw(wei)));
-      setMsg({ kind: "ok", text: `${kind === "deposit" ? "Deposited" : "Withdrew"} ${ether(wei)} ETH (${cny(wei)}).` });
       setAmount("");
       reload();
-    } catch (err) {
-      setMsg({ kind: "error", text: explain(err) });
-    } finally {
-      setBusy(false);
-    }
-  };
+      return `${kind === "deposit" ? "Deposited" : "Withdrew"} ${ether(wei)} ETH (${cny(wei)}).`;
+    });
   return (
     <Card title="Market wallet" id="wallet">
       <dl class="stats">
@@ -193,16 +178,14 @@ function BidCard({ me, address, reload }: { me: Me; address: string; reload: () 
   const [side, setSide] = useState<SideValue>(Side.Sell);
   const [energy, setEnergy] = useState("");
   const [price, setPrice] = useState("");
-  const [msg, setMsg] = useState<{ kind: "error" | "ok"; text: string } | null>(null);
-  const [busy, setBusy] = useState(false);
+  const { msg, busy, run } = useAction();
   const p = me.participant!;
   const wallet = me.wallet!;
   const params = me.params;
 
-  const submit = async (e: Event) => {
+  const submit = (e: Event) => {
     e.preventDefault();
-    setMsg(null);
-    try {
+    return run(async () => {
       const energyWh = kWhToWh(energy.trim(), "Energy (kWh)");
       const priceWei = etherToWei(price.trim(), "Price (ETH per kWh)");
       if (energyWh <= 0n) throw new UserError("The energy must be more than zero.");
@@ -226,7 +209,6 @@ function BidCard({ me, address, reload }: { me: Me; address: string; reload: () 
       const d = client.intervalAt(tNow) + 1;
       const win = client.times(d);
       if (tNow >= win.revealStart) throw new UserError(`Sealed bids for interval ${d} closed at ${clock(win.revealStart)}; bids for interval ${d + 1} open at ${clock(client.times(d + 1).commitStart)}.`);
-      setBusy(true);
       const bid = { interval: d, side, energyWh, priceWeiPerKWh: priceWei, salt: newSalt() };
       const commitment = commitmentOf(BigInt(client.config.chainId), client.config.market, address, bid);
       const signer = session.value!.signer;
@@ -243,15 +225,11 @@ function BidCard({ me, address, reload }: { me: Me; address: string; reload: () 
         if (!onChain?.committed) forgetBid(client, address, d);
         throw err;
       }
-      setMsg({ kind: "ok", text: `Sealed bid committed for interval ${d}.` });
       setEnergy("");
       setPrice("");
       reload();
-    } catch (err) {
-      setMsg({ kind: "error", text: explain(err) });
-    } finally {
-      setBusy(false);
-    }
+      return `Sealed bid committed for interval ${d}.`;
+    });
   };
 
   const pending = storedBids.value.filter((b) => b.state === "committed");

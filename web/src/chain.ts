@@ -60,18 +60,18 @@ export class MarketClient {
   }
 
   /**
-   * Decoded market logs of `events` (any of them), optionally filtered by indexed arguments: a
-   * value, any of a list of values, or null for any.
+   * Decoded market logs of `events` (any of them; null: every market log), optionally filtered by
+   * indexed arguments: a value, any of a list of values, or null for any.
    */
-  async logs(events: string[], indexed: Indexed[] = [], fromBlock = this.config.deployedAtBlock, toBlock?: number): Promise<MarketLog[]> {
+  async logs(events: string[] | null, indexed: Indexed[] = [], fromBlock = this.config.deployedAtBlock, toBlock?: number): Promise<MarketLog[]> {
     return this.decodeAll(await this.rawLogs(events, indexed, fromBlock, toBlock));
   }
 
   /** As `logs`, undecoded (for bulk reads through `decoder.intField`). */
-  async rawLogs(events: string[], indexed: Indexed[] = [], fromBlock = this.config.deployedAtBlock, toBlock?: number): Promise<RawLog[]> {
+  async rawLogs(events: string[] | null, indexed: Indexed[] = [], fromBlock = this.config.deployedAtBlock, toBlock?: number): Promise<RawLog[]> {
     const to = toBlock ?? (await this.provider.getBlockNumber());
     const word = (v: number | bigint) => zeroPadValue(toBeHex(v), 32);
-    const topics: (string | string[] | null)[] = [events.map((e) => this.topic(e)), ...indexed.map((v) => (v === null ? null : Array.isArray(v) ? v.map(word) : word(v)))];
+    const topics: (string | string[] | null)[] = [events && events.map((e) => this.topic(e)), ...indexed.map((v) => (v === null ? null : Array.isArray(v) ? v.map(word) : word(v)))];
     const out: RawLog[] = [];
     for (let from = fromBlock; from <= to; from += LOG_CHUNK) {
       const raw: RawLog[] = await this.provider.send("eth_getLogs", [

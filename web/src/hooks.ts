@@ -1,4 +1,5 @@
 import { useEffect, useRef, useState } from "preact/hooks";
+import { explain } from "./errors";
 import { touched } from "./store";
 
 export interface Query<T> {
@@ -43,3 +44,32 @@ export const anyOf =
   (...keys: string[]) =>
   (set: Set<string>) =>
     keys.some((k) => set.has(k));
+
+/** What an action tells the user: its outcome, or what went wrong. */
+export interface Notice {
+  kind: "error" | "ok";
+  text: string;
+}
+
+/**
+ * A user action's state: `run` clears the last notice, marks the action busy (with `key`, e.g.
+ * the row it acts on), shows the text the action returns as its outcome or the explained error,
+ * and clears busy again.
+ */
+export function useAction<K = true>() {
+  const [msg, setMsg] = useState<Notice | null>(null);
+  const [busy, setBusy] = useState<K | undefined>(undefined);
+  const run = async (action: () => Promise<string | void>, key: K = true as K) => {
+    setMsg(null);
+    setBusy(key);
+    try {
+      const outcome = await action();
+      if (outcome) setMsg({ kind: "ok", text: outcome });
+    } catch (err) {
+      setMsg({ kind: "error", text: explain(err) });
+    } finally {
+      setBusy(undefined);
+    }
+  };
+  return { msg, busy, run };
+}

@@ -3,7 +3,7 @@
  * contract events (loaded once, then followed block by block), and what each new block touched.
  */
 import { batch, signal } from "@preact/signals";
-import type { MarketClient, MarketLog, RawLog } from "./chain";
+import type { MarketClient, MarketLog } from "./chain";
 
 export interface Participant {
   id: number;
@@ -197,7 +197,7 @@ export class LiveMarket {
         nodeError.value = null;
         return;
       }
-      const [block, all] = await Promise.all([provider.getBlock(head), this.allLogs(this.last + 1, head)]);
+      const [block, all] = await Promise.all([provider.getBlock(head), this.client.logs(null, [], this.last + 1, head)]);
       const list = [...participants.value];
       const byId: Participant[] = [];
       for (const p of list) byId[p.id - 1] = p;
@@ -221,11 +221,5 @@ export class LiveMarket {
     } finally {
       this.polling = false;
     }
-  }
-
-  /** Every market log of a block range (no topic filter). */
-  private async allLogs(from: number, to: number): Promise<MarketLog[]> {
-    const raw = (await this.client.provider.send("eth_getLogs", [{ address: this.client.config.market, fromBlock: "0x" + from.toString(16), toBlock: "0x" + to.toString(16) }])) as RawLog[];
-    return this.client.decodeAll(raw);
   }
 }
