@@ -19,6 +19,7 @@ import type { EnergyMarket } from "../typechain-types";
 import { PHASES, STAGES, STAGE_DONE } from "./market";
 import { RevertError, SendAborted, Sender, formatRevert, isUnreachable, sleep } from "./sender";
 import type { ScheduleTimes } from "./deployment";
+import { intervalAt, lastRevealClosed, settleStart } from "./clock";
 
 
 /** One structured log line: what was done (action) and what happened (event). */
@@ -45,31 +46,6 @@ export async function readHead(market: EnergyMarket): Promise<Head> {
   const block = await market.runner!.provider!.getBlock("latest");
   if (!block) throw new Error("the node returned no latest block");
   return { block: block.number, time: block.timestamp };
-}
-
-// ------------------------------------------------------------------ clock (same rules as Clock.sol)
-
-export function intervalAt(s: ScheduleTimes, t: number): number {
-  return t < s.startTime ? 0 : Math.floor((t - s.startTime) / s.intervalSeconds);
-}
-
-export function revealEnd(s: ScheduleTimes, d: number): number {
-  return s.startTime + (d - 1) * s.intervalSeconds + s.commitSeconds + s.revealSeconds;
-}
-
-export function settleStart(s: ScheduleTimes, d: number): number {
-  return s.startTime + (d + 1) * s.intervalSeconds + s.settleOffsetSeconds;
-}
-
-/** The last delivery interval whose reveal window has closed at time `t` (0: none). */
-export function lastRevealClosed(s: ScheduleTimes, t: number): number {
-  if (t < revealEnd(s, 1)) return 0;
-  return 1 + Math.floor((t - revealEnd(s, 1)) / s.intervalSeconds);
-}
-
-/** The first interval that can have bids: the one after the interval the market was deployed in. */
-export function firstTradedInterval(s: ScheduleTimes, deployedAt: number): number {
-  return Math.max(1, intervalAt(s, deployedAt) + 1);
 }
 
 const iso = (t: number) => new Date(t * 1000).toISOString().replace(".000Z", "Z");
@@ -266,7 +242,7 @@ function logRevert(ctx: CycleContext, action: string, d: number, e: RevertError,
 // ------------------------------------------------------------------ the daemon
 
 export interface CycleOptions {
-  /** First delivery interval to clear (see firstTradedInterval). */
+  /** First delivery interval to clear (see firstTradedInterval in lib/clock). */
   fromInterval: number;
   /** Participant IDs per settle transaction. */
   batch: number;

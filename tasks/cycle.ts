@@ -14,10 +14,9 @@ async function openCycle(hre: HardhatRuntimeEnvironment, o: { json: boolean; log
   const { FetchRequest, HDNodeWallet, JsonRpcProvider, Network, Wallet } = await import("ethers");
   const { readDeployment } = await import("../lib/deployment");
   const { KeyError, operatorSigner } = await import("../lib/signers");
-  const { attachMarket } = await import("../lib/market");
+  const { attachMarket, readSchedule } = await import("../lib/market");
   const { Sender } = await import("../lib/sender");
-  const { readSchedule } = await import("../lib/market");
-  const { firstTradedInterval } = await import("../lib/cycle");
+  const { firstTradedInterval } = await import("../lib/clock");
 
   const deployment = readDeployment(hre.network.name);
   const net = hre.network.config;
@@ -137,7 +136,8 @@ task("clear", "Clear a delivery interval (continues until done, in several trans
       const { DEFAULT_CLEAR_STEPS } = await import("../lib/market");
       const steps = args.steps === undefined ? DEFAULT_CLEAR_STEPS : parseNonNegativeInt(args.steps, "--steps");
       if (steps === 0) throw new CliError("--steps: must be at least 1");
-      const { clearDelivery, readHead, revealEnd } = await import("../lib/cycle");
+      const { clearDelivery, readHead } = await import("../lib/cycle");
+      const { revealEnd } = await import("../lib/clock");
       const cycle = await openCycle(hre, { json: args.json, logTo: "stderr" });
       try {
         const { ctx } = await cycle.connect();

@@ -20,6 +20,7 @@ import { gzipSync } from "node:zlib";
 import path from "node:path";
 import { JsonRpcProvider, Network, TransactionRequest, Wallet, id as keccakText, parseEther } from "ethers";
 import { EnergyMarket__factory } from "../../typechain-types";
+import { windowsOf } from "../../lib/clock";
 import { HintBook, Side, commitmentOf, newSalt, type SealedBid } from "../../lib/market";
 import { Anvil } from "../test/support/anvil";
 import { DESKTOP, launch } from "../test/support/browser";
@@ -155,10 +156,7 @@ async function main() {
     const ids = prosumers.map((x) => x.id);
     let settledThrough = Math.min(...(await Promise.all([ids[0], ids[ids.length - 1]].map(async (id) => Number((await market.settlementOf(id)).nextInterval))))) - 1;
     const s = deployment.schedule;
-    const times = (d: number) => {
-      const start = s.startTime + d * s.intervalSeconds;
-      return { commitStart: start - s.intervalSeconds, revealStart: start - s.intervalSeconds + s.commitSeconds, revealEnd: start - s.intervalSeconds + s.commitSeconds + s.revealSeconds, start, end: start + s.intervalSeconds, graceEnd: start + s.intervalSeconds + s.settleOffsetSeconds + s.readingGraceSeconds };
-    };
+    const times = (d: number) => windowsOf(s, d);
     let r = 7;
     const rand = (lo: number, hi: number) => {
       r = (r * 1103515245 + 12345) % 2147483648;

@@ -4,6 +4,7 @@
  * event logs decoded with the contract's own interface. No market rule is computed here.
  */
 import { FetchRequest, JsonRpcProvider, LogDescription, Network, toBeHex, zeroPadValue } from "ethers";
+import { intervalAt, windowsOf } from "../../lib/clock";
 import { LogDecoder, attachMarket } from "../../lib/market";
 import type { EnergyMarket } from "../../typechain-types";
 import type { PortalConfig } from "./config";
@@ -95,18 +96,11 @@ export class MarketClient {
   // ------------------------------------------------------------ the interval clock (deployed schedule)
 
   intervalAt(t: number): number {
-    const s = this.config.schedule;
-    return t < s.startTime ? 0 : Math.floor((t - s.startTime) / s.intervalSeconds);
+    return intervalAt(this.config.schedule, t);
   }
 
   /** Timing of delivery interval `d`: traded in d-1, delivered in d, settled from settleStart. */
   times(d: number) {
-    const s = this.config.schedule;
-    const start = s.startTime + d * s.intervalSeconds;
-    const commitStart = start - s.intervalSeconds;
-    const revealStart = commitStart + s.commitSeconds;
-    const revealEnd = revealStart + s.revealSeconds;
-    const settleStart = start + s.intervalSeconds + s.settleOffsetSeconds;
-    return { start, end: start + s.intervalSeconds, commitStart, revealStart, revealEnd, settleStart, graceEnd: settleStart + s.readingGraceSeconds };
+    return windowsOf(this.config.schedule, d);
   }
 }
