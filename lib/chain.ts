@@ -61,12 +61,17 @@ abstract class BatchSender implements ChainClock {
   }
 
   async refusal(call: Call): Promise<string | undefined> {
+    return (await this.revertOf(call, "latest"))?.name;
+  }
+
+  /** The market's custom error if `call` reverts in the state of `block`, else undefined; other errors throw. */
+  private async revertOf(call: Call, block: string): Promise<ReturnType<typeof decodeRevert>> {
     try {
-      await this.rpc("eth_call", [{ from: await call.from.getAddress(), to: call.tx.to, data: call.tx.data, value: hex(call.tx.value ?? 0n) }, "latest"]);
+      await this.rpc("eth_call", [{ from: await call.from.getAddress(), to: call.tx.to, data: call.tx.data, value: hex(call.tx.value ?? 0n) }, block]);
       return undefined;
     } catch (e) {
       const revert = decodeRevert(e);
-      if (revert) return revert.name;
+      if (revert) return revert;
       throw e;
     }
   }
@@ -106,12 +111,8 @@ abstract class BatchSender implements ChainClock {
 
   /** Replay a failed transaction in its block's state to name the market's custom error. */
   private async whyFailed(call: Call, block: string | undefined): Promise<string> {
-    try {
-      await this.rpc("eth_call", [{ from: await call.from.getAddress(), to: call.tx.to, data: call.tx.data, value: hex(call.tx.value ?? 0n) }, block ?? "latest"]);
-    } catch (e) {
-      const revert = decodeRevert(e);
-      if (revert) return `${revert.name}(${revert.args.join(", ")})`;
-    }
+    const revert = await this.revertOf(call, block ?? "latest").catch(() => undefined);
+    if (revert) return `${revert.name}(${revert.args.join(", ")})`;
     return block ? "reverted" : "not mined";
   }
 }
