@@ -4,14 +4,19 @@ pragma solidity 0.8.28;
 import {IEnergyMarket} from "../interfaces/IEnergyMarket.sol";
 
 /// @title Participant registry: prosumers and the public grid, IDs in registration order.
-/// @dev All functions are O(1) (names are at most 64 bytes).
+/// @dev One storage slot per participant holds everything a bid needs to know about it (account,
+/// flags and its meter's rated power), so committing and revealing read it once. IDs stay below 2^24
+/// (they are packed into order-book links). All functions are O(1) (names are at most 64 bytes).
 library Participants {
+    uint32 internal constant MAX_ID = type(uint24).max;
+
     struct Record {
         address account;
         bool green;
         bool authorized;
         bool grid;
-        bool metered; // a meter is bound
+        uint32 ratedPowerW; // of the bound meter; 0 while none
+        uint32 nonce; // signed withdrawals used so far
     }
 
     struct State {
@@ -27,8 +32,9 @@ library Participants {
         if (account == address(0)) revert IEnergyMarket.ZeroValue();
         if (bytes(name).length == 0 || bytes(name).length > 64) revert IEnergyMarket.InvalidName();
         if (s.idOf[account] != 0) revert IEnergyMarket.AlreadyRegistered(account);
+        if (s.count >= MAX_ID) revert IEnergyMarket.TooManyParticipants();
         id = ++s.count;
-        s.records[id] = Record({account: account, green: green, authorized: grid, grid: grid, metered: false});
+        s.records[id] = Record({account: account, green: green, authorized: grid, grid: grid, ratedPowerW: 0, nonce: 0});
         s.names[id] = name;
         s.idOf[account] = id;
         emit IEnergyMarket.ParticipantRegistered(id, account, name, green, grid);
@@ -46,10 +52,10 @@ library Participants {
         r = s.records[id];
     }
 
-    /// @notice Reverts unless `id` may trade.
-    function requireAuthorized(State storage s, uint32 id) internal view returns (Record storage r) {
-        r = s.records[id];
-        if (!r.authorized) revert IEnergyMarket.NotAuthorized(id);
+    /// @notice The record of an existing prosumer (not the grid), or revert.
+    function prosumer(State storage s, uint32 id) internal view returns (Record storage r) {
+        r = get(s, id);
+        if (r.grid) revert IEnergyMarket.NotForGrid(id);
     }
 
     function view_(State storage s, uint32 id) internal view returns (IEnergyMarket.ParticipantView memory v) {

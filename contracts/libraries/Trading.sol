@@ -1,0 +1,105 @@
+// SPDX-License-Identifier: MIT
+pragma solidity 0.8.28;
+
+import {IEnergyMarket} from "../interfaces/IEnergyMarket.sol";
+import {Fail} from "./Fail.sol";
+import {MarketState} from "./MarketState.sol";
+import {OrderBook} from "./OrderBook.sol";
+import {Params} from "./Params.sol";
+import {Participants} from "./Participants.sol";
+import {Wallets} from "./Wallets.sol";
+
+/// @title Sealed bids: the checks and effects of a commit and a reveal, for single calls and batches.
+/// @dev Each function returns the custom error refusing the bid (empty on success) and changes nothing
+/// when it refuses. The caller has checked the phase. Deployed as a linked library.
+library Trading {
+    using Wallets for Wallets.State;
+    using OrderBook for OrderBook.State;
+    using Params for Params.State;
+
+    /// @notice Commit for `d`: the bidder is authorized, metered (or the grid), free of debt and holds
+    /// the margin and its meter's security (the grid: the flat forfeit).
+    /// @param replaces for a relayed commit, the commitment it replaces (zero: the slot must hold none)
+    function commit(
+        MarketState.Layout storage m,
+        uint32 d,
+        uint32 id,
+        bytes32 commitment,
+        bytes32 replaces,
+        bool relayed,
+        uint32 intervalSeconds
+    ) public returns (bytes memory err) {
+        uint32 settleNext;
+        (err, settleNext) = mayCommit(m, d, id, intervalSeconds);
+        if (err.length == 0) err = m.orders.checkCommit(d, id, commitment, replaces, relayed, settleNext);
+        if (err.length != 0) return err;
+        m.orders.commit(d, id, commitment);
+        emit IEnergyMarket.BidCommitted(d, id, commitment);
+    }
+
+    /// @dev Whether `id` may bid for `d`, and its settlement cursor.
+    function mayCommit(MarketState.Layout storage m, uint32 d, uint32 id, uint32 intervalSeconds)
+        private
+        view
+        returns (bytes memory err, uint32 settleNext)
+    {
+        Participants.Record memory r = m.participants.records[id];
+        if (!r.authorized) return (Fail.with(IEnergyMarket.NotAuthorized.selector, id), 0);
+        if (!r.grid && r.ratedPowerW == 0) return (Fail.with(IEnergyMarket.NoMeterBound.selector, id), 0);
+        Wallets.Account memory a = m.wallets.accounts[id];
+        if (a.owes) return (Fail.with(IEnergyMarket.HasDebt.selector, id, m.wallets.totals[id].owed), 0);
+        IEnergyMarket.MarketParams memory p = m.params.at(d);
+        uint256 needed = r.grid ? p.forfeitWei : p.marginWei + Params.security(p, Params.ratedEnergyWh(r.ratedPowerW, intervalSeconds));
+        uint256 available = a.balance > a.locked ? a.balance - a.locked : 0;
+        if (available < needed) return (Fail.with(IEnergyMarket.InsufficientFunds.selector, id, needed, available), 0);
+        return ("", a.settleNext);
+    }
+
+    /// @notice Reveal for `d`: the opening matches the commitment (anyone may submit it), the bid is
+    /// within bounds and the meter's rated energy, and the wallet covers it beyond the margin and the
+    /// security. Authorization is not checked again: a bid committed while authorized can be revealed.
+    function reveal(MarketState.Layout storage m, uint32 d, IEnergyMarket.Opening memory o, uint32 intervalSeconds)
+        public
+        returns (bytes memory err)
+    {
+        if (o.participant == 0 || o.participant > m.participants.count) return Fail.with(IEnergyMarket.UnknownParticipant.selector, o.participant);
+        Participants.Record memory r = m.participants.records[o.participant];
+        err = m.orders.checkOpening(d, o.participant, OrderBook.commitmentOf(d, r.account, o.side, o.energyWh, o.priceWeiPerKWh, o.salt));
+        if (err.length != 0) return err;
+        IEnergyMarket.MarketParams memory p = m.params.at(d);
+        err = fund(m.wallets, o, r, p, intervalSeconds);
+        if (err.length != 0) return err;
+        bool buy = o.side == IEnergyMarket.Side.Buy;
+        uint8 flags = OrderBook.REVEALED | (buy ? OrderBook.BUY : 0) | (r.green ? OrderBook.GREEN : 0);
+        OrderBook.Bid memory bid = OrderBook.Bid({
+            energyWh: uint32(o.energyWh),
+            remainingWh: uint32(o.energyWh),
+            priceWeiPerKWh: o.priceWeiPerKWh,
+            proceedsGwei: 0,
+            next: 0,
+            flags: flags
+        });
+        m.orders.insert(d, o.participant, bid, o.hintPrevId);
+        emit IEnergyMarket.BidRevealed(d, o.participant, o.side, r.green, o.energyWh, o.priceWeiPerKWh);
+    }
+
+    /// @dev Check a revealed bid's bounds and put up its funds: a buy reserves its cost, a sell locks its
+    /// collateral, both beyond the margin and the meter's security (the grid holds neither).
+    function fund(
+        Wallets.State storage wallets,
+        IEnergyMarket.Opening memory o,
+        Participants.Record memory r,
+        IEnergyMarket.MarketParams memory p,
+        uint32 intervalSeconds
+    ) private returns (bytes memory err) {
+        uint256 ratedWh = r.grid ? 0 : Params.ratedEnergyWh(r.ratedPowerW, intervalSeconds);
+        err = Params.checkBid(p, o.energyWh, o.priceWeiPerKWh, ratedWh);
+        if (err.length != 0) return err;
+        uint256 available = wallets.free(o.participant, r.grid ? 0 : p.marginWei + Params.security(p, ratedWh));
+        bool buy = o.side == IEnergyMarket.Side.Buy;
+        uint256 needed = buy ? OrderBook.costOf(o.energyWh, o.priceWeiPerKWh) : r.grid ? 0 : Params.saleCollateral(p, o.energyWh);
+        if (needed > available) return Fail.with(IEnergyMarket.InsufficientFunds.selector, o.participant, needed, available);
+        if (buy) wallets.reserve(o.participant, needed);
+        else wallets.lock(o.participant, needed);
+    }
+}
