@@ -34,6 +34,7 @@ contract EnergyMarket is IEnergyMarket {
     uint32 private immutable SETTLE_OFFSET_SECONDS;
     uint32 private immutable READING_GRACE_SECONDS;
     uint64 private immutable MAX_PRICE;
+    uint64 private immutable MAX_BAND_PRICE;
     uint96 private immutable MAX_MARGIN;
     uint32 private immutable MAX_RATED_POWER;
 
@@ -63,7 +64,7 @@ contract EnergyMarket is IEnergyMarket {
     constructor(Schedule memory s, Limits memory l, MarketParams memory params) {
         if (s.startTime == 0) s.startTime = uint64(block.timestamp);
         Clock.validate(s);
-        if (l.maxPriceWeiPerKWh == 0 || l.maxRatedPowerW == 0) revert InvalidSchedule();
+        if (l.maxPriceWeiPerKWh == 0 || l.maxBandPriceWeiPerKWh == 0 || l.maxRatedPowerW == 0) revert InvalidSchedule();
         START_TIME = s.startTime;
         INTERVAL_SECONDS = s.intervalSeconds;
         COMMIT_SECONDS = s.commitSeconds;
@@ -71,6 +72,7 @@ contract EnergyMarket is IEnergyMarket {
         SETTLE_OFFSET_SECONDS = s.settleOffsetSeconds;
         READING_GRACE_SECONDS = s.readingGraceSeconds;
         MAX_PRICE = l.maxPriceWeiPerKWh;
+        MAX_BAND_PRICE = l.maxBandPriceWeiPerKWh;
         MAX_MARGIN = l.maxMarginWei;
         MAX_RATED_POWER = l.maxRatedPowerW;
         operator = msg.sender;
@@ -245,7 +247,7 @@ contract EnergyMarket is IEnergyMarket {
 
     /// @inheritdoc IEnergyMarket
     function limits() public view returns (Limits memory) {
-        return Limits({maxPriceWeiPerKWh: MAX_PRICE, maxMarginWei: MAX_MARGIN, maxRatedPowerW: MAX_RATED_POWER});
+        return Limits({maxPriceWeiPerKWh: MAX_PRICE, maxBandPriceWeiPerKWh: MAX_BAND_PRICE, maxMarginWei: MAX_MARGIN, maxRatedPowerW: MAX_RATED_POWER});
     }
 
     /// @inheritdoc IEnergyMarket

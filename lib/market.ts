@@ -51,9 +51,14 @@ export const PAPER_PARAMS: IEnergyMarket.MarketParamsStruct = {
   penaltyRatioPpm: 50_000n, // M'' = 0.05
 };
 
-/** Bounds fixed at deployment: prices up to 1 ether/kWh, a margin up to 1 ether, meters up to 10 MW. */
+/**
+ * Bounds fixed at deployment: bid prices up to 1 ether/kWh, the balancing band (what balancing and the
+ * security can charge) up to 0.01 ether/kWh, about ten times the paper's prices; a margin up to
+ * 1 ether; meters up to 10 MW.
+ */
 export const DEFAULT_LIMITS: IEnergyMarket.LimitsStruct = {
   maxPriceWeiPerKWh: 10n ** 18n,
+  maxBandPriceWeiPerKWh: 10n ** 16n,
   maxMarginWei: 10n ** 18n,
   maxRatedPowerW: 10_000_000n,
 };

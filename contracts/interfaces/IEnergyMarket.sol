@@ -25,7 +25,8 @@ interface IEnergyMarket {
 
     /// @notice Bounds fixed at deployment that no parameter change and no meter binding can exceed.
     struct Limits {
-        uint64 maxPriceWeiPerKWh; // ceiling of every price parameter
+        uint64 maxPriceWeiPerKWh; // ceiling of the highest bid price
+        uint64 maxBandPriceWeiPerKWh; // ceiling of the balancing band (floor, reference, cap): what balancing can charge
         uint96 maxMarginWei; // ceiling of the margin (and so of the forfeit floor)
         uint32 maxRatedPowerW; // ceiling of a meter's rated power
     }

@@ -49,7 +49,7 @@ library Params {
     /// @notice Reverts unless `p` is within the documented bounds and the deployment's limits.
     function validate(IEnergyMarket.MarketParams memory p, IEnergyMarket.Limits memory l) internal pure {
         bool prices = p.floorPriceWeiPerKWh != 0 && p.floorPriceWeiPerKWh <= p.referencePriceWeiPerKWh
-            && p.referencePriceWeiPerKWh <= p.capPriceWeiPerKWh && p.capPriceWeiPerKWh <= l.maxPriceWeiPerKWh
+            && p.referencePriceWeiPerKWh <= p.capPriceWeiPerKWh && p.capPriceWeiPerKWh <= l.maxBandPriceWeiPerKWh
             && p.maxPriceWeiPerKWh != 0 && p.maxPriceWeiPerKWh <= l.maxPriceWeiPerKWh;
         bool ratios = p.shortRatioPpm > PPM && p.shortRatioPpm <= 2 * PPM && p.longRatioPpm <= PPM
             && p.penaltyRatioPpm <= p.longRatioPpm && p.penaltyRatioPpm <= PPM / 2 && p.rewardRatioPpm <= PPM / 10;
