@@ -2,6 +2,7 @@
 pragma solidity 0.8.28;
 
 import {IEnergyMarket} from "./interfaces/IEnergyMarket.sol";
+import {Accounts} from "./libraries/Accounts.sol";
 import {Clearing} from "./libraries/Clearing.sol";
 import {Clock} from "./libraries/Clock.sol";
 import {MarketState} from "./libraries/MarketState.sol";
@@ -11,6 +12,7 @@ import {OrderBook} from "./libraries/OrderBook.sol";
 import {Params} from "./libraries/Params.sol";
 import {Participants} from "./libraries/Participants.sol";
 import {Settlement} from "./libraries/Settlement.sol";
+import {Signatures} from "./libraries/Signatures.sol";
 import {Trading} from "./libraries/Trading.sol";
 import {Views} from "./libraries/Views.sol";
 import {Wallets} from "./libraries/Wallets.sol";
@@ -37,6 +39,9 @@ contract EnergyMarket is IEnergyMarket {
     uint64 private immutable MAX_BAND_PRICE;
     uint96 private immutable MAX_MARGIN;
     uint32 private immutable MAX_RATED_POWER;
+    uint256 private immutable CHAIN_ID;
+    bytes32 private immutable DOMAIN_SEPARATOR;
+    uint256 private constant MAX_BATCH = 500;
 
     /// @inheritdoc IEnergyMarket
     address public operator;
@@ -75,6 +80,8 @@ contract EnergyMarket is IEnergyMarket {
         MAX_BAND_PRICE = l.maxBandPriceWeiPerKWh;
         MAX_MARGIN = l.maxMarginWei;
         MAX_RATED_POWER = l.maxRatedPowerW;
+        CHAIN_ID = block.chainid;
+        DOMAIN_SEPARATOR = Signatures.domain();
         operator = msg.sender;
         emit OperatorChanged(address(0), msg.sender);
         Params.validate(params, l);
@@ -109,33 +116,17 @@ contract EnergyMarket is IEnergyMarket {
 
     /// @inheritdoc IEnergyMarket
     function acceptMeter(bytes32 proposal) external {
-        uint32 id = _m.participants.idOfRegistered(msg.sender);
-        Participants.Record storage r = _m.participants.prosumer(id);
-        uint32 from = currentInterval();
-        if (from == 0) from = 1; // interval 0 never trades; a cursor of 0 means "never metered"
-        Wallets.Account storage a = _m.wallets.accounts[id];
-        bool hadMeter = _m.meters.accept(id, proposal, from, INTERVAL_SECONDS, a.settleNext);
-        uint32 ratedPowerW = _m.meters.meters[id].ratedPowerW;
-        uint256 security = Params.security(_m.params.at(from), Params.ratedEnergyWh(ratedPowerW, INTERVAL_SECONDS));
-        uint256 available = _m.wallets.free(id, 0);
-        if (available < security) revert InsufficientFunds(id, security, available);
-        r.ratedPowerW = ratedPowerW;
-        if (!hadMeter && a.settleNext < from) a.settleNext = from;
+        Accounts.acceptMeter(_m, _m.participants.idOfRegistered(msg.sender), proposal, currentInterval(), INTERVAL_SECONDS);
     }
 
     /// @inheritdoc IEnergyMarket
     function unbindMeter(uint32 participantId) external onlyOperator {
-        Participants.Record storage r = _m.participants.prosumer(participantId);
-        uint32 next = _m.wallets.accounts[participantId].settleNext;
-        if (_m.meters.meters[participantId].nextReading > next || _hasOpenSlots(participantId, next)) revert NotSettledYet(participantId, next);
-        _m.meters.unbind(participantId);
-        r.ratedPowerW = 0;
+        Accounts.unbindMeter(_m, participantId);
     }
 
     /// @inheritdoc IEnergyMarket
     function postReading(uint64 meterNumber, uint32 interval, uint64 importWh, uint64 exportWh) external {
-        (bytes memory err,) = _m.meters.post(_m.wallets, msg.sender, meterNumber, interval, importWh, exportWh, currentInterval(), INTERVAL_SECONDS);
-        Fail.check(err);
+        Metering.postOne(_m.meters, _m.wallets, msg.sender, meterNumber, interval, importWh, exportWh, currentInterval(), INTERVAL_SECONDS);
     }
 
     // ------------------------------------------------------------------ wallets
@@ -153,12 +144,7 @@ contract EnergyMarket is IEnergyMarket {
 
     /// @inheritdoc IEnergyMarket
     function withdraw(uint256 amount) external nonReentrant {
-        uint32 id = _m.participants.idOfRegistered(msg.sender);
-        if (amount == 0) revert ZeroAmount();
-        _m.wallets.withdraw(id, amount, _heldBack(id));
-        emit Withdrawn(id, amount);
-        (bool ok,) = msg.sender.call{value: amount}("");
-        if (!ok) revert TransferFailed();
+        _pay(Accounts.debit(_m, _m.participants.idOfRegistered(msg.sender), amount, currentInterval(), INTERVAL_SECONDS), amount);
     }
 
     /// @inheritdoc IEnergyMarket
@@ -213,6 +199,59 @@ contract EnergyMarket is IEnergyMarket {
             params: p
         });
         Settlement.settleAll(_m, ctx, ids);
+    }
+
+    // ------------------------------------------------------------------ relayed
+
+    /// @inheritdoc IEnergyMarket
+    function commitBatch(uint32 interval, SignedCommit[] calldata entries) external {
+        _requireBatch(entries.length);
+        _requireTradingPhase(interval, Phase.Commit);
+        Trading.commitBatch(_m, interval, entries, domainSeparator(), INTERVAL_SECONDS);
+    }
+
+    /// @inheritdoc IEnergyMarket
+    function revealBatch(uint32 interval, Opening[] calldata entries) external {
+        _requireBatch(entries.length);
+        _requireTradingPhase(interval, Phase.Reveal);
+        Trading.revealBatch(_m, interval, entries, INTERVAL_SECONDS);
+    }
+
+    /// @inheritdoc IEnergyMarket
+    function postReadings(SignedReading[] calldata entries) external {
+        _requireBatch(entries.length);
+        Metering.postBatch(_m.meters, _m.wallets, entries, domainSeparator(), currentInterval(), INTERVAL_SECONDS);
+    }
+
+    /// @inheritdoc IEnergyMarket
+    function registerBatch(SignedRegistration[] calldata entries) external {
+        _requireBatch(entries.length);
+        Participants.registerBatch(_m.participants, entries, domainSeparator());
+    }
+
+    /// @inheritdoc IEnergyMarket
+    function withdrawFor(uint32 id, uint256 amount, uint32 nonce, bytes32 r, bytes32 vs) external nonReentrant {
+        _pay(Accounts.debitSigned(_m, id, amount, nonce, r, vs, domainSeparator(), currentInterval(), INTERVAL_SECONDS), amount);
+    }
+
+    /// @inheritdoc IEnergyMarket
+    function acceptMeterFor(uint32 id, bytes32 proposal, bytes32 r, bytes32 vs) external {
+        Accounts.acceptMeterSigned(_m, id, proposal, r, vs, domainSeparator(), currentInterval(), INTERVAL_SECONDS);
+    }
+
+    /// @inheritdoc IEnergyMarket
+    function domainSeparator() public view returns (bytes32) {
+        return block.chainid == CHAIN_ID ? DOMAIN_SEPARATOR : Signatures.domain();
+    }
+
+    /// @inheritdoc IEnergyMarket
+    function withdrawalNonce(uint32 id) external view returns (uint32) {
+        return _m.participants.records[id].nonce;
+    }
+
+    /// @inheritdoc IEnergyMarket
+    function maxBatch() external pure returns (uint256) {
+        return MAX_BATCH;
     }
 
     // ------------------------------------------------------------------ operator
@@ -287,7 +326,7 @@ contract EnergyMarket is IEnergyMarket {
 
     /// @inheritdoc IEnergyMarket
     function walletOf(uint32 id) public view returns (WalletView memory) {
-        return Views.wallet(_m, id, _security(id), _heldBack(id));
+        return Accounts.wallet(_m, id, currentInterval(), INTERVAL_SECONDS);
     }
 
     /// @inheritdoc IEnergyMarket
@@ -356,13 +395,17 @@ contract EnergyMarket is IEnergyMarket {
         return OrderBook.commitmentOf(interval, bidder, side, energyWh, priceWeiPerKWh, salt);
     }
 
-    /// @inheritdoc IEnergyMarket
-    function myRecord() external view returns (ParticipantView memory, WalletView memory, MeterView memory, SettlementView memory) {
-        uint32 id = _m.participants.idOfRegistered(msg.sender);
-        return (_m.participants.view_(id), walletOf(id), meterOf(id), settlementOf(id));
+    // ------------------------------------------------------------------ internals
+
+    /// @dev Send a debited withdrawal to its account.
+    function _pay(address to, uint256 amount) private {
+        (bool ok,) = to.call{value: amount}("");
+        if (!ok) revert TransferFailed();
     }
 
-    // ------------------------------------------------------------------ internals
+    function _requireBatch(uint256 length) private pure {
+        if (length > MAX_BATCH) revert BatchTooLarge(length, MAX_BATCH);
+    }
 
     function _deposit(uint32 id) private {
         if (msg.value == 0) revert ZeroAmount();
@@ -397,39 +440,5 @@ contract EnergyMarket is IEnergyMarket {
 
     function _balancingPrice(uint32 interval, MarketParams memory p) private view returns (uint256) {
         return Params.balancingPrice(p, _m.orders.books[interval].tradedWh, _m.orders.tradedValue[interval]);
-    }
-
-    /// @dev The security a bound meter keeps in the wallet, at the parameters of the current interval.
-    function _security(uint32 id) private view returns (uint256) {
-        uint32 ratedPowerW = _m.participants.records[id].ratedPowerW;
-        if (ratedPowerW == 0) return 0;
-        return Params.security(_m.params.at(currentInterval()), Params.ratedEnergyWh(ratedPowerW, INTERVAL_SECONDS));
-    }
-
-    /// @dev What a withdrawal leaves in the wallet besides locked sale funds and debts: the security of a
-    /// bound meter, and the margin while a bid is unsettled.
-    function _heldBack(uint32 id) private view returns (uint256 keep) {
-        if (id == _m.participants.gridId || id == Wallets.POOL) return 0;
-        keep = _security(id);
-        if (_hasOpenBid(id, _m.wallets.accounts[id].settleNext)) keep += _m.params.at(currentInterval()).marginWei;
-    }
-
-    /// @dev Whether a bid or commitment of `id` is not settled yet.
-    function _hasOpenBid(uint32 id, uint32 settleNext) private view returns (bool) {
-        for (uint32 k = 0; k < 4; k++) {
-            (bytes32 slot, uint32 holds) = _m.orders.slotOf(k, id);
-            if (OrderBook.isOpen(slot, holds, settleNext)) return true;
-        }
-        return false;
-    }
-
-    /// @dev Whether anything of `id` (a bid, a reading, a swap's energy) waits for settlement.
-    function _hasOpenSlots(uint32 id, uint32 settleNext) private view returns (bool) {
-        if (_hasOpenBid(id, settleNext)) return true;
-        for (uint32 k = 0; k < 4; k++) {
-            Metering.Reading memory r = _m.meters.readingAt(id, k);
-            if (r.flags != 0 && r.interval >= settleNext) return true;
-        }
-        return false;
     }
 }

@@ -4,7 +4,7 @@
  * Tasks, the cycle daemon, the simulator and the tests all go through these functions.
  */
 import { AbiCoder, BigNumberish, ContractRunner, EventFragment, Interface, LogDescription, Signer, hexlify, keccak256, randomBytes } from "ethers";
-import { EnergyMarket, EnergyMarket__factory, Clearing__factory, Metering__factory, Settlement__factory, Trading__factory } from "../typechain-types";
+import { Accounts__factory, EnergyMarket, EnergyMarket__factory, Clearing__factory, Metering__factory, Participants__factory, Settlement__factory, Trading__factory } from "../typechain-types";
 import type { IEnergyMarket } from "../typechain-types";
 import type { EnergyMarketLibraryAddresses } from "../typechain-types/factories/EnergyMarket__factory";
 import type { ScheduleTimes } from "./deployment";
@@ -98,6 +98,8 @@ const LIBRARIES = [
   ["Settlement", Settlement__factory],
   ["Trading", Trading__factory],
   ["Metering", Metering__factory],
+  ["Accounts", Accounts__factory],
+  ["Participants", Participants__factory],
 ] as const;
 
 /** Deploy the linked libraries (one transaction at a time) and return the market factory linked to them. */

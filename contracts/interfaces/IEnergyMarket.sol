@@ -48,6 +48,34 @@ interface IEnergyMarket {
         uint32 penaltyRatioPpm; // M'': penalty on deviating energy (0.05)
     }
 
+    /// @notice A prosumer's commit, signed off-chain (EIP-712 `Commit`) for a relayer to carry.
+    struct SignedCommit {
+        uint32 participant;
+        bytes32 commitment;
+        bytes32 replaces; // the commitment this one replaces, zero for the first: a replay changes nothing
+        bytes32 r; // EIP-2098 compact signature
+        bytes32 vs;
+    }
+
+    /// @notice A meter's reading, signed off-chain by the meter's key (EIP-712 `Reading`).
+    struct SignedReading {
+        uint64 meterNumber;
+        uint32 interval;
+        uint64 importWh;
+        uint64 exportWh;
+        bytes32 r;
+        bytes32 vs;
+    }
+
+    /// @notice A prosumer's registration, signed off-chain by its account (EIP-712 `Registration`).
+    struct SignedRegistration {
+        address account;
+        string name;
+        bool green;
+        bytes32 r;
+        bytes32 vs;
+    }
+
     /// @notice A meter binding the operator proposes and the prosumer must accept.
     struct MeterProposal {
         uint64 meterNumber; // 12 decimal digits (DL/T 645 address)
@@ -259,6 +287,13 @@ interface IEnergyMarket {
     error NothingOwed(uint32 debtor, uint32 creditor);
     /// @dev Participant IDs are limited to 2^24 - 1.
     error TooManyParticipants();
+    /// @dev A message for participant `id` was not signed by its account (or was signed for another
+    /// chain, market or content).
+    error WrongSigner(uint32 id, address signer);
+    /// @dev A batch longer than the market takes in one call.
+    error BatchTooLarge(uint256 length, uint256 max);
+    /// @dev A signed withdrawal whose nonce is not the participant's next one (a replay, or out of order).
+    error WrongNonce(uint32 id, uint32 nonce, uint32 expected);
 
     // ---------------------------------------------------------------- events
 
@@ -390,6 +425,37 @@ interface IEnergyMarket {
     /// A participant that cannot be settled now is skipped with `EntrySkipped`.
     function settle(uint32 interval, uint32[] calldata ids) external;
 
+    // ---------------------------------------------------------------- relayed (signed off-chain, carried by anyone)
+
+    /// @notice Commit signed bids for `interval` (its commit window); each entry is checked on its own
+    /// and a refused one is skipped with `EntrySkipped`. A relayer pays the gas, the prosumer only signs.
+    function commitBatch(uint32 interval, SignedCommit[] calldata entries) external;
+
+    /// @notice Reveal bids for `interval` (its reveal window); the opening needs no signature, as the
+    /// commitment binds the bidder. Refused entries are skipped with `EntrySkipped`.
+    function revealBatch(uint32 interval, Opening[] calldata entries) external;
+
+    /// @notice Post readings signed by their meters' keys; refused entries are skipped with `EntrySkipped`.
+    function postReadings(SignedReading[] calldata entries) external;
+
+    /// @notice Register prosumers who signed their registration; refused entries are skipped.
+    function registerBatch(SignedRegistration[] calldata entries) external;
+
+    /// @notice Withdraw to participant `id`'s own account on its signature (EIP-712 `Withdrawal`).
+    function withdrawFor(uint32 id, uint256 amount, uint32 nonce, bytes32 r, bytes32 vs) external;
+
+    /// @notice Accept a meter proposal on the prosumer's signature (EIP-712 `MeterAcceptance`).
+    function acceptMeterFor(uint32 id, bytes32 proposal, bytes32 r, bytes32 vs) external;
+
+    /// @notice The EIP-712 domain separator of this market (name "EnergyMarket", version "1").
+    function domainSeparator() external view returns (bytes32);
+
+    /// @notice Signed withdrawals participant `id` has made (the nonce its next one must carry).
+    function withdrawalNonce(uint32 id) external view returns (uint32);
+
+    /// @notice The most entries a batch may hold.
+    function maxBatch() external pure returns (uint256);
+
     // ---------------------------------------------------------------- operator
 
     /// @notice Schedule new parameters from interval `fromInterval` on (operator only). At most one set
@@ -480,7 +546,4 @@ interface IEnergyMarket {
         external
         view
         returns (bytes32);
-
-    /// @notice The caller's own record: participant, wallet, meter and settlement cursor.
-    function myRecord() external view returns (ParticipantView memory, WalletView memory, MeterView memory, SettlementView memory);
 }

@@ -3,6 +3,7 @@ pragma solidity 0.8.28;
 
 import {IEnergyMarket} from "../interfaces/IEnergyMarket.sol";
 import {Fail} from "./Fail.sol";
+import {Signatures} from "./Signatures.sol";
 import {Wallets} from "./Wallets.sol";
 
 /// @title Meters: bindings the prosumer consents to, and their cumulative register readings.
@@ -71,7 +72,7 @@ library Metering {
     /// @notice Bind the proposal `hash` to `pid` from interval `current` on.
     /// @return hadMeter whether a meter served `pid` before (its settlement cursor is running)
     function accept(State storage s, uint32 pid, bytes32 hash, uint32 current, uint32 intervalSeconds, uint32 settleNext)
-        external
+        internal
         returns (bool hadMeter)
     {
         Proposal storage p = s.proposals[pid];
@@ -127,7 +128,7 @@ library Metering {
     }
 
     /// @notice Release `pid`'s meter.
-    function unbind(State storage s, uint32 pid) external returns (uint64 number) {
+    function unbind(State storage s, uint32 pid) internal returns (uint64 number) {
         Meter storage m = s.meters[pid];
         number = m.number;
         if (number == 0) revert IEnergyMarket.NoMeterBound(pid);
@@ -163,7 +164,7 @@ library Metering {
         uint64 exportWh,
         uint32 current,
         uint32 intervalSeconds
-    ) public returns (bytes memory err, uint32 pid) {
+    ) internal returns (bytes memory err, uint32 pid) {
         pid = s.byAccount[account];
         if (pid == 0) return (Fail.with(IEnergyMarket.UnknownMeterAccount.selector, uint160(account)), 0);
         Meter memory m = s.meters[pid];
@@ -192,6 +193,41 @@ library Metering {
         store(s, pid, r);
         s.meters[pid] = Meter({number: m.number, hasReading: true, ratedPowerW: m.ratedPowerW, nextReading: d + 1, importWh: importWh, exportWh: exportWh});
         emit IEnergyMarket.ReadingPosted(pid, d, importWh, exportWh);
+    }
+
+    /// @notice A reading posted by the meter account itself; reverts with the refusal.
+    function postOne(
+        State storage s,
+        Wallets.State storage wallets,
+        address account,
+        uint64 number,
+        uint32 d,
+        uint64 importWh,
+        uint64 exportWh,
+        uint32 current,
+        uint32 intervalSeconds
+    ) external {
+        (bytes memory err,) = post(s, wallets, account, number, d, importWh, exportWh, current, intervalSeconds);
+        Fail.check(err);
+    }
+
+    /// @notice Readings signed by their meters' keys; a refused one is skipped with `EntrySkipped`
+    /// (subject: the meter number).
+    function postBatch(
+        State storage s,
+        Wallets.State storage wallets,
+        IEnergyMarket.SignedReading[] calldata entries,
+        bytes32 domainSeparator,
+        uint32 current,
+        uint32 intervalSeconds
+    ) external {
+        for (uint256 i = 0; i < entries.length; i++) {
+            IEnergyMarket.SignedReading calldata e = entries[i];
+            bytes32 structHash = keccak256(abi.encode(Signatures.READING_TYPEHASH, e.meterNumber, e.interval, e.importWh, e.exportWh));
+            address meter = Signatures.signer(domainSeparator, structHash, e.r, e.vs);
+            (bytes memory err,) = post(s, wallets, meter, e.meterNumber, e.interval, e.importWh, e.exportWh, current, intervalSeconds);
+            if (err.length != 0) emit IEnergyMarket.EntrySkipped(e.interval, e.meterNumber, i, err);
+        }
     }
 
     /// @dev The most a register can rise from the meter's last reading to the end of interval `d`.

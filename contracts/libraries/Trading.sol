@@ -7,6 +7,7 @@ import {MarketState} from "./MarketState.sol";
 import {OrderBook} from "./OrderBook.sol";
 import {Params} from "./Params.sol";
 import {Participants} from "./Participants.sol";
+import {Signatures} from "./Signatures.sol";
 import {Wallets} from "./Wallets.sol";
 
 /// @title Sealed bids: the checks and effects of a commit and a reveal, for single calls and batches.
@@ -81,6 +82,38 @@ library Trading {
         });
         m.orders.insert(d, o.participant, bid, o.hintPrevId);
         emit IEnergyMarket.BidRevealed(d, o.participant, o.side, r.green, o.energyWh, o.priceWeiPerKWh);
+    }
+
+    /// @notice Commit signed bids for `d` (its phase already checked); refused entries are skipped.
+    function commitBatch(
+        MarketState.Layout storage m,
+        uint32 d,
+        IEnergyMarket.SignedCommit[] calldata entries,
+        bytes32 domainSeparator,
+        uint32 intervalSeconds
+    ) external {
+        uint32 count = m.participants.count;
+        for (uint256 i = 0; i < entries.length; i++) {
+            IEnergyMarket.SignedCommit calldata e = entries[i];
+            bytes memory err;
+            if (e.participant == 0 || e.participant > count) {
+                err = Fail.with(IEnergyMarket.UnknownParticipant.selector, e.participant);
+            } else {
+                bytes32 structHash = keccak256(abi.encode(Signatures.COMMIT_TYPEHASH, e.participant, d, e.commitment, e.replaces));
+                address signer = Signatures.signer(domainSeparator, structHash, e.r, e.vs);
+                if (signer != m.participants.records[e.participant].account) err = Fail.with(IEnergyMarket.WrongSigner.selector, e.participant, uint160(signer));
+                else err = commit(m, d, e.participant, e.commitment, e.replaces, true, intervalSeconds);
+            }
+            if (err.length != 0) emit IEnergyMarket.EntrySkipped(d, e.participant, i, err);
+        }
+    }
+
+    /// @notice Reveal openings for `d` (its phase already checked); refused entries are skipped.
+    function revealBatch(MarketState.Layout storage m, uint32 d, IEnergyMarket.Opening[] calldata entries, uint32 intervalSeconds) external {
+        for (uint256 i = 0; i < entries.length; i++) {
+            bytes memory err = reveal(m, d, entries[i], intervalSeconds);
+            if (err.length != 0) emit IEnergyMarket.EntrySkipped(d, entries[i].participant, i, err);
+        }
     }
 
     /// @dev Check a revealed bid's bounds and put up its funds: a buy reserves its cost, a sell locks its
