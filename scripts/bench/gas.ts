@@ -6,13 +6,15 @@
 import type { HardhatRuntimeEnvironment } from "hardhat/types";
 import { Wallet, keccak256, toBeHex } from "ethers";
 import { EnergyMarket } from "../../typechain-types";
-import { DEFAULT_CLEAR_STEPS, HintBook, STAGE_DONE, PAPER_PARAMS, SealedBid, Side, commitmentOf, deployMarket, newSalt, scheduleFor } from "../../lib/market";
+import { DEFAULT_CLEAR_STEPS, HintBook, STAGE_DONE, PAPER_PARAMS, SealedBid, Side, commitmentOf, deployMarket, newMeter, newSalt, scheduleFor } from "../../lib/market";
 import { ModelBid } from "../../lib/model";
 import { Call, InProcessClock, call } from "../../lib/chain";
 import { rng } from "../../test/shared/random";
 
 const INTERVAL = 900;
 const SETTLE_BATCH = 100;
+/** Every meter's registers when it is bound. */
+const REGISTERS = 1_000_000n;
 
 export interface ClearingGas {
   bids: number;
@@ -73,13 +75,19 @@ export async function runGasBench(hre: HardhatRuntimeEnvironment, counts: number
     traders.push({ id: BigInt(i + 2), green: i % 3 === 0, wallet, address: wallet.address, meter, number: 300000000000n + BigInt(i) });
   }
   await inBlocks(clock, traders.map((t, i) => () => call(t.wallet, market.register.populateTransaction(`bench-${i}`, t.green), 300_000)));
+  // the operator proposes each meter (its registers open at REGISTERS); the prosumer, its deposit in,
+  // accepts it
   await inBlocks(
     clock,
     traders.flatMap((t) => [
       () => call(op, market.authorize.populateTransaction(t.id, true), 300_000),
-      () => call(op, market.bindMeter.populateTransaction(t.id, t.number, t.meter.address, 1_000_000), 300_000),
+      () => call(op, market.proposeMeter.populateTransaction(t.id, newMeter(t.number, t.meter.address, 1_000_000, { importWh: REGISTERS, exportWh: REGISTERS })), 300_000),
       () => call(t.wallet, market.deposit.populateTransaction({ value: 10n ** 19n }), 300_000),
     ]),
+  );
+  await inBlocks(
+    clock,
+    traders.map((t) => () => call(t.wallet, market.meterProposalOf(t.id).then(([proposal]) => market.acceptMeter.populateTransaction(proposal)), 300_000)),
   );
 
   const cycleCount = Math.max(...counts.filter((c) => c <= 1000));
@@ -186,19 +194,19 @@ async function clearAll(market: EnergyMarket, d: number) {
   }
 }
 
-/** Registers at the end of d-1 (the baseline) and of d (the interval's reading, the one measured). */
+/** Registers at the end of d-1 (unchanged since binding) and of d (the interval's reading, the one measured). */
 async function postReadings(clock: InProcessClock, market: EnergyMarket, d: number, players: Trader[], bids: ModelBid[]) {
   const [start, len] = await market.schedule();
   await clock.until(start + BigInt(d) * len);
-  await inBlocks(clock, players.map((p) => () => call(p.meter, market.postReading.populateTransaction(p.number, d - 1, 1_000_000n, 1_000_000n), 300_000)));
+  await inBlocks(clock, players.map((p) => () => call(p.meter, market.postReading.populateTransaction(p.number, d - 1, REGISTERS, REGISTERS), 300_000)));
   await clock.until(start + BigInt(d + 1) * len);
   return inBlocks(
     clock,
     players.map((p, i) => () => {
       const b = bids[i];
       const delivered = (b.energyWh * 9n) / 10n; // a 10 % forecast error
-      const imp = b.side === "buy" ? 1_000_000n + delivered : 1_000_000n;
-      const exp = b.side === "sell" ? 1_000_000n + delivered : 1_000_000n;
+      const imp = b.side === "buy" ? REGISTERS + delivered : REGISTERS;
+      const exp = b.side === "sell" ? REGISTERS + delivered : REGISTERS;
       return call(p.meter, market.postReading.populateTransaction(p.number, d, imp, exp), 300_000);
     }),
   );

@@ -39,6 +39,7 @@ const CHEAP: MarketParams = {
   capPriceWeiPerKWh: 2n * 10n ** 14n,
 };
 const LIMIT_PRICE = BigInt(DEFAULT_LIMITS.maxPriceWeiPerKWh as bigint);
+const LIMIT_BAND = BigInt(DEFAULT_LIMITS.maxBandPriceWeiPerKWh as bigint);
 const LIMIT_MARGIN = BigInt(DEFAULT_LIMITS.maxMarginWei as bigint);
 const json = (x: unknown) => JSON.stringify(x, (_, v) => (typeof v === "bigint" ? v.toString() : v));
 
@@ -98,7 +99,7 @@ describe("parameters", function () {
     expect(await paramsAt(market, 9)).to.deep.equal(asArray(CHEAP));
   });
 
-  it("reverts InvalidParams outside the documented bounds: 1 < W' <= 2, M'' <= W'' <= 1, M' <= 0.1, M'' <= 0.5, 0 < floor <= reference <= cap, prices and margin within the limits, forfeit <= margin", async function () {
+  it("reverts InvalidParams outside the documented bounds: 1 < W' <= 2, M'' <= W'' <= 1, M' <= 0.1, M'' <= 0.5, 0 < floor <= reference <= cap, the band, bid prices and margin within the limits, forfeit <= margin", async function () {
     const { market } = await loadFixture(paperFixture);
     const ref = BigInt(PAPER_PARAMS.referencePriceWeiPerKWh as bigint);
     const cap = BigInt(PAPER_PARAMS.capPriceWeiPerKWh as bigint);
@@ -110,7 +111,7 @@ describe("parameters", function () {
       { floorPriceWeiPerKWh: 0n },
       { floorPriceWeiPerKWh: ref + 1n },
       { referencePriceWeiPerKWh: cap + 1n },
-      { capPriceWeiPerKWh: LIMIT_PRICE + 1n, maxPriceWeiPerKWh: LIMIT_PRICE },
+      { capPriceWeiPerKWh: LIMIT_BAND + 1n },
       { shortRatioPpm: 1_000_000n },
       { shortRatioPpm: 2_000_001n },
       { longRatioPpm: 1_000_001n },
@@ -130,9 +131,9 @@ describe("parameters", function () {
       marginWei: LIMIT_MARGIN,
       forfeitWei: LIMIT_MARGIN,
       maxPriceWeiPerKWh: LIMIT_PRICE,
-      floorPriceWeiPerKWh: LIMIT_PRICE,
-      referencePriceWeiPerKWh: LIMIT_PRICE,
-      capPriceWeiPerKWh: LIMIT_PRICE,
+      floorPriceWeiPerKWh: LIMIT_BAND,
+      referencePriceWeiPerKWh: LIMIT_BAND,
+      capPriceWeiPerKWh: LIMIT_BAND,
       shortRatioPpm: 2_000_000n,
       longRatioPpm: 1_000_000n,
       penaltyRatioPpm: 500_000n,
@@ -169,7 +170,12 @@ describe("parameters", function () {
   it("limits() returns the deployment's bounds", async function () {
     const { market } = await loadFixture(paperFixture);
     const l = await market.limits();
-    expect([l.maxPriceWeiPerKWh, l.maxMarginWei, l.maxRatedPowerW]).to.deep.equal([LIMIT_PRICE, LIMIT_MARGIN, BigInt(DEFAULT_LIMITS.maxRatedPowerW as bigint)]);
+    expect([l.maxPriceWeiPerKWh, l.maxBandPriceWeiPerKWh, l.maxMarginWei, l.maxRatedPowerW]).to.deep.equal([
+      LIMIT_PRICE,
+      LIMIT_BAND,
+      LIMIT_MARGIN,
+      BigInt(DEFAULT_LIMITS.maxRatedPowerW as bigint),
+    ]);
   });
 
   it("the constructor rejects a schedule without room for every phase or zero limits (InvalidSchedule), and parameters outside the limits (InvalidParams)", async function () {
@@ -183,13 +189,18 @@ describe("parameters", function () {
       scheduleFor(900, 0, { settleOffsetSeconds: 900 }),
     ];
     for (const s of bad) await expect(factory.deploy(s, DEFAULT_LIMITS, PAPER_PARAMS)).to.be.revertedWithCustomError(factory, "InvalidSchedule").withArgs();
-    for (const l of [{ ...DEFAULT_LIMITS, maxPriceWeiPerKWh: 0n }, { ...DEFAULT_LIMITS, maxRatedPowerW: 0n }]) {
+    for (const l of [{ ...DEFAULT_LIMITS, maxPriceWeiPerKWh: 0n }, { ...DEFAULT_LIMITS, maxBandPriceWeiPerKWh: 0n }, { ...DEFAULT_LIMITS, maxRatedPowerW: 0n }]) {
       await expect(factory.deploy(scheduleFor(900), l, PAPER_PARAMS)).to.be.revertedWithCustomError(factory, "InvalidSchedule").withArgs();
     }
     await expect(factory.deploy(scheduleFor(900), DEFAULT_LIMITS, { ...PAPER_PARAMS, maxEnergyWh: 0n })).to.be.revertedWithCustomError(factory, "InvalidParams");
-    // the paper's parameters do not fit limits below their margin and maximum price
-    const tight = { maxPriceWeiPerKWh: 10n ** 15n, maxMarginWei: 10n ** 14n, maxRatedPowerW: 1000n };
-    await expect(factory.deploy(scheduleFor(900), tight, PAPER_PARAMS)).to.be.revertedWithCustomError(factory, "InvalidParams");
+    // the paper's parameters do not fit limits below their maximum bid price, cap or margin
+    for (const tight of [
+      { ...DEFAULT_LIMITS, maxPriceWeiPerKWh: 10n ** 15n },
+      { ...DEFAULT_LIMITS, maxBandPriceWeiPerKWh: 10n ** 15n },
+      { ...DEFAULT_LIMITS, maxMarginWei: 10n ** 14n },
+    ]) {
+      await expect(factory.deploy(scheduleFor(900), tight, PAPER_PARAMS), json(tight)).to.be.revertedWithCustomError(factory, "InvalidParams");
+    }
     const ok = await factory.deploy(scheduleFor(900, 0, { commitSeconds: 600, revealSeconds: 299, settleOffsetSeconds: 899 }), DEFAULT_LIMITS, PAPER_PARAMS);
     expect((await ok.schedule())[1]).to.equal(900n);
   });
