@@ -1,7 +1,7 @@
 /**
  * Queries: the views of participants, wallets, pool, debts, meters, meter proposals, readings,
  * settlement cursors, bids and books, interval phases over time, limits, the operator and its
- * proposed successor, commitments and the caller's own record.
+ * proposed successor, and commitments.
  */
 import { expect } from "chai";
 import { ethers } from "hardhat";
@@ -153,16 +153,5 @@ describe("queries", function () {
     // books hold what remains once clearing ran: the sell book is used up and buy books released
     expect(await market.bookHead(d, Side.Sell, true)).to.equal(0n);
     expect(await market.bookHead(d, Side.Buy, false)).to.equal(0n);
-  });
-
-  it("myRecord returns the caller's participant, wallet, meter and settlement cursor; NotRegistered otherwise", async function () {
-    const { market, actors, signers } = await loadFixture(paperFixture);
-    const { wind } = actors;
-    const [p, w, m, s] = await market.connect(wind.signer).myRecord();
-    expect(p).to.deep.equal(await market.participant(wind.id));
-    expect(w).to.deep.equal(await market.walletOf(wind.id));
-    expect(m).to.deep.equal(await market.meterOf(wind.id));
-    expect(s).to.deep.equal(await market.settlementOf(wind.id));
-    await expect(market.connect(signers[9]).myRecord()).to.be.revertedWithCustomError(market, "NotRegistered").withArgs(signers[9].address);
   });
 });
