@@ -138,7 +138,8 @@ export async function snapshot(market: EnergyMarket) {
     wallets.push([w.balance, w.reserved, w.locked, w.security, w.owed, w.due, w.withdrawable]);
     const [proposal] = await market.meterProposalOf(id);
     const s = await market.settlementOf(id);
-    meters.push([...(await market.meterOf(id)).toArray(), proposal, s.started, s.nextInterval]);
+    const m = await market.meterOf(id);
+    meters.push([m.meterNumber, m.account, m.ratedPowerW, m.hasReading, m.lastInterval, m.importWh, m.exportWh, proposal, s.started, s.nextInterval]);
   }
   const [poolBalance, poolOwed] = await market.pool();
   return {

@@ -17,7 +17,13 @@ describe("queries", function () {
     expect(s.map((x) => BigInt(x))).to.deep.equal([start, 900n, 120n, 60n, 600n, 300n]);
     expect(await market.operator()).to.equal(operator.address);
     expect(await market.pendingOperator()).to.equal(ethers.ZeroAddress);
-    expect((await market.limits()).toArray()).to.deep.equal(Object.values(DEFAULT_LIMITS));
+    const l = await market.limits();
+    expect([l.maxPriceWeiPerKWh, l.maxBandPriceWeiPerKWh, l.maxMarginWei, l.maxRatedPowerW]).to.deep.equal([
+      DEFAULT_LIMITS.maxPriceWeiPerKWh,
+      DEFAULT_LIMITS.maxBandPriceWeiPerKWh,
+      DEFAULT_LIMITS.maxMarginWei,
+      DEFAULT_LIMITS.maxRatedPowerW,
+    ]);
     expect(await market.currentInterval()).to.equal(0);
     await toStart(market, 7);
     expect(await market.currentInterval()).to.equal(7);
@@ -49,7 +55,15 @@ describe("queries", function () {
     await market.proposeMeter(ev.id, proposal);
     const [hash, proposed] = await market.meterProposalOf(ev.id);
     expect(hash).to.not.equal(ethers.ZeroHash);
-    expect(proposed.toArray()).to.deep.equal(Object.values(proposal));
+    expect([proposed.meterNumber, proposed.account, proposed.ratedPowerW, proposed.openImportWh, proposed.openExportWh, proposed.closeImportWh, proposed.closeExportWh]).to.deep.equal([
+      7n,
+      signers[19].address,
+      2000n,
+      5n,
+      6n,
+      0n,
+      0n,
+    ]);
     expect(await market.readingOf(ev.id, 1)).to.deep.equal([false, 0n, 0n]);
     await postAt(market, ev, 1, 12n, 34n);
     expect(await market.readingOf(ev.id, 1)).to.deep.equal([true, 12n, 34n]);
