@@ -6,7 +6,7 @@
 import { AbiCoder, BigNumberish, ContractRunner, EventFragment, Interface, LogDescription, Signer, hexlify, keccak256, randomBytes } from "ethers";
 import { Accounts__factory, EnergyMarket, EnergyMarket__factory, Clearing__factory, Metering__factory, Participants__factory, Settlement__factory, Trading__factory } from "../typechain-types";
 import type { IEnergyMarket } from "../typechain-types";
-import type { EnergyMarketLibraryAddresses } from "../typechain-types/factories/EnergyMarket__factory";
+import type { EnergyMarketLibraryAddresses } from "../typechain-types/factories/contracts/EnergyMarket__factory";
 import type { ScheduleTimes } from "./deployment";
 
 /** The contract's fixed timing (IEnergyMarket.Schedule). */

@@ -171,7 +171,7 @@ library Metering {
         if (m.number != number) return (Fail.with(IEnergyMarket.WrongMeterNumber.selector, number), pid);
         if (d >= current) return (Fail.with(IEnergyMarket.IntervalNotEnded.selector, d), pid);
         if (d < m.nextReading) {
-            bool last = d + 1 == m.nextReading;
+            bool last = m.hasReading && d + 1 == m.nextReading; // before the first reading: before the binding
             if (last && importWh == m.importWh && exportWh == m.exportWh) return ("", pid); // an identical re-post
             return (last ? Fail.with(IEnergyMarket.ConflictingReading.selector, pid, d) : Fail.with(IEnergyMarket.ReadingOutOfOrder.selector, d, m.nextReading), pid);
         }
@@ -251,6 +251,15 @@ library Metering {
         r.netWh = int48(uint48(v >> 40));
         r.importWh = uint64(v >> 88);
         r.exportWh = uint64(v >> 152);
+    }
+
+    /// @notice What settlement reads of a reading slot for interval `d`: whether it holds energy of `d`
+    /// (a reading or a swap's partial energy), whether the reading is posted, and the net energy.
+    function energyOf(bytes32 slot, uint32 d) internal pure returns (bool measured, bool posted, int64 netWh) {
+        uint256 v = uint256(slot);
+        measured = uint32(v >> 8) == d && uint8(v) != 0;
+        posted = measured && v & POSTED != 0;
+        netWh = int48(uint48(v >> 40));
     }
 
     /// @notice Whether `pid` has a reading slot for interval `d` (posted, or a swap's partial energy).

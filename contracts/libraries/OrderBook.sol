@@ -156,6 +156,16 @@ library OrderBook {
         b.proceedsGwei = uint64(v >> 192);
     }
 
+    /// @notice What settlement reads of a revealed bid's slot: side, price, energy, unfilled energy and a
+    /// seller's proceeds in wei (without building a Bid in memory).
+    function fieldsOf(uint256 v) internal pure returns (bool buy, uint64 price, uint64 energyWh, uint64 remainingWh, uint256 proceedsWei) {
+        buy = v & BUY != 0;
+        price = uint64(v >> 64);
+        energyWh = uint32(v >> 128);
+        remainingWh = uint32(v >> 160);
+        proceedsWei = uint256(uint64(v >> 192)) * 1 gwei;
+    }
+
     /// @notice Insert a revealed bid into its sorted book (replacing its commitment).
     function insert(State storage s, uint32 d, uint32 id, Bid memory bid, uint32 hint) internal {
         Book storage book = s.books[d];

@@ -48,21 +48,22 @@ library Settlement {
         bool readingMissing;
     }
 
-    /// @notice The revealed bid of the interval, as settlement needs it.
-    struct Position {
-        bool revealed;
-        bool buy;
-        uint64 priceWeiPerKWh;
-        uint256 proceedsWei;
-    }
-
     /// @notice Settle each of `ids` for `ctx.d`; those that cannot be settled are skipped with an event.
     function settleAll(MarketState.Layout storage m, Context memory ctx, uint32[] calldata ids) external {
+        Wallets.Counterparties memory c = m.wallets.counterparties(ctx.gridId);
         for (uint256 i = 0; i < ids.length; i++) {
             uint32 id = ids[i];
-            bytes memory err = id == ctx.gridId ? settleGrid(m.orders, m.wallets, ctx, id) : settleOne(m.participants, m.meters, m.orders, m.wallets, ctx, id);
+            bytes memory err;
+            if (id == ctx.gridId) {
+                m.wallets.store(c);
+                err = settleGrid(m.orders, m.wallets, ctx, id);
+                c = m.wallets.counterparties(ctx.gridId);
+            } else {
+                err = settleOne(m.participants, m.meters, m.orders, m.wallets, ctx, c, id);
+            }
             if (err.length != 0) emit IEnergyMarket.EntrySkipped(ctx.d, id, i, err);
         }
+        m.wallets.store(c);
     }
 
     /// @dev Close the grid's bid of `ctx.d` (a commit never revealed forfeits the flat forfeit).
@@ -77,8 +78,10 @@ library Settlement {
         if (uint256(slot) & OrderBook.REVEALED == 0) {
             forfeit(wallets, ctx, id, ctx.params.forfeitWei);
         } else {
-            Position memory pos = readPosition(orders, ctx.d, id, o);
-            if (!pos.buy) wallets.unlock(id, pos.proceedsWei);
+            (bool buy, , uint64 energy, uint64 remaining, uint256 proceeds) = OrderBook.fieldsOf(uint256(slot));
+            o.declaredWh = buy ? -int64(energy) : int64(energy);
+            o.clearedWh = buy ? -int64(energy - remaining) : int64(energy - remaining);
+            if (!buy) wallets.unlock(id, proceeds);
         }
         orders.close(ctx.d, id);
         emitSettled(ctx.d, id, o);
@@ -86,42 +89,58 @@ library Settlement {
         return "";
     }
 
-    /// @dev Settle one metered participant for `ctx.d`.
+    /// @dev Settle one metered participant for `ctx.d`: read its wallet, reading and bid slots once,
+    /// work out every amount, then move them with one write of its wallet slot.
     function settleOne(
         Participants.State storage participants,
         Metering.State storage meters,
         OrderBook.State storage orders,
         Wallets.State storage wallets,
         Context memory ctx,
+        Wallets.Counterparties memory c,
         uint32 id
     ) private returns (bytes memory) {
-        uint32 next = wallets.accounts[id].settleNext;
-        if (next == 0) return Fail.with(IEnergyMarket.NothingToSettle.selector, id);
-        if (ctx.d < next) return Fail.with(IEnergyMarket.AlreadySettled.selector, ctx.d, id);
-        if (ctx.d > next) return Fail.with(IEnergyMarket.SettleOutOfOrder.selector, ctx.d, next);
-        Metering.Reading memory r = meters.readingOf(id, ctx.d);
-        (bytes32 slot, uint32 holds) = orders.slotOf(ctx.d, id);
-        bool hasBid = slot != bytes32(0) && holds == ctx.d;
-        if (r.flags & Metering.POSTED == 0) {
+        uint32 d = ctx.d;
+        Wallets.Account memory a = wallets.accounts[id];
+        if (a.settleNext == 0) return Fail.with(IEnergyMarket.NothingToSettle.selector, id);
+        if (d != a.settleNext) return d < a.settleNext ? Fail.with(IEnergyMarket.AlreadySettled.selector, d, id) : Fail.with(IEnergyMarket.SettleOutOfOrder.selector, d, a.settleNext);
+        (bool measured, bool posted, int64 actual) = Metering.energyOf(meters.readings[id][d & 3], d);
+        uint256 bid = uint256(orders.slots[id][d & 3]);
+        bool hasBid = bid != 0 && uint32(bid >> 8) == d;
+        if (!posted) {
             if (!hasBid && participants.records[id].ratedPowerW == 0) return Fail.with(IEnergyMarket.NothingToSettle.selector, id);
-            if (!ctx.graceOver) return Fail.with(IEnergyMarket.ReadingPending.selector, ctx.d, id);
+            if (!ctx.graceOver) return Fail.with(IEnergyMarket.ReadingPending.selector, d, id);
         }
         Outcome memory o;
-        o.actualWh = int64(r.netWh); // a missing reading: zero (or a swap's partial energy); the next carries it
-        o.readingMissing = r.flags & Metering.POSTED == 0;
-        Position memory pos;
-        if (hasBid && uint256(slot) & OrderBook.REVEALED == 0) {
-            uint256 ratedWh = Params.ratedEnergyWh(participants.records[id].ratedPowerW, ctx.intervalSeconds);
-            forfeit(wallets, ctx, id, Params.forfeit(ctx.params, ratedWh));
+        o.actualWh = measured ? actual : int64(0); // a missing reading: zero (or a swap's partial energy); the next carries it
+        o.readingMissing = !posted;
+        Wallets.Flows memory f;
+        f.settleNext = d + 1;
+        uint256 premium;
+        if (hasBid && bid & OrderBook.REVEALED == 0) {
+            f.forfeit = Params.forfeit(ctx.params, Params.ratedEnergyWh(participants.records[id].ratedPowerW, ctx.intervalSeconds));
+            orders.close(d, id);
+            emit IEnergyMarket.BidForfeited(d, id, f.forfeit);
         } else if (hasBid) {
-            pos = readPosition(orders, ctx.d, id, o);
+            (bool buy, uint64 price, uint64 energy, uint64 remaining, uint256 proceeds) = OrderBook.fieldsOf(bid);
+            o.declaredWh = buy ? -int64(energy) : int64(energy);
+            o.clearedWh = buy ? -int64(energy - remaining) : int64(energy - remaining);
+            if (!buy) {
+                f.unlock = Params.saleCollateral(ctx.params, energy) + proceeds;
+                if (o.actualWh < o.clearedWh && o.clearedWh > 0) premium = unwindPremium(ctx.price, uint64(o.clearedWh), uint64(o.clearedWh - o.actualWh), proceeds);
+            }
+            incentive(ctx, o, buy ? price >= ctx.price : price <= ctx.price);
         }
-        if (pos.revealed && !pos.buy) wallets.unlock(id, Params.saleCollateral(ctx.params, uint64(o.declaredWh)) + pos.proceedsWei);
-        o.balancingWei = balance(wallets, ctx, id, o, pos);
-        if (pos.revealed) incentivize(wallets, ctx, id, o, pos);
-        wallets.accounts[id].settleNext = ctx.d + 1;
-        emitSettled(ctx.d, id, o);
-        wallets.settleDebts(id, ctx.gridId);
+        o.balancingWei = balancing(ctx, o.clearedWh, o.actualWh, premium);
+        f.balancing = o.balancingWei;
+        f.incentive = o.incentiveWei;
+        wallets.settle(id, a, c, f);
+        emitSettled(d, id, o);
+        if (a.owes || a.isOwed) {
+            wallets.store(c);
+            wallets.settleDebts(id, ctx.gridId);
+            (c.gridBalance, c.poolBalance) = (wallets.accounts[ctx.gridId].balance, wallets.accounts[Wallets.POOL].balance);
+        }
         return "";
     }
 
@@ -130,68 +149,34 @@ library Settlement {
         emit IEnergyMarket.BidForfeited(ctx.d, id, amount);
     }
 
-    /// @dev Declared and cleared energy of a revealed bid.
-    function readPosition(OrderBook.State storage orders, uint32 d, uint32 id, Outcome memory o) private view returns (Position memory pos) {
-        OrderBook.Bid memory b = orders.bidOf(d, id);
-        int64 energy = int64(uint64(b.energyWh));
-        int64 filled = int64(uint64(b.energyWh - b.remainingWh));
-        pos = Position({revealed: true, buy: b.flags & OrderBook.BUY != 0, priceWeiPerKWh: b.priceWeiPerKWh, proceedsWei: uint256(b.proceedsGwei) * 1 gwei});
-        o.declaredWh = pos.buy ? -energy : energy;
-        o.clearedWh = pos.buy ? -filled : filled;
-    }
-
-    /// @dev Deviation payment between participant and grid (formulas 1-3). A seller short of what it
-    /// sold also pays back what the undelivered part earned above A (the unwind premium), so selling
-    /// energy and not delivering it always costs more than it brought.
-    function balance(Wallets.State storage wallets, Context memory ctx, uint32 id, Outcome memory o, Position memory pos)
-        private
-        returns (int256)
-    {
-        int64 cleared = o.clearedWh;
-        int64 actual = o.actualWh;
-        if (actual < cleared) {
-            uint256 shortWh = uint64(cleared - actual);
-            uint256 owes = Params.valueOf(shortWh, ctx.price, ctx.params.shortRatioPpm) + unwindPremium(ctx.price, cleared, shortWh, pos);
-            wallets.pay(id, ctx.gridId, owes);
-            return -int256(owes);
-        }
-        if (actual > cleared) {
-            uint256 gets = Params.valueOf(uint64(actual - cleared), ctx.price, ctx.params.longRatioPpm);
-            wallets.pay(ctx.gridId, id, gets);
-            return int256(gets);
-        }
+    /// @dev Deviation payment between participant and grid (formulas 1-3), positive when the grid pays;
+    /// a short seller adds the unwind premium.
+    function balancing(Context memory ctx, int64 cleared, int64 actual, uint256 premium) private pure returns (int256) {
+        if (actual < cleared) return -int256(Params.valueOf(uint64(cleared - actual), ctx.price, ctx.params.shortRatioPpm) + premium);
+        if (actual > cleared) return int256(Params.valueOf(uint64(actual - cleared), ctx.price, ctx.params.longRatioPpm));
         return 0;
     }
 
     /// @notice What the undelivered part of a sale earned above its value at A: its share of the
-    /// proceeds (rounded up) less its energy at A (rounded down), never negative.
-    function unwindPremium(uint256 price, int64 cleared, uint256 shortWh, Position memory pos) internal pure returns (uint256) {
-        if (pos.buy || cleared <= 0) return 0;
-        uint256 sold = uint64(cleared);
+    /// proceeds (rounded up) less its energy at A (rounded down), never negative. Selling energy and
+    /// not delivering it so always costs more than it brought.
+    function unwindPremium(uint256 price, uint256 sold, uint256 shortWh, uint256 proceeds) internal pure returns (uint256) {
         uint256 undelivered = shortWh < sold ? shortWh : sold;
-        uint256 earned = (pos.proceedsWei * undelivered + sold - 1) / sold;
+        uint256 earned = (proceeds * undelivered + sold - 1) / sold;
         uint256 atPrice = OrderBook.costOf(undelivered, price);
         return earned > atPrice ? earned - atPrice : 0;
     }
 
-    /// @dev Reward on consistent and penalty on deviating energy (formulas 4-5), the net paid once. The
-    /// reward counts the declared energy when the bid was priced to trade at A (a sell at or below it, a
-    /// buy at or above it), otherwise only the cleared energy: an unfillable bid earns nothing.
-    function incentivize(Wallets.State storage wallets, Context memory ctx, uint32 id, Outcome memory o, Position memory pos) private {
-        bool marketable = pos.buy ? pos.priceWeiPerKWh >= ctx.price : pos.priceWeiPerKWh <= ctx.price;
+    /// @dev Reward on consistent and penalty on deviating energy (formulas 4-5), netted. The reward
+    /// counts the declared energy when the bid was priced to trade at A (`marketable`: a sell at or below
+    /// it, a buy at or above it), otherwise only the cleared energy: an unfillable bid earns nothing.
+    function incentive(Context memory ctx, Outcome memory o, bool marketable) private pure {
         int64 b = marketable ? o.declaredWh : o.clearedWh;
         int64 a = o.actualWh;
         uint64 consistent = (b > 0 && a > 0) || (b < 0 && a < 0) ? min(abs(b), abs(a)) : 0;
-        uint64 deviating = abs(o.declaredWh - a);
         o.rewardWei = Params.valueOf(consistent, ctx.price, ctx.params.rewardRatioPpm);
-        o.penaltyWei = Params.valueOf(deviating, ctx.price, ctx.params.penaltyRatioPpm);
-        if (o.rewardWei >= o.penaltyWei) {
-            o.incentiveWei = int256(o.rewardWei - o.penaltyWei);
-            wallets.pay(Wallets.POOL, id, o.rewardWei - o.penaltyWei);
-        } else {
-            o.incentiveWei = -int256(o.penaltyWei - o.rewardWei);
-            wallets.pay(id, Wallets.POOL, o.penaltyWei - o.rewardWei);
-        }
+        o.penaltyWei = Params.valueOf(abs(o.declaredWh - a), ctx.price, ctx.params.penaltyRatioPpm);
+        o.incentiveWei = int256(o.rewardWei) - int256(o.penaltyWei);
     }
 
     function emitSettled(uint32 d, uint32 id, Outcome memory o) private {

@@ -94,12 +94,9 @@ library Wallets {
         s.accounts[to].balance += uint112(paid);
         unpaid = amount - paid;
         if (unpaid != 0) {
-            s.debts[from][to] += unpaid;
-            s.totals[from].owed += uint128(unpaid);
-            s.totals[to].due += uint128(unpaid);
+            recordDebt(s, from, to, unpaid);
             a.owes = true;
             s.accounts[to].isOwed = true;
-            emit IEnergyMarket.DebtRecorded(from, to, unpaid);
         }
     }
 
@@ -122,6 +119,78 @@ library Wallets {
         c.due -= uint128(paid);
         if (c.due == 0) s.accounts[creditor].isOwed = false;
         emit IEnergyMarket.DebtPaid(debtor, creditor, paid);
+    }
+
+    /// @notice What one participant's settlement moves, in the order it is paid.
+    struct Flows {
+        uint256 unlock; // of its locked sale funds
+        uint256 forfeit; // to the pool, for a commit never revealed
+        int256 balancing; // positive: the grid pays it; negative: it pays the grid
+        int256 incentive; // positive: the pool pays it; negative: it pays the pool
+        uint32 settleNext; // its settlement cursor after this
+    }
+
+    /// @notice The grid's and the pool's balances while a settlement batch pays them, read once and
+    /// written once (`store`) instead of at every payment.
+    struct Counterparties {
+        uint32 grid;
+        uint256 gridBalance;
+        uint256 poolBalance;
+    }
+
+    function counterparties(State storage s, uint32 grid) internal view returns (Counterparties memory) {
+        return Counterparties({grid: grid, gridBalance: s.accounts[grid].balance, poolBalance: s.accounts[POOL].balance});
+    }
+
+    /// @notice Write the batch's running balances back (before anything else reads them from storage).
+    function store(State storage s, Counterparties memory c) internal {
+        s.accounts[c.grid].balance = uint112(c.gridBalance);
+        s.accounts[POOL].balance = uint112(c.poolBalance);
+    }
+
+    /// @notice Apply a participant's settlement: its own slot is written once, the grid's and the pool's
+    /// balances move in `c`; what a payer's balance cannot cover becomes a debt, as with `pay`.
+    /// @param a the participant's account as read at the start of its settlement (updated here)
+    function settle(State storage s, uint32 id, Account memory a, Counterparties memory c, Flows memory f) internal {
+        a.locked = f.unlock < a.locked ? a.locked - uint96(f.unlock) : 0;
+        a.settleNext = f.settleNext;
+        if (f.forfeit != 0) c.poolBalance += payFrom(s, a, id, POOL, f.forfeit);
+        if (f.balancing < 0) c.gridBalance += payFrom(s, a, id, c.grid, uint256(-f.balancing));
+        else if (f.balancing > 0) c.gridBalance = payTo(s, a, id, c.grid, c.gridBalance, uint256(f.balancing));
+        if (f.incentive < 0) c.poolBalance += payFrom(s, a, id, POOL, uint256(-f.incentive));
+        else if (f.incentive > 0) c.poolBalance = payTo(s, a, id, POOL, c.poolBalance, uint256(f.incentive));
+        s.accounts[id] = a;
+    }
+
+    /// @dev `a` (account `id`, held in memory) pays `to`; returns what `to` received.
+    function payFrom(State storage s, Account memory a, uint32 id, uint32 to, uint256 amount) private returns (uint256 paid) {
+        paid = amount < a.balance ? amount : a.balance;
+        a.balance -= uint112(paid);
+        if (amount > paid) {
+            recordDebt(s, id, to, amount - paid);
+            a.owes = true;
+            s.accounts[to].isOwed = true;
+        }
+    }
+
+    /// @dev `from`, whose balance is `balance`, pays `a` (account `id`, held in memory); returns what
+    /// `from` has left.
+    function payTo(State storage s, Account memory a, uint32 id, uint32 from, uint256 balance, uint256 amount) private returns (uint256) {
+        uint256 paid = amount < balance ? amount : balance;
+        a.balance += uint112(paid);
+        if (amount > paid) {
+            recordDebt(s, from, id, amount - paid);
+            s.accounts[from].owes = true;
+            a.isOwed = true;
+        }
+        return balance - paid;
+    }
+
+    function recordDebt(State storage s, uint32 from, uint32 to, uint256 unpaid) private {
+        s.debts[from][to] += unpaid;
+        s.totals[from].owed += uint128(unpaid);
+        s.totals[to].due += uint128(unpaid);
+        emit IEnergyMarket.DebtRecorded(from, to, unpaid);
     }
 
     /// @notice Collect what `id` owes the grid and the pool, and what they owe `id`, as funds allow.
