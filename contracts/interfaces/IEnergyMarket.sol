@@ -339,7 +339,8 @@ interface IEnergyMarket {
     event IntervalCleared(uint32 indexed interval, uint32 trades, uint64 tradedWh, uint256 averagePriceWeiPerKWh);
     /// @notice One participant's balancing and reward/penalty for a delivery interval.
     /// @param balancingWei positive: paid by the grid to the participant; negative: paid to the grid
-    /// @param incentiveWei positive: paid from the pool (reward above penalty); negative: paid into it
+    /// @param incentiveWei reward less penalty: positive paid from the pool, negative paid into it (the
+    /// penalty is `rewardWei - incentiveWei`)
     event ParticipantSettled(
         uint32 indexed interval,
         uint32 indexed id,
@@ -348,7 +349,6 @@ interface IEnergyMarket {
         int64 actualWh,
         int256 balancingWei,
         uint256 rewardWei,
-        uint256 penaltyWei,
         int256 incentiveWei,
         bool readingMissing
     );

@@ -27,7 +27,7 @@ library Accounts {
         uint32 from = current == 0 ? 1 : current; // interval 0 never trades; a cursor of 0 means "never metered"
         Wallets.Account storage a = m.wallets.accounts[id];
         bool hadMeter = m.meters.accept(id, proposal, from, intervalSeconds, a.settleNext);
-        uint32 ratedPowerW = m.meters.meters[id].ratedPowerW;
+        uint32 ratedPowerW = m.meters.meterOf(id).ratedPowerW;
         uint256 needed = Params.security(m.params.at(from), Params.ratedEnergyWh(ratedPowerW, intervalSeconds));
         uint256 available = m.wallets.free(id, 0);
         if (available < needed) revert IEnergyMarket.InsufficientFunds(id, needed, available);
@@ -54,7 +54,7 @@ library Accounts {
     function unbindMeter(MarketState.Layout storage m, uint32 id) external {
         Participants.Record storage r = m.participants.prosumer(id);
         uint32 next = m.wallets.accounts[id].settleNext;
-        if (m.meters.meters[id].nextReading > next || hasOpenSlots(m, id, next)) revert IEnergyMarket.NotSettledYet(id, next);
+        if (m.meters.meterOf(id).nextReading > next || hasOpenSlots(m, id, next)) revert IEnergyMarket.NotSettledYet(id, next);
         m.meters.unbind(id);
         r.ratedPowerW = 0;
     }

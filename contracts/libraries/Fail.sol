@@ -7,6 +7,9 @@ pragma solidity 0.8.28;
 /// argument of the market's errors is an unsigned integer, an address or an enum, so each encodes as
 /// one uint256 word.
 library Fail {
+    /// @notice No error: the empty bytes every unassigned `bytes memory` is (no allocation, unlike "").
+    function none() internal pure returns (bytes memory empty) {}
+
     function with(bytes4 selector) internal pure returns (bytes memory) {
         return abi.encodeWithSelector(selector);
     }

@@ -15,20 +15,26 @@ import {Wallets} from "./Wallets.sol";
 /// carried by the next one, and a swap's closing registers put the old meter's last energy into the
 /// interval of the swap: the energy settled always equals the register differences of whichever meters
 /// served the participant. Readings are kept in a ring of four slots per participant, tagged with their
-/// interval; an interval must be settled before its slot is reused. All functions are O(1).
+/// interval; an interval must be settled before its slot is reused. A meter's state is one slot keyed
+/// by its account, so a signed reading finds its participant, number, rating and last registers in
+/// one read. All functions are O(1).
 library Metering {
     uint64 internal constant MAX_METER_NUMBER = 999_999_999_999;
     uint8 internal constant POSTED = 1; // the meter's reading at the end of the interval
     uint8 internal constant PARTIAL = 2; // energy of a replaced meter, waiting for the new meter's reading
 
     struct Meter {
-        uint40 number; // 0: no meter (12 decimal digits fit in 40 bits)
+        uint24 pid; // the participant it serves; 0: not bound
+        uint40 number; // 12 decimal digits fit in 40 bits
+        uint24 ratedPowerW; // up to 16.7 MW (the deployment's limit is checked against this)
         bool hasReading; // a reading was posted since the meter was bound
-        uint32 ratedPowerW;
         uint32 nextReading; // first interval a reading may be posted for
         uint64 importWh; // registers of the last reading (or the opening registers)
         uint64 exportWh;
     }
+
+    /// @notice The most rated power a meter can have.
+    uint32 internal constant MAX_RATED_POWER_W = type(uint24).max;
 
     struct Proposal {
         bytes32 hash;
@@ -45,9 +51,8 @@ library Metering {
     }
 
     struct State {
-        mapping(uint32 => Meter) meters;
-        mapping(uint32 => address) accountOf;
-        mapping(address => uint32) byAccount;
+        mapping(address => Meter) meters; // by the meter's account
+        mapping(uint32 => address) accountOf; // participant => its meter's account
         mapping(uint64 => uint32) byNumber;
         mapping(uint32 => bytes32[4]) readings; // participant => ring of readings
         mapping(uint32 => Proposal) proposals;
@@ -80,24 +85,32 @@ library Metering {
         IEnergyMarket.MeterProposal memory m = p.meter;
         delete s.proposals[pid];
         requireFree(s, pid, m.meterNumber, m.account);
-        Meter memory old = s.meters[pid];
-        hadMeter = old.number != 0;
+        address oldAccount = s.accountOf[pid];
+        Meter memory old = s.meters[oldAccount];
+        hadMeter = old.pid != 0;
         if (hadMeter) {
-            delete s.byAccount[s.accountOf[pid]];
+            delete s.meters[oldAccount];
             delete s.byNumber[old.number];
         }
         Meter memory next;
-        if (old.number == m.meterNumber) {
+        if (hadMeter && old.number == m.meterNumber) {
             // The same meter (a new rated power or key): its register series goes on.
             next = old;
-            next.ratedPowerW = m.ratedPowerW;
+            next.ratedPowerW = uint24(m.ratedPowerW);
         } else {
             if (hadMeter) closeOld(s, pid, old, m, current, intervalSeconds, settleNext);
-            next = Meter({number: uint40(m.meterNumber), hasReading: false, ratedPowerW: m.ratedPowerW, nextReading: current, importWh: m.openImportWh, exportWh: m.openExportWh});
+            next = Meter({
+                pid: uint24(pid),
+                number: uint40(m.meterNumber),
+                ratedPowerW: uint24(m.ratedPowerW),
+                hasReading: false,
+                nextReading: current,
+                importWh: m.openImportWh,
+                exportWh: m.openExportWh
+            });
         }
-        s.meters[pid] = next;
+        s.meters[m.account] = next;
         s.accountOf[pid] = m.account;
-        s.byAccount[m.account] = pid;
         s.byNumber[m.meterNumber] = pid;
         emit IEnergyMarket.MeterBound(pid, m.meterNumber, m.account, m.ratedPowerW, next.nextReading);
     }
@@ -129,22 +142,24 @@ library Metering {
 
     /// @notice Release `pid`'s meter.
     function unbind(State storage s, uint32 pid) internal returns (uint64 number) {
-        Meter storage m = s.meters[pid];
-        number = m.number;
-        if (number == 0) revert IEnergyMarket.NoMeterBound(pid);
-        delete s.byAccount[s.accountOf[pid]];
+        address account = s.accountOf[pid];
+        number = s.meters[account].number;
+        if (account == address(0)) revert IEnergyMarket.NoMeterBound(pid);
+        delete s.meters[account];
         delete s.byNumber[number];
         delete s.accountOf[pid];
-        m.number = 0;
-        m.ratedPowerW = 0;
-        m.hasReading = false;
         emit IEnergyMarket.MeterUnbound(pid, number);
+    }
+
+    /// @notice The meter serving `pid` (all zero for none).
+    function meterOf(State storage s, uint32 pid) internal view returns (Meter memory) {
+        return s.meters[s.accountOf[pid]];
     }
 
     /// @dev Reverts if the number or the account serves a participant other than `pid`.
     function requireFree(State storage s, uint32 pid, uint64 number, address account) private view {
         uint32 holder = s.byNumber[number];
-        if (holder == 0 || holder == pid) holder = s.byAccount[account];
+        if (holder == 0 || holder == pid) holder = s.meters[account].pid;
         if (holder != 0 && holder != pid) revert IEnergyMarket.MeterInUse(holder);
     }
 
@@ -165,33 +180,33 @@ library Metering {
         uint32 current,
         uint32 intervalSeconds
     ) internal returns (bytes memory err, uint32 pid) {
-        pid = s.byAccount[account];
+        Meter memory m = s.meters[account];
+        pid = m.pid;
         if (pid == 0) return (Fail.with(IEnergyMarket.UnknownMeterAccount.selector, uint160(account)), 0);
-        Meter memory m = s.meters[pid];
         if (m.number != number) return (Fail.with(IEnergyMarket.WrongMeterNumber.selector, number), pid);
         if (d >= current) return (Fail.with(IEnergyMarket.IntervalNotEnded.selector, d), pid);
         if (d < m.nextReading) {
             bool last = m.hasReading && d + 1 == m.nextReading; // before the first reading: before the binding
-            if (last && importWh == m.importWh && exportWh == m.exportWh) return ("", pid); // an identical re-post
+            if (last && importWh == m.importWh && exportWh == m.exportWh) return (Fail.none(), pid); // an identical re-post
             return (last ? Fail.with(IEnergyMarket.ConflictingReading.selector, pid, d) : Fail.with(IEnergyMarket.ReadingOutOfOrder.selector, d, m.nextReading), pid);
         }
         uint32 settleNext = wallets.accounts[pid].settleNext;
         if (d < settleNext) return (Fail.with(IEnergyMarket.ReadingTooLate.selector, d, settleNext), pid);
-        Reading memory r = readingAt(s, pid, d);
-        if (r.interval != d) {
-            if (r.flags != 0 && r.interval >= settleNext) return (Fail.with(IEnergyMarket.SettlementBehind.selector, pid, r.interval), pid);
-            r = Reading({flags: 0, interval: d, netWh: 0, importWh: 0, exportWh: 0});
+        bytes32[4] storage ring = s.readings[pid];
+        uint256 slot = uint256(ring[d & 3]);
+        uint32 holds = uint32(slot >> 8);
+        int256 carried; // a swap's partial energy already in this interval
+        if (holds == d && slot != 0) carried = int48(uint48(slot >> 40));
+        else if (slot != 0 && holds >= settleNext) return (Fail.with(IEnergyMarket.SettlementBehind.selector, pid, holds), pid);
+        uint256 maxWh = maxRise(m, d, intervalSeconds);
+        if (importWh < m.importWh || exportWh < m.exportWh || importWh - m.importWh > maxWh || exportWh - m.exportWh > maxWh) {
+            err = checkRise(m.importWh, importWh, uint64(maxWh));
+            return (err.length != 0 ? err : checkRise(m.exportWh, exportWh, uint64(maxWh)), pid);
         }
-        uint64 maxWh = maxRise(m, d, intervalSeconds);
-        err = checkRise(m.importWh, importWh, maxWh);
-        if (err.length == 0) err = checkRise(m.exportWh, exportWh, maxWh);
-        if (err.length != 0) return (err, pid);
-        r.flags = POSTED;
-        r.netWh += int48(int64(exportWh - m.exportWh) - int64(importWh - m.importWh));
-        r.importWh = importWh;
-        r.exportWh = exportWh;
-        store(s, pid, r);
-        s.meters[pid] = Meter({number: m.number, hasReading: true, ratedPowerW: m.ratedPowerW, nextReading: d + 1, importWh: importWh, exportWh: exportWh});
+        int256 net = carried + int256(uint256(exportWh - m.exportWh)) - int256(uint256(importWh - m.importWh));
+        ring[d & 3] = bytes32(POSTED | (uint256(d) << 8) | (uint256(uint48(int48(net))) << 40) | (uint256(importWh) << 88) | (uint256(exportWh) << 152));
+        (m.hasReading, m.nextReading, m.importWh, m.exportWh) = (true, d + 1, importWh, exportWh);
+        s.meters[account] = m;
         emit IEnergyMarket.ReadingPosted(pid, d, importWh, exportWh);
     }
 
@@ -240,7 +255,7 @@ library Metering {
     function checkRise(uint64 previousWh, uint64 postedWh, uint64 maxWh) private pure returns (bytes memory) {
         if (postedWh < previousWh) return Fail.with(IEnergyMarket.RegisterDecreased.selector, previousWh, postedWh);
         if (postedWh - previousWh > maxWh) return Fail.with(IEnergyMarket.ImplausibleReading.selector, postedWh - previousWh, maxWh);
-        return "";
+        return Fail.none();
     }
 
     /// @notice The reading slot of `pid` that interval `d` uses (it may hold another interval).
@@ -276,7 +291,7 @@ library Metering {
     }
 
     function view_(State storage s, uint32 pid) internal view returns (IEnergyMarket.MeterView memory v) {
-        Meter memory m = s.meters[pid];
+        Meter memory m = meterOf(s, pid);
         v = IEnergyMarket.MeterView({
             meterNumber: m.number,
             account: s.accountOf[pid],

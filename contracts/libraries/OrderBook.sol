@@ -96,7 +96,7 @@ library OrderBook {
             bytes32 held = current ? slot & bytes32(HASH_MASK) : bytes32(0);
             if (held != replaces & bytes32(HASH_MASK)) return Fail.with(IEnergyMarket.NotReplacing.selector, d, id);
         }
-        return "";
+        return Fail.none();
     }
 
     /// @notice Store (or replace) a commitment for `d`.
@@ -110,7 +110,7 @@ library OrderBook {
         if (slot == bytes32(0) || holds != d) return Fail.with(IEnergyMarket.NoCommitment.selector, d, id);
         if (uint256(slot) & REVEALED != 0) return Fail.with(IEnergyMarket.AlreadyRevealed.selector, d, id);
         if (uint256(slot) & HASH_MASK != uint256(revealed) & HASH_MASK) return Fail.with(IEnergyMarket.BadReveal.selector, d, id);
-        return "";
+        return Fail.none();
     }
 
     /// @notice Whether `id` committed for `d` and never revealed (nor was settled).
@@ -166,31 +166,54 @@ library OrderBook {
         proceedsWei = uint256(uint64(v >> 192)) * 1 gwei;
     }
 
-    /// @notice Insert a revealed bid into its sorted book (replacing its commitment).
-    function insert(State storage s, uint32 d, uint32 id, Bid memory bid, uint32 hint) internal {
-        Book storage book = s.books[d];
-        uint8 list = listOf(bid.flags);
+    /// @notice The packed word of a newly revealed bid of interval `d` (nothing filled, no link yet).
+    function newBid(uint8 flags, uint32 d, uint64 priceWeiPerKWh, uint32 energyWh) internal pure returns (uint256) {
+        return uint256(flags) | (uint256(d) << 8) | (uint256(priceWeiPerKWh) << 64) | (uint256(energyWh) << 128) | (uint256(energyWh) << 160);
+    }
+
+    /// @notice Insert a revealed bid (its packed word, from `newBid`) into its sorted book, replacing its
+    /// commitment. Works on the packed words: a reveal reads the hint's slot and writes two.
+    function insert(State storage s, uint32 d, uint32 id, uint256 word, uint32 hint) internal {
+        uint8 list = listOf(uint8(word));
         uint32 prev = 0;
-        Bid memory prevBid;
+        uint256 prevWord;
         if (hint != 0 && hint != id) {
-            Bid memory h = bidOf(s, d, hint);
-            if (h.flags & REVEALED != 0 && listOf(h.flags) == list && sortsBefore(h, hint, bid, id)) (prev, prevBid) = (hint, h);
+            uint256 h = uint256(s.slots[hint][d & 3]);
+            if (h & REVEALED != 0 && uint32(h >> 8) == d && listOf(uint8(h)) == list && wordBefore(h, hint, word, id)) (prev, prevWord) = (hint, h);
         }
-        uint32 cur = prev == 0 ? headOf(book, list) : prevBid.next;
+        uint32 cur = prev == 0 ? storedHeadOf(s.books[d], list) : linkOf(prevWord);
         while (cur != 0) {
-            Bid memory c = bidOf(s, d, cur);
-            if (!sortsBefore(c, cur, bid, id)) break;
-            (prev, prevBid) = (cur, c);
-            cur = c.next;
+            uint256 c = uint256(s.slots[cur][d & 3]);
+            if (!wordBefore(c, cur, word, id)) break;
+            (prev, prevWord) = (cur, c);
+            cur = linkOf(c);
         }
-        bid.next = cur;
-        storeBid(s, d, id, bid);
-        if (prev == 0) {
-            setStoredHead(book, list, id);
-        } else {
-            prevBid.next = id;
-            storeBid(s, d, prev, prevBid);
-        }
+        s.slots[id][d & 3] = bytes32(withLink(word, cur));
+        if (prev == 0) setStoredHead(s.books[d], list, id);
+        else s.slots[prev][d & 3] = bytes32(withLink(prevWord, id));
+    }
+
+    /// @dev `sortsBefore` on packed words.
+    function wordBefore(uint256 a, uint32 aId, uint256 b, uint32 bId) private pure returns (bool) {
+        uint64 pa = uint64(a >> 64);
+        uint64 pb = uint64(b >> 64);
+        if (pa != pb) return a & BUY != 0 ? pa > pb : pa < pb;
+        return aId < bId;
+    }
+
+    function linkOf(uint256 word) private pure returns (uint32) {
+        return uint24(word >> 40);
+    }
+
+    function withLink(uint256 word, uint32 next) private pure returns (uint256) {
+        return (word & ~(uint256(type(uint24).max) << 40)) | (uint256(next) << 40);
+    }
+
+    function storedHeadOf(Book storage book, uint8 list) private view returns (uint32) {
+        if (list == SELL_GREEN) return book.sellGreen;
+        if (list == SELL_OTHER) return book.sellOther;
+        if (list == BUY_GREEN) return book.buyGreen;
+        return book.buyOther;
     }
 
     /// @notice The bid after which a new bid would sort, walking from the head (for off-chain use).
@@ -252,8 +275,11 @@ library OrderBook {
     }
 
     /// @notice Money for `energyWh` at `priceWeiPerKWh`, rounded down (trades, reservations).
+    /// Callers pass an energy below 2^64 and a price below 2^64: no overflow check.
     function costOf(uint256 energyWh, uint256 priceWeiPerKWh) internal pure returns (uint256) {
-        return (energyWh * priceWeiPerKWh) / 1000;
+        unchecked {
+            return (energyWh * priceWeiPerKWh) / 1000;
+        }
     }
 
     /// @dev Whether `id` is still linked from the head of its list (O(n), views only).

@@ -59,9 +59,12 @@ library Params {
 
     // ------------------------------------------------------------ derived amounts
 
-    /// @notice `energyWh × price × ratio`, rounded down.
+    /// @notice `energyWh × price × ratio`, rounded down. Every caller passes an energy below 2^64, a
+    /// price below 2^64 and a ratio below 2^33, so the product stays below 2^161: no overflow check.
     function valueOf(uint256 energyWh, uint256 priceWeiPerKWh, uint256 ratioPpm) internal pure returns (uint256) {
-        return (energyWh * priceWeiPerKWh * ratioPpm) / PPM_PER_KWH;
+        unchecked {
+            return (energyWh * priceWeiPerKWh * ratioPpm) / PPM_PER_KWH;
+        }
     }
 
     /// @notice The energy a meter of `ratedPowerW` can measure in one interval.
@@ -109,6 +112,6 @@ library Params {
         if (energyWh > maxWh) return Fail.with(IEnergyMarket.QuantityTooLarge.selector, energyWh, maxWh);
         if (priceWeiPerKWh == 0) return Fail.with(IEnergyMarket.ZeroPrice.selector);
         if (priceWeiPerKWh > p.maxPriceWeiPerKWh) return Fail.with(IEnergyMarket.PriceTooHigh.selector, priceWeiPerKWh, p.maxPriceWeiPerKWh);
-        return "";
+        return Fail.none();
     }
 }

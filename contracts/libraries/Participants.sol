@@ -46,7 +46,7 @@ library Participants {
         if (bytes(name).length == 0 || bytes(name).length > 64) return Fail.with(IEnergyMarket.InvalidName.selector);
         if (s.idOf[account] != 0) return Fail.with(IEnergyMarket.AlreadyRegistered.selector, uint160(account));
         if (s.count >= MAX_ID) return Fail.with(IEnergyMarket.TooManyParticipants.selector);
-        return "";
+        return Fail.none();
     }
 
     /// @notice Register prosumers who signed their registration; a refused entry is skipped with

@@ -86,7 +86,7 @@ library Settlement {
         orders.close(ctx.d, id);
         emitSettled(ctx.d, id, o);
         wallets.settleDebts(id, ctx.gridId);
-        return "";
+        return Fail.none();
     }
 
     /// @dev Settle one metered participant for `ctx.d`: read its wallet, reading and bid slots once,
@@ -111,37 +111,37 @@ library Settlement {
             if (!hasBid && participants.records[id].ratedPowerW == 0) return Fail.with(IEnergyMarket.NothingToSettle.selector, id);
             if (!ctx.graceOver) return Fail.with(IEnergyMarket.ReadingPending.selector, d, id);
         }
-        Outcome memory o;
-        o.actualWh = measured ? actual : int64(0); // a missing reading: zero (or a swap's partial energy); the next carries it
-        o.readingMissing = !posted;
-        Wallets.Flows memory f;
-        f.settleNext = d + 1;
+        int64 actualWh = measured ? actual : int64(0); // a missing reading: zero (or a swap's partial energy); the next carries it
+        int64 declaredWh;
+        int64 clearedWh;
+        uint256 rewardWei;
+        int256 incentiveWei;
         uint256 premium;
+        uint256 unlock;
+        uint256 forfeitWei;
         if (hasBid && bid & OrderBook.REVEALED == 0) {
-            f.forfeit = Params.forfeit(ctx.params, Params.ratedEnergyWh(participants.records[id].ratedPowerW, ctx.intervalSeconds));
+            forfeitWei = Params.forfeit(ctx.params, Params.ratedEnergyWh(participants.records[id].ratedPowerW, ctx.intervalSeconds));
             orders.close(d, id);
-            emit IEnergyMarket.BidForfeited(d, id, f.forfeit);
+            emit IEnergyMarket.BidForfeited(d, id, forfeitWei);
         } else if (hasBid) {
             (bool buy, uint64 price, uint64 energy, uint64 remaining, uint256 proceeds) = OrderBook.fieldsOf(bid);
-            o.declaredWh = buy ? -int64(energy) : int64(energy);
-            o.clearedWh = buy ? -int64(energy - remaining) : int64(energy - remaining);
+            declaredWh = buy ? -int64(energy) : int64(energy);
+            clearedWh = buy ? -int64(energy - remaining) : int64(energy - remaining);
             if (!buy) {
-                f.unlock = Params.saleCollateral(ctx.params, energy) + proceeds;
-                if (o.actualWh < o.clearedWh && o.clearedWh > 0) premium = unwindPremium(ctx.price, uint64(o.clearedWh), uint64(o.clearedWh - o.actualWh), proceeds);
+                unlock = Params.saleCollateral(ctx.params, energy) + proceeds;
+                if (actualWh < clearedWh && clearedWh > 0) premium = unwindPremium(ctx.price, uint64(clearedWh), uint64(clearedWh - actualWh), proceeds);
             }
-            incentive(ctx, o, buy ? price >= ctx.price : price <= ctx.price);
+            (rewardWei, incentiveWei) = incentive(ctx, declaredWh, clearedWh, actualWh, buy ? price >= ctx.price : price <= ctx.price);
         }
-        o.balancingWei = balancing(ctx, o.clearedWh, o.actualWh, premium);
-        f.balancing = o.balancingWei;
-        f.incentive = o.incentiveWei;
-        wallets.settle(id, a, c, f);
-        emitSettled(d, id, o);
+        int256 balancingWei = balancing(ctx, clearedWh, actualWh, premium);
+        wallets.settle(id, a, c, Wallets.Flows({unlock: unlock, forfeit: forfeitWei, balancing: balancingWei, incentive: incentiveWei, settleNext: d + 1}));
+        emit IEnergyMarket.ParticipantSettled(d, id, declaredWh, clearedWh, actualWh, balancingWei, rewardWei, incentiveWei, !posted);
         if (a.owes || a.isOwed) {
             wallets.store(c);
             wallets.settleDebts(id, ctx.gridId);
             (c.gridBalance, c.poolBalance) = (wallets.accounts[ctx.gridId].balance, wallets.accounts[Wallets.POOL].balance);
         }
-        return "";
+        return Fail.none();
     }
 
     function forfeit(Wallets.State storage wallets, Context memory ctx, uint32 id, uint256 amount) private {
@@ -170,23 +170,28 @@ library Settlement {
     /// @dev Reward on consistent and penalty on deviating energy (formulas 4-5), netted. The reward
     /// counts the declared energy when the bid was priced to trade at A (`marketable`: a sell at or below
     /// it, a buy at or above it), otherwise only the cleared energy: an unfillable bid earns nothing.
-    function incentive(Context memory ctx, Outcome memory o, bool marketable) private pure {
-        int64 b = marketable ? o.declaredWh : o.clearedWh;
-        int64 a = o.actualWh;
-        uint64 consistent = (b > 0 && a > 0) || (b < 0 && a < 0) ? min(abs(b), abs(a)) : 0;
-        o.rewardWei = Params.valueOf(consistent, ctx.price, ctx.params.rewardRatioPpm);
-        o.penaltyWei = Params.valueOf(abs(o.declaredWh - a), ctx.price, ctx.params.penaltyRatioPpm);
-        o.incentiveWei = int256(o.rewardWei) - int256(o.penaltyWei);
+    function incentive(Context memory ctx, int64 declared, int64 cleared, int64 actual, bool marketable)
+        private
+        pure
+        returns (uint256 rewardWei, int256 incentiveWei)
+    {
+        int64 b = marketable ? declared : cleared;
+        uint64 consistent = (b > 0 && actual > 0) || (b < 0 && actual < 0) ? min(abs(b), abs(actual)) : 0;
+        rewardWei = Params.valueOf(consistent, ctx.price, ctx.params.rewardRatioPpm);
+        incentiveWei = int256(rewardWei) - int256(Params.valueOf(abs(declared - actual), ctx.price, ctx.params.penaltyRatioPpm));
     }
 
     function emitSettled(uint32 d, uint32 id, Outcome memory o) private {
         emit IEnergyMarket.ParticipantSettled(
-            d, id, o.declaredWh, o.clearedWh, o.actualWh, o.balancingWei, o.rewardWei, o.penaltyWei, o.incentiveWei, o.readingMissing
+            d, id, o.declaredWh, o.clearedWh, o.actualWh, o.balancingWei, o.rewardWei, o.incentiveWei, o.readingMissing
         );
     }
 
+    /// @dev Energies are meter differences and bid quantities, far from int64's minimum.
     function abs(int64 x) private pure returns (uint64) {
-        return x < 0 ? uint64(-x) : uint64(x);
+        unchecked {
+            return x < 0 ? uint64(-x) : uint64(x);
+        }
     }
 
     function min(uint64 x, uint64 y) private pure returns (uint64) {

@@ -93,7 +93,7 @@ describe("attacks on the meters", function () {
     const [log] = await market.queryFilter(market.filters.ParticipantSettled(d, seller.id));
     expect(log.args.actualWh).to.equal(kwh("4"));
     expect(log.args.balancingWei).to.equal(0n);
-    expect(log.args.penaltyWei).to.equal(0n);
+    expect((log.args.rewardWei - log.args.incentiveWei)).to.equal(0n);
   });
 
   it("a meter cannot be released while its readings or its holder's bids are unsettled, and a reading of a settled interval is refused with its energy carried", async function () {

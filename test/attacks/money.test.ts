@@ -136,7 +136,7 @@ describe("attacks on the money", function () {
     expect(paperCharge + valueOf(kwh("5"), A, P.penaltyRatioPpm) < proceeds, "under the paper's rule alone, this cheat would pay").to.equal(true);
     expect(-settled.args.balancingWei).to.equal(paperCharge + premium);
     await withdrawAll(market, attacker);
-    expect(await netEther(market, attacker)).to.equal(proceeds - paperCharge - premium - settled.args.penaltyWei);
+    expect(await netEther(market, attacker)).to.equal(proceeds - paperCharge - premium - (settled.args.rewardWei - settled.args.incentiveWei));
     expect(await netEther(market, attacker)).to.be.lessThan(0n);
     expect((await market.walletOf(attacker.id)).owed).to.equal(0n);
   });

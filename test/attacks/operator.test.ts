@@ -62,7 +62,7 @@ describe("attacks by the operator", function () {
     expect(await market.queryFilter(market.filters.BidForfeited(undefined, victim.id))).to.have.length(0);
     const [log] = await market.queryFilter(market.filters.ParticipantSettled(d, victim.id));
     expect(log.args.balancingWei).to.equal(0n);
-    expect(log.args.penaltyWei).to.equal(0n);
+    expect((log.args.rewardWei - log.args.incentiveWei)).to.equal(0n);
     // a new commit is refused while deauthorized
     const next = Number(await market.currentInterval()) + 1;
     await toCommit(market, next);

@@ -59,7 +59,7 @@ describe("settlement", function () {
       .and.to.emit(market, "EntrySkipped")
       .withArgs(1, gridId, 2, skipReason(market, "NothingToSettle", [gridId]))
       .and.to.emit(market, "ParticipantSettled")
-      .withArgs(1, wind.id, 0, 0, 0, 0, 0, 0, 0, true);
+      .withArgs(1, wind.id, 0, 0, 0, 0, 0, 0, true);
     expect((await skipsOf(market, tx)).map((x) => x.error)).to.deep.equal(["NothingToSettle", "NothingToSettle", "NothingToSettle"]);
     expect((await market.settlementOf(id)).nextInterval).to.equal(0);
   });
@@ -88,7 +88,7 @@ describe("settlement", function () {
       .to.emit(market, "EntrySkipped")
       .withArgs(1, wind.id, 0, skipReason(market, "AlreadySettled", [1, wind.id]))
       .and.to.emit(market, "ParticipantSettled")
-      .withArgs(1, ev.id, 0, 0, 0, 0, 0, 0, 0, false);
+      .withArgs(1, ev.id, 0, 0, 0, 0, 0, 0, false);
     expect(await skipsOf(market, tx)).to.have.length(1);
     expect((await market.settlementOf(ev.id)).nextInterval).to.equal(2);
     await market.settle(2, [wind.id, ev.id]);
@@ -106,12 +106,12 @@ describe("settlement", function () {
       .to.emit(market, "EntrySkipped")
       .withArgs(1, wind.id, 0, skipReason(market, "ReadingPending", [1, wind.id]))
       .and.to.emit(market, "ParticipantSettled")
-      .withArgs(1, ev.id, 0, 0, 0, 0, 0, 0, 0, false);
+      .withArgs(1, ev.id, 0, 0, 0, 0, 0, 0, false);
     expect((await market.settlementOf(wind.id)).nextInterval).to.equal(1);
     await toGraceOver(market, 1);
     await expect(market.settle(1, [wind.id]))
       .to.emit(market, "ParticipantSettled")
-      .withArgs(1, wind.id, 0, 0, 0, 0, 0, 0, 0, true);
+      .withArgs(1, wind.id, 0, 0, 0, 0, 0, 0, true);
     expect((await market.settlementOf(wind.id)).nextInterval).to.equal(2);
   });
 
@@ -155,7 +155,7 @@ describe("settlement", function () {
     expect([before.locked, before.withdrawable]).to.deep.equal([proceeds, before.balance - proceeds]);
     await expect(market.settle(D, [gridId]))
       .to.emit(market, "ParticipantSettled")
-      .withArgs(D, gridId, 500n, 500n, 0n, 0n, 0n, 0n, 0n, false);
+      .withArgs(D, gridId, 500n, 500n, 0n, 0n, 0n, 0n, false);
     const after = await market.walletOf(gridId);
     expect([after.balance, after.locked, after.withdrawable]).to.deep.equal([before.balance, 0n, before.balance]);
     expect((await market.bidOf(D, gridId)).closed).to.equal(true);
@@ -190,7 +190,7 @@ describe("settlement", function () {
       reward: valueOf(800n, A, 10_000n),
       penalty: valueOf(200n, A, 50_000n),
     };
-    expect([sw.declaredWh, sw.clearedWh, sw.actualWh, sw.balancingWei, sw.rewardWei, sw.penaltyWei, sw.incentiveWei]).to.deep.equal([
+    expect([sw.declaredWh, sw.clearedWh, sw.actualWh, sw.balancingWei, sw.rewardWei, (sw.rewardWei - sw.incentiveWei), sw.incentiveWei]).to.deep.equal([
       1000n,
       600n,
       800n,
@@ -201,10 +201,10 @@ describe("settlement", function () {
     ]);
     const se = await settledOf(market, D, ev.id);
     const evReward = valueOf(600n, A, 10_000n);
-    expect([se.declaredWh, se.clearedWh, se.actualWh, se.balancingWei, se.rewardWei, se.penaltyWei]).to.deep.equal([-600n, -600n, -600n, 0n, evReward, 0n]);
+    expect([se.declaredWh, se.clearedWh, se.actualWh, se.balancingWei, se.rewardWei, (se.rewardWei - se.incentiveWei)]).to.deep.equal([-600n, -600n, -600n, 0n, evReward, 0n]);
     const sc = await settledOf(market, D, conventional.id);
     const short = valueOf(300n, A, 1_100_000n);
-    expect([sc.declaredWh, sc.clearedWh, sc.actualWh, sc.balancingWei, sc.rewardWei, sc.penaltyWei, sc.incentiveWei]).to.deep.equal([
+    expect([sc.declaredWh, sc.clearedWh, sc.actualWh, sc.balancingWei, sc.rewardWei, (sc.rewardWei - sc.incentiveWei), sc.incentiveWei]).to.deep.equal([
       0n,
       0n,
       -300n,
@@ -267,7 +267,7 @@ describe("settlement", function () {
     expect(premium).to.equal(150n * P);
     const short = valueOf(1000n, A, 1_100_000n) + premium;
     const penalty = valueOf(1000n, A, 50_000n);
-    expect([s.declaredWh, s.clearedWh, s.actualWh, s.balancingWei, s.rewardWei, s.penaltyWei]).to.deep.equal([1000n, 1000n, 0n, -short, 0n, penalty]);
+    expect([s.declaredWh, s.clearedWh, s.actualWh, s.balancingWei, s.rewardWei, (s.rewardWei - s.incentiveWei)]).to.deep.equal([1000n, 1000n, 0n, -short, 0n, penalty]);
     expect((await market.walletOf(gridId)).balance - gridBefore).to.equal(short);
     const w = await market.walletOf(wind.id);
     expect(w.locked).to.equal(0n);
@@ -306,9 +306,9 @@ describe("settlement", function () {
     await settleThrough(market, D, [ev.id, conventional.id]);
     const short = valueOf(1000n, A, 1_100_000n);
     const e = await settledOf(market, D, ev.id);
-    expect([e.declaredWh, e.clearedWh, e.actualWh, e.balancingWei, e.rewardWei, e.penaltyWei]).to.deep.equal([-1000n, 0n, -1000n, -short, 0n, 0n]);
+    expect([e.declaredWh, e.clearedWh, e.actualWh, e.balancingWei, e.rewardWei, (e.rewardWei - e.incentiveWei)]).to.deep.equal([-1000n, 0n, -1000n, -short, 0n, 0n]);
     const c = await settledOf(market, D, conventional.id);
-    expect([c.declaredWh, c.clearedWh, c.actualWh, c.balancingWei, c.rewardWei, c.penaltyWei]).to.deep.equal([-1000n, 0n, -1000n, -short, valueOf(1000n, A, 10_000n), 0n]);
+    expect([c.declaredWh, c.clearedWh, c.actualWh, c.balancingWei, c.rewardWei, (c.rewardWei - c.incentiveWei)]).to.deep.equal([-1000n, 0n, -1000n, -short, valueOf(1000n, A, 10_000n), 0n]);
   });
 
   it("balancing uses the banded price A: a trade above the cap settles at the cap", async function () {
