@@ -49,7 +49,7 @@ describe("relayed entry points", function () {
       expect((await market.bidOf(D, wind.id)).committed).to.equal(true);
       await toReveal(market, D);
       const opening = { participant: wind.id, side: bid.side, energyWh: bid.energyWh, priceWeiPerKWh: bid.priceWeiPerKWh, salt: bid.salt, hintPrevId: 0 };
-      await expect(market.connect(relayer).revealBatch(D, [opening])).to.emit(market, "BidRevealed").withArgs(D, wind.id, Side.Sell, true, 300n, 5000n);
+      await expect(market.connect(relayer).revealBatch(D, [opening])).to.emit(market, "BidRevealed").withArgs(D, wind.id, Side.Sell, 300n, 5000n);
       expect(await ethers.provider.getBalance(wind.signer.address)).to.equal(before);
     });
 
@@ -131,7 +131,7 @@ describe("relayed entry points", function () {
         .to.emit(market, "EntrySkipped")
         .withArgs(D, wind.id, 0, skipReason(market, "BadReveal", [D, wind.id]))
         .and.to.emit(market, "BidRevealed")
-        .withArgs(D, ev.id, Side.Buy, true, 300n, 6000n);
+        .withArgs(D, ev.id, Side.Buy, 300n, 6000n);
       expect((await market.bidOf(D, wind.id)).revealed).to.equal(false);
     });
   });

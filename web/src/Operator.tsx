@@ -233,7 +233,7 @@ function IntervalResults() {
             columns={[
               { title: "Side", width: "4rem", render: (l) => (Number(l.args.side) === Side.Sell ? <span class="sell">sell</span> : <span class="buy">buy</span>) },
               { title: "Participant", width: "minmax(8rem,1fr)", render: (l) => `#${l.args.id} ${nameOf(l.args.id)}` },
-              { title: "Green", width: "4rem", render: (l) => (l.args.green ? "yes" : "") },
+              { title: "Green", width: "4rem", render: (l) => (participants.value[Number(l.args.id) - 1]?.green ? "yes" : "") },
               { title: "kWh", width: "6rem", align: "right", render: (l) => kWh(l.args.energyWh) },
               { title: "ETH/kWh", width: "8rem", align: "right", render: (l) => ether(l.args.priceWeiPerKWh) },
               { title: "Matched kWh", width: "7rem", align: "right", render: (l) => kWh(filled.get(Number(l.args.id)) ?? 0n) },
