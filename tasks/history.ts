@@ -2,15 +2,15 @@
  * history: trades, balancing and incentives of an interval or a participant, from the contract's events.
  */
 import { task, types } from "hardhat/config";
-import { CliError, asCli, output } from "./cli";
+import { CliError, cliAction, output } from "./cli";
 import { asOperator, participantId } from "./context";
 
 task("history", "Trades, balancing and incentives of an interval or a participant, read from events")
   .addOptionalParam("interval", "a delivery interval", undefined, types.int)
   .addOptionalParam("participant", "a participant ID or account", undefined, types.string)
   .addFlag("json", "print JSON")
-  .setAction(async (a: { interval?: number; participant?: string; json: boolean }, hre) =>
-    asCli(async () => {
+  .setAction(
+    cliAction(async (a: { interval?: number; participant?: string; json: boolean }, hre) => {
       if (a.interval === undefined && a.participant === undefined) throw new CliError("give --interval, --participant or both");
       if (a.interval !== undefined && a.interval < 0) throw new CliError("--interval must be >= 0");
       const { readHistory } = await import("../lib/history");
