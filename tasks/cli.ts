@@ -53,10 +53,11 @@ export function installCommandLineErrors(): void {
 function usageError(e: unknown, def: TaskDefinition): string {
   const err = e as { number?: number; messageArguments?: Record<string, string>; message?: string };
   const args = err.messageArguments ?? {};
-  const flag = (name: string) => (name.startsWith("--") ? name : `--${name.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`);
+  const param = (name: string) => name.replace(/^--/, "").replace(/-([a-z])/g, (_, c: string) => c.toUpperCase());
+  const flag = (name: string) => `--${param(name).replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`;
   switch (err.number) {
     case 306:
-      return `${flag(args.param)} is required: ${def.paramDefinitions[args.param]?.description ?? "give a value"} (see \`npx hardhat help ${def.name}\`)`;
+      return `${flag(args.param)} is required: ${def.paramDefinitions[param(args.param)]?.description ?? "give a value"} (see \`npx hardhat help ${def.name}\`)`;
     case 305:
       return `${def.name} has no option ${args.param} (see \`npx hardhat help ${def.name}\`)`;
     case 301:
