@@ -9,11 +9,12 @@
 import { Signer, Wallet, id as keccakText } from "ethers";
 import { EnergyMarket } from "../typechain-types";
 import { Call, ChainClock, Mined, TransactionFailed, call } from "./chain";
-import { HintBook, STAGE_DONE, SealedBid, Side, commitmentOf, deployMarket, newSalt, DEFAULT_CLEAR_STEPS } from "./market";
+import { HintBook, STAGE_DONE, SealedBid, Side, commitmentOf, deployMarket, newSalt, readSchedule, DEFAULT_CLEAR_STEPS } from "./market";
 import { Scenario, ScenarioBid, ScenarioError, ScenarioParticipant, marketParams, marketSchedule } from "./scenario";
 import { GasFigures, IntervalResult, ParticipantIntervalResult, SimulationResult, Trade } from "./result";
 import { etherToWei, weiToEther } from "./units";
 import { readHistory } from "./history";
+import { explainRevert } from "./errors";
 
 const SETTLE_BATCH = 100;
 
@@ -100,13 +101,18 @@ export async function simulate(scenario: Scenario, o: SimulationOptions): Promis
     steps.push({ time: view.settleStart, order: 4, what: what("settlement"), run: () => settleThrough(d, j) });
   }
   steps.sort((a, b) => (a.time === b.time ? a.order - b.order : a.time < b.time ? -1 : 1));
+  const names = (id: number) => members.find((x) => x.id === BigInt(id))?.spec.name;
+  const schedule = await readSchedule(market);
+  const inWords = (revert: { name: string; args: readonly unknown[] }) => explainRevert(revert, { name: names, schedule });
   for (const step of steps) {
     await clock.until(step.time);
     try {
       await step.run();
     } catch (e) {
       // the market refused the scenario's data (e.g. a reading above the meter's rated power)
-      if (e instanceof TransactionFailed) throw new ScenarioError(`${step.what}: ${e.message}`);
+      if (e instanceof TransactionFailed) {
+        throw new ScenarioError(`${step.what}: the market refused ${e.who ?? "a transaction"}: ${e.revert ? inWords(e.revert) : e.message}`);
+      }
       throw e;
     }
   }
@@ -121,9 +127,9 @@ export async function simulate(scenario: Scenario, o: SimulationOptions): Promis
       const s: SealedBid = { interval: d, side: b.side === "sell" ? Side.Sell : Side.Buy, energyWh: b.energyWh, priceWeiPerKWh: b.priceWeiPerKWh, salt: newSalt() };
       const c = commitmentOf(chainId, address, who.address, s);
       const commit = await call(who.signer, market.commitBid.populateTransaction(d, c), 200_000);
-      const reason = await clock.refusal(commit);
-      if (reason) {
-        reject(d, who, reason);
+      const refused = await clock.refusal(commit);
+      if (refused) {
+        reject(d, who, inWords(refused));
         continue;
       }
       sealed.set(b.participant, s);
@@ -141,9 +147,9 @@ export async function simulate(scenario: Scenario, o: SimulationOptions): Promis
       if (!s) continue;
       const who = byName.get(b.participant)!;
       const reveal = (hint: bigint) => [d, s.side, s.energyWh, s.priceWeiPerKWh, s.salt, hint] as const;
-      const reason = await clock.refusal(await call(who.signer, market.revealBid.populateTransaction(...reveal(0n)), 400_000));
-      if (reason) {
-        reject(d, who, reason);
+      const refused = await clock.refusal(await call(who.signer, market.revealBid.populateTransaction(...reveal(0n)), 400_000));
+      if (refused) {
+        reject(d, who, inWords(refused));
         continue;
       }
       const hint = hints.add(who.id, s.side, who.spec.green, s.priceWeiPerKWh);
@@ -161,7 +167,7 @@ export async function simulate(scenario: Scenario, o: SimulationOptions): Promis
   async function postReadings(d: number) {
     const m = (p: Member) => p.meter!;
     const calls = await Promise.all(
-      prosumers.map((p) => call(m(p).signer, market.postReading.populateTransaction(m(p).number, d, m(p).importWh, m(p).exportWh), 200_000)),
+      prosumers.map((p) => call(m(p).signer, market.postReading.populateTransaction(m(p).number, d, m(p).importWh, m(p).exportWh), 200_000, `${p.spec.name}'s meter reading`)),
     );
     gas.add("postReading", await clock.sendAll(calls));
   }

@@ -31,7 +31,7 @@ async function text(name: string, args: Record<string, unknown> = {}): Promise<{
   const log = console.log;
   const write = process.stderr.write;
   console.log = (...xs: unknown[]) => out.push(xs.join(" "));
-  process.stderr.write = ((chunk: string) => err.push(String(chunk))) as typeof process.stderr.write;
+  process.stderr.write = ((chunk: string) => (err.push(String(chunk)), true)) as unknown as typeof process.stderr.write;
   try {
     await hre.run(name, { json: false, ...args });
   } finally {
