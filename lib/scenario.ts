@@ -53,6 +53,9 @@ export interface Scenario {
   intervals: ScenarioInterval[];
 }
 
+/** Shortest default commit or reveal window, seconds (when the interval is long enough for it). */
+const MIN_WINDOW_SECONDS = 3;
+
 const PAPER_MARKET = {
   balancingShortRatio: "1.1",
   balancingLongRatio: "0.9",
@@ -149,10 +152,13 @@ function parseMarket(m: Record<string, unknown>): ScenarioMarket {
   for (const k of Object.keys(m)) if (!known.has(k)) throw new ScenarioError(`market.${k}: unknown field`);
   const intervalSeconds = integer(m.intervalSeconds ?? 900, "market.intervalSeconds", 3);
   const defaults = scheduleFor(intervalSeconds);
+  // the paper's 2/15 and 1/15 of an interval, but a few seconds at least where the interval allows:
+  // replayed in real time on a node with 1-second blocks, a 1-second window closes before its batch is mined
+  const window = (scaled: unknown) => Math.max(Number(scaled), Math.min(MIN_WINDOW_SECONDS, Math.floor(intervalSeconds / 4)));
   const out: ScenarioMarket = {
     intervalSeconds,
-    commitSeconds: integer(m.commitSeconds ?? Number(defaults.commitSeconds), "market.commitSeconds", 1),
-    revealSeconds: integer(m.revealSeconds ?? Number(defaults.revealSeconds), "market.revealSeconds", 1),
+    commitSeconds: integer(m.commitSeconds ?? window(defaults.commitSeconds), "market.commitSeconds", 1),
+    revealSeconds: integer(m.revealSeconds ?? window(defaults.revealSeconds), "market.revealSeconds", 1),
     settleOffsetSeconds: integer(m.settleOffsetSeconds ?? Number(defaults.settleOffsetSeconds), "market.settleOffsetSeconds", 0),
     readingGraceSeconds: integer(m.readingGraceSeconds ?? Number(defaults.readingGraceSeconds), "market.readingGraceSeconds", 0),
     ...PAPER_MARKET,

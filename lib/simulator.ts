@@ -111,7 +111,9 @@ export async function simulate(scenario: Scenario, o: SimulationOptions): Promis
     } catch (e) {
       // the market refused the scenario's data (e.g. a reading above the meter's rated power)
       if (e instanceof TransactionFailed) {
-        throw new ScenarioError(`${step.what}: the market refused ${e.who ?? "a transaction"}: ${e.revert ? inWords(e.revert) : e.message}`);
+        // a batch mined after its window closed: the node's blocks are slower than the windows are long
+        const hint = e.revert?.name === "WrongPhase" ? ` The batch was mined after its window closed: give market.commitSeconds and market.revealSeconds a few seconds more than the node's block time.` : "";
+        throw new ScenarioError(`${step.what}: the market refused ${e.who ?? "a transaction"}: ${e.revert ? inWords(e.revert) : e.message}${hint}`);
       }
       throw e;
     }
@@ -126,7 +128,7 @@ export async function simulate(scenario: Scenario, o: SimulationOptions): Promis
       const who = byName.get(b.participant)!;
       const s: SealedBid = { interval: d, side: b.side === "sell" ? Side.Sell : Side.Buy, energyWh: b.energyWh, priceWeiPerKWh: b.priceWeiPerKWh, salt: newSalt() };
       const c = commitmentOf(chainId, address, who.address, s);
-      const commit = await call(who.signer, market.commitBid.populateTransaction(d, c), 200_000);
+      const commit = await call(who.signer, market.commitBid.populateTransaction(d, c), 200_000, `${who.spec.name}'s commit`);
       const refused = await clock.refusal(commit);
       if (refused) {
         reject(d, who, inWords(refused));
@@ -153,14 +155,14 @@ export async function simulate(scenario: Scenario, o: SimulationOptions): Promis
         continue;
       }
       const hint = hints.add(who.id, s.side, who.spec.green, s.priceWeiPerKWh);
-      calls.push(await call(who.signer, market.revealBid.populateTransaction(...reveal(hint)), 400_000));
+      calls.push(await call(who.signer, market.revealBid.populateTransaction(...reveal(hint)), 400_000, `${who.spec.name}'s reveal`));
     }
     gas.add("reveal", await clock.sendAll(calls));
   }
 
   async function clearInterval(d: number) {
     while (Number((await at(d)).stage) !== STAGE_DONE) {
-      gas.add("clear", await clock.sendAll([await call(operator, market.clear.populateTransaction(d, DEFAULT_CLEAR_STEPS), 12_000_000)]));
+      gas.add("clear", await clock.sendAll([await call(operator, market.clear.populateTransaction(d, DEFAULT_CLEAR_STEPS), 12_000_000, "the operator's clearing")]));
     }
   }
 
@@ -185,7 +187,7 @@ export async function simulate(scenario: Scenario, o: SimulationOptions): Promis
       const calls: Call[] = [];
       for (let i = 0; i < ids.length; i += SETTLE_BATCH) {
         const batch = ids.slice(i, i + SETTLE_BATCH);
-        calls.push(await call(operator, market.settle.populateTransaction(k, batch), 200_000 + 80_000 * batch.length));
+        calls.push(await call(operator, market.settle.populateTransaction(k, batch), 200_000 + 80_000 * batch.length, "the operator's settlement"));
       }
       gas.add(k < first ? "settleBeforeFirst" : "settle", await clock.sendAll(calls));
     }

@@ -101,6 +101,9 @@ describe("scenario files", function () {
   it("fills the paper's values where the market block is silent", function () {
     const s = parseScenario({ participants: [{ name: "a" }], intervals: [{}] });
     expect(s.market).to.include({ intervalSeconds: 900, commitSeconds: 120, revealSeconds: 60, balancingShortRatio: "1.1", penaltyRatio: "0.05", cnyPerEther: "626.2" });
+    // short intervals for a real-time replay: windows of a few seconds, not the 2 s and 1 s of 2/15 and 1/15
+    const short = parseScenario({ market: { intervalSeconds: 20 }, participants: [{ name: "a" }], intervals: [{}] });
+    expect(short.market).to.include({ commitSeconds: 3, revealSeconds: 3 });
   });
 
   it("ships scenarios/paper-day.json: five users, 96 intervals, valid", function () {
