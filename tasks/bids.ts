@@ -52,8 +52,9 @@ withKey(task("bid", "Commit a sealed bid for the next interval (waiting for its 
       const { done: revealed, forfeited } = await revealPending(hre, market, deployment, store, bidder, false);
       forfeited.forEach(say); // an earlier bid's loss is told, and does not stop this one
 
-      const interval = await commitWindow(hre, deployment, a.noWait);
+      const { interval, waiting } = await commitWindow(hre, deployment, a.noWait);
       await checkBid(market, bidder, side, energyWh, priceWeiPerKWh, interval);
+      if (waiting) say(waiting);
       await untilBlockTime(hre, windowsOf(deployment.schedule, interval).commitStart);
       const bid: SealedBid = { interval, side: side === "sell" ? Side.Sell : Side.Buy, energyWh, priceWeiPerKWh, salt: newSalt() };
       const commitment = commitmentOf((await hre.ethers.provider.getNetwork()).chainId, address, bidder, bid);
@@ -100,14 +101,14 @@ withKey(task("bid:reveal", "Reveal the account's stored sealed bids (waits for t
  * The interval to commit for: the next one if its commit window is open (with a few seconds to
  * spare), else the one after it. With `noWait`, a closed window is an error saying when it opens.
  */
-async function commitWindow(hre: HardhatRuntimeEnvironment, deployment: Deployment, noWait: boolean): Promise<number> {
+async function commitWindow(hre: HardhatRuntimeEnvironment, deployment: Deployment, noWait: boolean): Promise<{ interval: number; waiting?: string }> {
   const { intervalAt } = await import("../lib/clock");
   const s = deployment.schedule;
   const now = await chainTime(hre);
   const spare = Math.min(3, Math.floor(s.commitSeconds / 4));
   const next = intervalAt(s, now) + 1;
   const open = windowsOf(s, next);
-  if (now >= open.commitStart && now < open.revealStart - spare) return next;
+  if (now >= open.commitStart && now < open.revealStart - spare) return { interval: next };
   const later = now < open.commitStart ? next : next + 1;
   const opens = windowsOf(s, later).commitStart;
   if (noWait) {
@@ -115,8 +116,7 @@ async function commitWindow(hre: HardhatRuntimeEnvironment, deployment: Deployme
       `sealed bids for interval ${next} were taken ${localTime(open.commitStart)}–${localTime(open.revealStart)} local time; the next window, for interval ${later}, opens at ${localTime(opens)} (in ${inWords(opens - now)}): run without --no-wait to wait for it`,
     );
   }
-  say(`sealed bids for interval ${later} open at ${localTime(opens)} local time, in ${inWords(opens - now)}: waiting (Ctrl-C stops; nothing is sent before then)`);
-  return later;
+  return { interval: later, waiting: `sealed bids for interval ${later} open at ${localTime(opens)} local time, in ${inWords(opens - now)}: waiting (Ctrl-C stops; nothing is sent before then)` };
 }
 
 /** What the market checks at the reveal, checked before committing: a bid refused there is forfeited. */

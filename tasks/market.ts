@@ -130,7 +130,9 @@ task("status", "The current interval, its phase, what is open and what is owed, 
           owed.length ? `owed: ${owed.map((o) => `${o.name} (#${o.id}) owes ${o.owedEther} ether`).join(", ")}` : "nobody owes anything",
           behind.length
             ? `settlement behind: ${behind.map((b) => `${b.name} (#${b.id}) is settled up to interval ${b.nextInterval - 1}, interval ${b.nextInterval} is next`).join("; ")}`
-            : `settlement is up to date (every participant is settled up to interval ${Math.max(0, current - 2)} or later)`,
+            : current >= 3
+              ? `settlement is up to date (every participant is settled up to interval ${current - 2} or later)`
+              : "nothing to settle yet",
         ].join("\n"),
       );
     }),
