@@ -18,7 +18,8 @@ task("history", "Trades, balancing and incentives of an interval or a participan
       const id = a.participant === undefined ? undefined : await participantId(market, a.participant);
       const h = await readHistory(market, deployment.deployedAt.block, { interval: a.interval, participant: id });
       output(a.json, h, () => {
-        const lines = [`${h.trades.length} trades, ${h.settlements.length} settlements${a.interval !== undefined ? ` in interval ${a.interval}` : ""}${id ? ` of participant ${id}` : ""}`];
+        const n = (k: number, word: string) => `${k} ${word}${k === 1 ? "" : "s"}`;
+        const lines = [`${n(h.trades.length, "trade")}, ${n(h.settlements.length, "settlement")}${a.interval !== undefined ? ` in interval ${a.interval}` : ""}${id ? ` of participant ${id}` : ""}`];
         for (const t of h.trades) lines.push(`  interval ${t.interval} ${t.stage.padEnd(5)} ${t.seller} -> ${t.buyer}: ${t.energyKWh} kWh at ${t.priceEtherPerKWh} ether/kWh = ${t.amountEther} ether`);
         for (const s of h.settlements)
           lines.push(

@@ -157,7 +157,7 @@ function intervalWords(s: ScheduleTimes, i: IntervalStatus, now: number): string
     case "Clearing":
       return i.clearing === "NotStarted" ? `${head} bids closed at ${localTime(w.revealEnd)}, waiting to be cleared` : `${head} clearing in progress (${STAGE_WORDS[i.clearing] ?? i.clearing})`;
     case "Delivery":
-      return `${head} cleared, ${results}; ${now < w.start ? `delivery starts at ${localTime(w.start)}` : "being delivered"}, settlement opens at ${localTime(w.settleStart)}`;
+      return `${head} cleared, ${results}; ${now < w.start ? `delivery starts at ${localTime(w.start)}` : now < w.end ? "being delivered" : "delivered"}, settlement opens at ${localTime(w.settleStart)}`;
     default:
       return `${head} cleared, ${results}; open for settlement since ${localTime(w.settleStart)}`;
   }
