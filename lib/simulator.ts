@@ -12,7 +12,7 @@ import { Call, ChainClock, Mined, TransactionFailed, call } from "./chain";
 import { HintBook, STAGE_DONE, SealedBid, Side, commitmentOf, deployMarket, newSalt, readSchedule, DEFAULT_CLEAR_STEPS } from "./market";
 import { Scenario, ScenarioBid, ScenarioError, ScenarioParticipant, marketParams, marketSchedule } from "./scenario";
 import { GasFigures, IntervalResult, ParticipantIntervalResult, SimulationResult, Trade } from "./result";
-import { etherToWei, weiToEther } from "./units";
+import { etherToWei, weiToEther, whToKWh } from "./units";
 import { readHistory } from "./history";
 import { explainRevert } from "./errors";
 
@@ -220,6 +220,9 @@ export async function simulate(scenario: Scenario, o: SimulationOptions): Promis
         label: spec.label,
         averagePriceEtherPerKWh: weiToEther((await at(d)).averagePriceWeiPerKWh),
         trades,
+        bids: spec.bids
+          .filter((b) => !(rejected.get(d) ?? []).some((r) => r.participant === b.participant))
+          .map((b) => ({ participant: b.participant, side: b.side, energyKWh: whToKWh(b.energyWh), priceEtherPerKWh: weiToEther(b.priceWeiPerKWh) })),
         rejectedBids: rejected.get(d) ?? [],
         participants,
       });
