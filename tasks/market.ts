@@ -146,7 +146,8 @@ type IntervalStatus = { interval: number; phase: string; clearing: string; trade
 function intervalWords(s: ScheduleTimes, i: IntervalStatus, now: number): string {
   const w = windowsOf(s, i.interval);
   const head = `interval ${i.interval} (delivered ${hhmm(w.start)}–${hhmm(w.end)}):`;
-  const results = i.trades > 0 ? `${plural(i.trades, "trade")}, ${i.tradedKWh} kWh at ${i.averagePriceEtherPerKWh} ether/kWh on average` : `no trades (reference price ${i.averagePriceEtherPerKWh} ether/kWh)`;
+  const price = roundEther(i.averagePriceEtherPerKWh);
+  const results = i.trades > 0 ? `${plural(i.trades, "trade")}, ${i.tradedKWh} kWh at ${price} ether/kWh on average` : `no trades (reference price ${price} ether/kWh)`;
   switch (i.phase) {
     case "Upcoming":
       return `${head} sealed bids open at ${localTime(w.commitStart)}`;
@@ -166,3 +167,10 @@ function intervalWords(s: ScheduleTimes, i: IntervalStatus, now: number): string
 const STAGE_WORDS: Record<string, string> = { Green: "green sellers against green buyers", All: "everyone with quantity left", Release: "returning unfilled reservations" };
 
 const hhmm = (t: number) => localTime(t).slice(0, 5);
+
+/** An exact ether amount to 9 decimals (gwei), for reading; --json keeps every digit. */
+function roundEther(ether: string): string {
+  const [whole, fraction = ""] = ether.split(".");
+  const wei = BigInt(whole + fraction.padEnd(18, "0"));
+  return weiToEther(((wei + 500_000_000n) / 1_000_000_000n) * 1_000_000_000n);
+}
