@@ -13,14 +13,14 @@ task("bench:gas", "Measure the gas of the market's operations and of clearing at
   .addOptionalParam("seed", "random seed of the books", 42, types.int)
   .setAction(
     cliAction(async (args: { bids: string; json?: string; seed: number }, hre) => {
-    if (hre.network.name !== "hardhat") throw new CliError("bench:gas runs on the in-process network only (drop --network)");
-    const counts = parseIntList(args.bids, "--bids");
-    const { runGasBench, formatGasBench } = await import("../scripts/bench/gas");
-    const result = await runGasBench(hre as HardhatRuntimeEnvironment, counts, args.seed, (msg) => console.error(msg));
-    console.log(formatGasBench(result));
-    if (args.json) {
-      writeFileSync(args.json, JSON.stringify(result, null, 2) + "\n");
-      console.log(`wrote ${args.json}`);
-    }
-  }),
+      if (hre.network.name !== "hardhat") throw new CliError("bench:gas runs on the in-process network only (drop --network)");
+      const counts = parseIntList(args.bids, "--bids");
+      const { runGasBench, formatGasBench } = await import("../scripts/bench/gas");
+      const result = await runGasBench(hre as HardhatRuntimeEnvironment, counts, args.seed, (msg) => console.error(msg));
+      console.log(formatGasBench(result));
+      if (args.json) {
+        writeFileSync(args.json, JSON.stringify(result, null, 2) + "\n");
+        console.log(`wrote ${args.json}`);
+      }
+    }),
   );
