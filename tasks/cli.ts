@@ -10,6 +10,7 @@
 import { existsSync } from "node:fs";
 import path from "node:path";
 import type { HardhatRuntimeEnvironment, TaskDefinition } from "hardhat/types";
+import { readDeployment } from "../lib/deployment";
 import { etherToWei, kWhToWh, weiToEther } from "../lib/units";
 
 /** A failure meant for the user: its message is one line naming what is wrong. */
@@ -136,8 +137,7 @@ function explainRefusal(e: unknown, hre: HardhatRuntimeEnvironment): string | un
   }
   let schedule;
   try {
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
-    schedule = (require("../lib/deployment") as typeof import("../lib/deployment")).readDeployment(hre.network.name).schedule;
+    schedule = readDeployment(hre.network.name).schedule;
   } catch {
     schedule = undefined;
   }
