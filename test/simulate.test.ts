@@ -20,9 +20,9 @@ import { Anvil } from "./shared/anvil";
 const run = promisify(execFile);
 
 /**
- * Five prosumers and the grid. "home" deposits a little more than its meter's security (0.069 ether for
- * the default 100 kW at 900 s) and the margin, so its 9 kWh buy cannot be covered. `ratedPowerKW` for
- * short intervals: rated 1 MW, a 16-second interval can meter up to 4.4 kWh (the plausibility cap).
+ * Five prosumers and the grid, without meter ratings: they are sized from the scenario (and raised where
+ * a bid needs it), so the same file replays with 16-second intervals. "home" deposits its meter's
+ * security and the margin and a little more, so its 9 kWh buy cannot be covered.
  */
 function participantsRated(ratedPowerKW?: string): { name: string; green?: boolean; grid?: boolean; depositEther: string; ratedPowerKW?: string }[] {
   const prosumers = [
@@ -91,9 +91,27 @@ describe("scenario files", function () {
     });
   }
 
+  it("sizes a meter's default rating from the scenario: 1.5 times its highest interval power, in whole kW", function () {
+    const scenario = (intervalSeconds: number, ratedPowerKW?: string) =>
+      parseScenario({ market: { intervalSeconds, commitSeconds: 3, revealSeconds: 3, settleOffsetSeconds: 3, readingGraceSeconds: 2 }, participants: [{ name: "wind", ratedPowerKW }, { name: "grid", grid: true }], intervals: [{ metered: { wind: { exportKWh: "0.84" } } }, { metered: { wind: { importKWh: "0.1" } } }] });
+    // 0.84 kWh in 900 s is 3.36 kW: rated 6 kW (5.04 rounded up); in 20 s it is 151.2 kW: rated 227 kW
+    expect(scenario(900).participants[0].ratedPowerW).to.equal(6000n);
+    expect(scenario(20).participants[0].ratedPowerW).to.equal(227_000n);
+    expect(scenario(900).participants[1].ratedPowerW).to.equal(0n, "the grid has no meter");
+    expect(() => scenario(20, "100")).to.throw(
+      ScenarioError,
+      "intervals[0].metered.wind: 0.84 kWh in a 20-s interval needs a meter rated at least 151.2 kW, but participants[0].ratedPowerKW is 100 (leave it out to size it from the scenario)",
+    );
+    expect(scenario(20, "152").participants[0].ratedPowerW).to.equal(152_000n);
+    expect(() => scenario(20, "0")).to.throw(ScenarioError, "participants[0].ratedPowerKW: expected a power above 0 kW");
+  });
+
   it("fills the paper's values where the market block is silent", function () {
     const s = parseScenario({ participants: [{ name: "a" }], intervals: [{}] });
     expect(s.market).to.include({ intervalSeconds: 900, commitSeconds: 120, revealSeconds: 60, balancingShortRatio: "1.1", penaltyRatio: "0.05", cnyPerEther: "626.2" });
+    // short intervals for a real-time replay: windows of a few seconds, not the 2 s and 1 s of 2/15 and 1/15
+    const short = parseScenario({ market: { intervalSeconds: 20 }, participants: [{ name: "a" }], intervals: [{}] });
+    expect(short.market).to.include({ commitSeconds: 3, revealSeconds: 3 });
   });
 
   it("ships scenarios/paper-day.json: five users, 96 intervals, valid", function () {
@@ -152,7 +170,10 @@ describe("the simulator", function () {
         });
       }
     }
-    expect(result.intervals[1].rejectedBids).to.deep.equal([{ participant: "home", reason: "InsufficientFunds" }]);
+    // refused in words: home cannot cover 9 kWh at 0.0009 ether per kWh (0.0081 ether) plus the 0.001 ether margin
+    expect(result.intervals[1].rejectedBids).to.have.length(1);
+    expect(result.intervals[1].rejectedBids[0].participant).to.equal("home");
+    expect(result.intervals[1].rejectedBids[0].reason, result.intervals[1].rejectedBids[0].reason).to.match(/^Not enough free funds in the market wallet of home \(#5\): this needs 0\.0091 ether, [\d.]+ ether is free\.$/);
     expect(Number(kWhToWh(result.intervals[0].trades[0].energyKWh))).to.equal(840);
     expect(pool).to.be.greaterThan(0n);
     expect(result.gas.perParticipantPerInterval).to.be.a("number");

@@ -3,7 +3,7 @@ import { signal } from "@preact/signals";
 import { useContext, useEffect, useMemo, useRef, useState } from "preact/hooks";
 import { isAddress } from "ethers";
 import { PHASES, STAGES, Side } from "../../lib/market";
-import type { MarketLog } from "./chain";
+import type { MarketClient, MarketLog } from "./chain";
 import { ChartView } from "./Chart";
 import { ClientContext } from "./context";
 import { UserError } from "./errors";
@@ -11,7 +11,7 @@ import { ether, hhmm, kWh, short } from "./format";
 import { anyOf, useAction, useChainQuery } from "./hooks";
 import { send, session } from "./session";
 import { SignIn } from "./SignIn";
-import { Participant, energy, energyLoading, latestBlock, now, participants, summaries, touched } from "./store";
+import { EnergyAggregate, IntervalSummary, Participant, energy, energyLoaded, energyLoading, latestBlock, now, participants, summaries, touched } from "./store";
 import { Card, Message, Money, Stat } from "./ui";
 import { VirtualTable } from "./VirtualTable";
 
@@ -138,11 +138,24 @@ function Charts() {
   );
 }
 
+/**
+ * The interval the results open on: the newest one with settlements (its balancing and incentives
+ * are there to read); until the day's settlements are loaded, the newest cleared one whose
+ * settlement has opened; before anything is cleared, the interval just delivered.
+ */
+function defaultInterval(client: MarketClient, sums: Map<number, IntervalSummary>, agg: Map<number, EnergyAggregate>, loaded: boolean, t: number): number {
+  const settled = [...agg].filter(([, e]) => e.settled > 0).map(([d]) => d);
+  if (settled.length) return Math.max(...settled);
+  const open = [...sums.keys()].filter((d) => client.times(d).settleStart <= t);
+  if (!loaded && open.length) return Math.max(...open);
+  return Math.max(1, client.intervalAt(t) - 1, ...(loaded ? [] : sums.keys()));
+}
+
 function IntervalResults() {
   const client = useContext(ClientContext);
   const sums = summaries.value;
-  const latestCleared = useMemo(() => Math.max(0, ...sums.keys()), [sums]);
-  const d = selectedInterval.value ?? (latestCleared || Math.max(1, client.intervalAt(now.value) - 1));
+  const agg = energy.value;
+  const d = selectedInterval.value ?? defaultInterval(client, sums, agg, energyLoaded.value, now.value);
   const q = useChainQuery(
     async () => {
       const [view, revealed, trades, settled, forfeits] = await Promise.all([
@@ -385,7 +398,7 @@ function ParticipantsCard({ isOperator, operator }: { isOperator: boolean; opera
           { title: "Type", width: "6.5rem", render: (p) => (p.grid ? "public grid" : p.green ? "green" : "conventional") },
           {
             title: "Trading",
-            width: "9rem",
+            width: "10.5rem",
             render: (p) =>
               p.grid ? (
                 <span class="badge ok">grid</span>
@@ -431,7 +444,7 @@ function BindMeter({ p, onDone }: { p: Participant; onDone: () => void }) {
   const submit = (e: Event) => {
     e.preventDefault();
     return run(async () => {
-      if (!/^\d{1,12}$/.test(number.trim()) || BigInt(number.trim()) === 0n) throw new UserError("The meter number is the meter's 12-digit address (not all zeros).");
+      if (!/^\d{12}$/.test(number.trim()) || BigInt(number.trim()) === 0n) throw new UserError("The meter number is the meter's 12-digit address, exactly 12 digits (not all zeros).");
       if (!isAddress(account.trim())) throw new UserError("The meter account must be an Ethereum address (0x followed by 40 hex digits).");
       if (!/^\d+(\.\d{1,3})?$/.test(kw.trim()) || Number(kw) <= 0) throw new UserError("The rated power is in kW, more than zero, at most 3 decimals.");
       const watts = Math.round(Number(kw.trim()) * 1000);
@@ -447,7 +460,7 @@ function BindMeter({ p, onDone }: { p: Participant; onDone: () => void }) {
       <div class="row">
         <label>
           Meter number
-          <input value={number} onInput={(e) => setNumber((e.target as HTMLInputElement).value)} placeholder="000000000001" data-testid="bind-number" />
+          <input value={number} onInput={(e) => setNumber((e.target as HTMLInputElement).value)} placeholder="12 digits, e.g. 000000000001" data-testid="bind-number" />
         </label>
         <label>
           Meter account
@@ -455,7 +468,7 @@ function BindMeter({ p, onDone }: { p: Participant; onDone: () => void }) {
         </label>
         <label>
           Rated power (kW)
-          <input value={kw} inputMode="decimal" onInput={(e) => setKw((e.target as HTMLInputElement).value)} placeholder="10" data-testid="bind-kw" />
+          <input value={kw} inputMode="decimal" onInput={(e) => setKw((e.target as HTMLInputElement).value)} placeholder="e.g. 10" data-testid="bind-kw" />
         </label>
       </div>
       <div class="row">

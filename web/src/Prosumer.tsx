@@ -155,7 +155,7 @@ function WalletCard({ me, reload }: { me: Me; reload: () => void }) {
       <form class="form row" onSubmit={(e) => (e.preventDefault(), act("deposit"))}>
         <label>
           Amount (ETH)
-          <input inputMode="decimal" value={amount} placeholder="0.05" onInput={(e) => setAmount((e.target as HTMLInputElement).value)} data-testid="wallet-amount" />
+          <input inputMode="decimal" value={amount} placeholder="e.g. 0.05" onInput={(e) => setAmount((e.target as HTMLInputElement).value)} data-testid="wallet-amount" />
         </label>
         <button class="primary" type="submit" disabled={busy} data-testid="deposit">
           Deposit
@@ -178,7 +178,9 @@ function BidCard({ me, address, reload }: { me: Me; address: string; reload: () 
   const [side, setSide] = useState<SideValue>(Side.Sell);
   const [energy, setEnergy] = useState("");
   const [price, setPrice] = useState("");
-  const { msg, busy, run } = useAction();
+  const { msg, busy, run, clear } = useAction();
+  // a notice is about one interval's bid: when the form moves on to the next interval, it goes
+  useEffect(clear, [next]);
   const p = me.participant!;
   const wallet = me.wallet!;
   const params = me.params;
@@ -260,11 +262,11 @@ function BidCard({ me, address, reload }: { me: Me; address: string; reload: () 
         <div class="row">
           <label>
             Energy (kWh)
-            <input inputMode="decimal" value={energy} placeholder="0.43" onInput={(e) => setEnergy((e.target as HTMLInputElement).value)} data-testid="bid-energy" />
+            <input inputMode="decimal" value={energy} placeholder="e.g. 0.43" onInput={(e) => setEnergy((e.target as HTMLInputElement).value)} data-testid="bid-energy" />
           </label>
           <label>
             Price (ETH per kWh)
-            <input inputMode="decimal" value={price} placeholder="0.0007" onInput={(e) => setPrice((e.target as HTMLInputElement).value)} data-testid="bid-price" />
+            <input inputMode="decimal" value={price} placeholder="e.g. 0.0007" onInput={(e) => setPrice((e.target as HTMLInputElement).value)} data-testid="bid-price" />
           </label>
         </div>
         {preview && <p class="muted small">{preview}</p>}

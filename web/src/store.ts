@@ -43,6 +43,8 @@ export const participants = signal<Participant[]>([]);
 export const summaries = signal<Map<number, IntervalSummary>>(new Map());
 export const energy = signal<Map<number, EnergyAggregate>>(new Map());
 export const energyLoading = signal<{ done: number; total: number } | null>(null);
+/** The day's settlements are loaded (from then on `energy` holds every settlement of the day). */
+export const energyLoaded = signal(false);
 export const touched = signal<Touched>({ block: 0, keys: new Set() });
 export const nodeError = signal<string | null>(null);
 
@@ -176,8 +178,11 @@ export class LiveMarket {
       }
     };
     await Promise.all([worker(), worker(), worker()]);
-    energy.value = sumEnergy(agg, this.followed);
-    energyLoading.value = null;
+    batch(() => {
+      energy.value = sumEnergy(agg, this.followed);
+      energyLoading.value = null;
+      energyLoaded.value = true;
+    });
     document.documentElement.dataset.energy = "loaded";
     performance.mark("portal-energy-loaded");
   }
