@@ -70,6 +70,7 @@ function windows(d: number, c: { schedule?: ScheduleTimes; time: (t: number) => 
 
 export const MARKET_ERRORS: Record<string, Words> = {
   NotOperator: (a) => `Only the market's operator can do this; ${a.text(0)} is not the operator.`,
+  NotProposedOperator: (a) => `Only the account proposed as the next operator can take the role over; ${a.text(0)} is not it.`,
   NotRegistered: (a) => `Account ${a.text(0)} is not registered in the market: register it first.`,
   AlreadyRegistered: (a) => `Account ${a.text(0)} is already registered.`,
   UnknownParticipant: (a) => `There is no participant #${a.num(0)}.`,
@@ -78,17 +79,28 @@ export const MARKET_ERRORS: Record<string, Words> = {
   GridAlreadyRegistered: (a) => `The public grid is already registered (participant #${a.num(0)}).`,
   GridNotRegistered: () => "The operator has not registered the public grid yet.",
   NotForGrid: (a) => `This is not possible for the public grid (participant #${a.num(0)}).`,
-  ZeroValue: () => "An address or meter number of zero is not allowed.",
-  NoMeterBound: (a, c) => `${cap(who(a.num(0), c))} has no meter bound.`,
+  ZeroValue: () => "An address, meter number or rated power of zero is not allowed.",
+  NoMeterBound: (a, c) => `${cap(who(a.num(0), c))} has no meter bound: the operator proposes one and the prosumer accepts it.`,
+  InvalidMeterNumber: (a) => `${a.text(0)} is not a meter number: a meter number is its 12-digit DL/T 645 address, not all zeros.`,
+  RatedPowerTooHigh: (a) => `A rated power of ${whToKWh(a.big(0))} kW is above the market's limit of ${whToKWh(a.big(1))} kW per meter.`,
+  MeterInUse: (a, c) =>
+    `This meter number or meter account already serves ${who(a.num(0), c)}: a meter serves one participant, so the operator releases it there first, once everything it measured is settled.`,
+  NoSuchProposal: (a, c) => `No such meter proposal waits for ${who(a.num(0), c)}: the operator proposes a meter first, or has proposed another one since.`,
+  NotSettledYet: (a, c) => `${cap(who(a.num(0), c))} still has bids or readings to settle from interval ${a.num(1)} on: its meter is released once they are settled.`,
   UnknownMeterAccount: (a) => `Account ${a.text(0)} is not the account of any bound meter.`,
   WrongMeterNumber: (a) => `Meter ${meterNumber(a.text(0))} is not the meter bound to this meter account.`,
   IntervalNotEnded: (a, c) =>
     `Interval ${a.num(0)} has not ended yet${c.schedule ? ` (it ends at ${c.time(windowsOf(c.schedule, a.num(0)).end)} local time)` : ""}: a meter posts its registers after the interval's end.`,
-  ReadingOutOfOrder: (a) => `The meter already posted interval ${a.num(1)}; readings go in interval order, so interval ${a.num(0)} can no longer be posted.`,
+  ReadingOutOfOrder: (a) =>
+    `Readings go in interval order from the interval the meter was bound in, and this meter can post from interval ${a.num(1)} on: interval ${a.num(0)} can no longer be posted.`,
+  ReadingTooLate: (a) =>
+    `Interval ${a.num(0)} is already settled for this meter's participant (interval ${a.num(1)} is the next to settle): post the next interval's registers, which carry this energy.`,
   RegisterDecreased: (a) => `A register cannot go down: it was ${whToKWh(a.big(0))} kWh and the reading says ${whToKWh(a.big(1))} kWh.`,
   ImplausibleReading: (a) =>
-    `The reading rises by ${whToKWh(a.big(0))} kWh, more than the meter's rated power can deliver since its last reading (at most ${whToKWh(a.big(1))} kWh): bind it with a higher rated power or check the meter.`,
+    `The reading rises by ${whToKWh(a.big(0))} kWh, more than the meter's rated power can deliver since its last reading (at most ${whToKWh(a.big(1))} kWh): check the meter, or propose it again with a higher rated power.`,
   ConflictingReading: (a, c) => `A different reading of ${who(a.num(0), c)} for interval ${a.num(1)} was already posted.`,
+  SettlementBehind: (a, c) =>
+    `Interval ${a.num(1)} of ${who(a.num(0), c)} is not settled yet: the market keeps four intervals of bids and readings per participant, so that one is settled first.`,
   ZeroAmount: () => "The amount must be more than zero.",
   InsufficientFunds: (a, c) => `Not enough free funds in the market wallet of ${who(a.num(0), c)}: this needs ${c.ether(a.big(1))}, ${c.ether(a.big(2))} is free.`,
   TransferFailed: () => "Sending the ether to the account failed.",
@@ -99,8 +111,11 @@ export const MARKET_ERRORS: Record<string, Words> = {
   NoCommitment: (a, c) => `There is no sealed bid of ${who(a.num(1), c)} for interval ${a.num(0)} to reveal.`,
   BadReveal: (a) => `The revealed bid does not match the sealed one for interval ${a.num(0)} (the salt or the bid changed).`,
   AlreadyRevealed: (a, c) => `The bid of ${who(a.num(1), c)} for interval ${a.num(0)} is already revealed.`,
+  NotReplacing: (a, c) =>
+    `The relayed commit of ${who(a.num(1), c)} for interval ${a.num(0)} names another sealed bid to replace than the one the market holds: a replayed or stale message changes nothing.`,
   ZeroQuantity: () => "The energy must be more than zero.",
-  QuantityTooLarge: (a) => `${whToKWh(a.big(0))} kWh is more than the market's largest bid of ${whToKWh(a.big(1))} kWh.`,
+  QuantityTooLarge: (a) =>
+    `${whToKWh(a.big(0))} kWh is more than the largest bid allowed, ${whToKWh(a.big(1))} kWh (the market's maximum, or the meter's rated energy in one interval).`,
   ZeroPrice: () => "The price must be more than zero.",
   PriceTooHigh: (a, c) => `${cap(c.ether(a.big(0)))} per kWh is above the market's highest price of ${c.ether(a.big(1))} per kWh.`,
   AlreadySettled: (a, c) => `${cap(who(a.num(1), c))} is already settled for interval ${a.num(0)}.`,
@@ -113,6 +128,10 @@ export const MARKET_ERRORS: Record<string, Words> = {
   InvalidSchedule: () => "The schedule is out of range.",
   ParamsNotInFuture: (a) => `Parameters can change only from interval ${a.num(1)} on (its trading has not begun), not from interval ${a.num(0)}.`,
   NothingOwed: (a, c) => `${cap(who(a.num(0), c))} owes ${a.num(1) === 0 ? "the incentive pool" : who(a.num(1), c)} nothing.`,
+  TooManyParticipants: () => "The market is full: participant IDs end at 16,777,215.",
+  WrongSigner: (a, c) => `The message for ${who(a.num(0), c)} was signed by ${a.text(1)}, not by its account (or for another chain, market or content).`,
+  BatchTooLarge: (a) => `A batch of ${a.num(0)} entries is more than the market takes in one call (${a.num(1)}).`,
+  WrongNonce: (a, c) => `The signed withdrawal of ${who(a.num(0), c)} carries nonce ${a.num(1)}, but its next one is ${a.num(2)}: a replay, or out of order.`,
 };
 
 function cap(s: string): string {
