@@ -11,7 +11,7 @@ import { Signer, Wallet, id as keccakText } from "ethers";
 import { EnergyMarket } from "../typechain-types";
 import { Call, ChainClock, Mined, TransactionFailed, call } from "./chain";
 import { HintBook, STAGE_DONE, SealedBid, Side, commitmentOf, deployMarket, newMeter, newSalt, readSchedule, DEFAULT_CLEAR_STEPS } from "./market";
-import { securityOf } from "./model";
+import { ratedEnergyOf, securityOf } from "./model";
 import { Scenario, ScenarioBid, ScenarioError, ScenarioParticipant, marketParams, marketSchedule } from "./scenario";
 import { GasFigures, IntervalResult, ParticipantIntervalResult, SimulationResult, Trade } from "./result";
 import { etherToWei, weiToEther, whToKWh } from "./units";
@@ -274,10 +274,9 @@ export async function simulate(scenario: Scenario, o: SimulationOptions): Promis
 }
 
 /**
- * The rated power a prosumer's meter is bound with: the scenario's (100 kW unless given), raised where
- * one of its bids is larger than the meter's rated energy per interval (rated power × interval length),
- * which the contract refuses (QuantityTooLarge). Metered flows are not considered: a reading above what
- * the meter can measure is the scenario's error, and the market refuses it.
+ * The rated power a prosumer's meter is bound with: the scenario's (given, or sized from its metered
+ * flows: lib/scenario defaultRatedPowerW), raised where one of its bids is larger than the meter's rated
+ * energy per interval (rated power × interval length), which the contract refuses (QuantityTooLarge).
  */
 export function meterRatingW(spec: ScenarioParticipant, scenario: Scenario): bigint {
   const seconds = BigInt(scenario.market.intervalSeconds);
@@ -333,8 +332,11 @@ async function enroll(scenario: Scenario, market: EnergyMarket, operator: Signer
     if (!x.meter) continue;
     const [proposal] = await market.meterProposalOf(x.id);
     const acceptance = await call(x.signer, market.acceptMeter.populateTransaction(proposal), 300_000);
-    const reason = await clock.refusal(acceptance);
-    if (reason) throw new ScenarioError(`participants[${i}] ("${x.spec.name}"): its meter cannot be bound (${reason}): ${securityNote(scenario, x.meter.ratedPowerW)}`);
+    const refused = await clock.refusal(acceptance);
+    if (refused) {
+      const why = refused.name === "InsufficientFunds" ? securityNote(scenario, x.meter.ratedPowerW) : explainRevert(refused, { name: (id) => members.find((m) => m.id === BigInt(id))?.spec.name });
+      throw new ScenarioError(`participants[${i}] ("${x.spec.name}"): its meter cannot be bound: ${why}`);
+    }
     accept.push(acceptance);
   }
   gas.add("setup", await clock.sendAll(accept));
@@ -344,8 +346,7 @@ async function enroll(scenario: Scenario, market: EnergyMarket, operator: Signer
 /** What a bound meter keeps in its prosumer's wallet, in the scenario's words. */
 function securityNote(scenario: Scenario, ratedPowerW: bigint): string {
   const p = marketParams(scenario.market);
-  const ratedWh = (ratedPowerW * BigInt(scenario.market.intervalSeconds)) / 3600n;
-  const security = securityOf(ratedWh, { capPriceWeiPerKWh: BigInt(p.capPriceWeiPerKWh), shortRatioPpm: BigInt(p.shortRatioPpm), penaltyRatioPpm: BigInt(p.penaltyRatioPpm) });
+  const security = securityOf(ratedEnergyOf(ratedPowerW, scenario.market.intervalSeconds), { capPriceWeiPerKWh: BigInt(p.capPriceWeiPerKWh), shortRatioPpm: BigInt(p.shortRatioPpm), penaltyRatioPpm: BigInt(p.penaltyRatioPpm) });
   const kW = whToKWh(ratedPowerW); // W -> kW, the same factor as Wh -> kWh
   return `depositEther must cover the security of its ${kW} kW meter, ${weiToEther(security)} ether (two intervals of its rated energy short at the cap price)`;
 }
