@@ -1,7 +1,8 @@
 /**
  * bid and bid:reveal: sealed bids.
- * - `bid` checks what the market would check at the reveal (registered, authorized, no debt, the
- *   margin, a buyer's funds, the market's limits), waits for the next commit window (saying when it
+ * - `bid` checks what the market would check at the commit and the reveal (registered, authorized,
+ *   metered, no debt, the margin and the meter's security, a buyer's cost or a seller's collateral, the
+ *   market's limits and the meter's rated energy), waits for the next commit window (saying when it
  *   opens, in local time), commits with the salt kept in a local file, waits for the reveal window and
  *   reveals. `--no-wait` commits only inside an open window and otherwise says when it opens.
  * - `bid:reveal` reveals the stored bids (waiting for their window); a bid whose window has passed
@@ -119,29 +120,58 @@ async function commitWindow(hre: HardhatRuntimeEnvironment, deployment: Deployme
   return { interval: later, waiting: `sealed bids for interval ${later} open at ${localTime(opens)} local time, in ${inWords(opens - now)}: waiting (Ctrl-C stops; nothing is sent before then)` };
 }
 
-/** What the market checks at the reveal, checked before committing: a bid refused there is forfeited. */
+/**
+ * What the market checks at the commit and the reveal, checked before committing: a bid refused at the
+ * reveal is forfeited. A prosumer keeps the margin and its meter's security; beyond them a buy needs its
+ * cost and a sale its collateral (its energy at the cap price with W' and M''), and a bid is at most the
+ * meter's rated energy in one interval.
+ */
 async function checkBid(market: EnergyMarket, bidder: string, side: string, energyWh: bigint, priceWeiPerKWh: bigint, interval: number) {
-  const { costOf } = await import("../lib/model");
+  const { costOf, ratedEnergyOf, saleCollateralOf, securityOf } = await import("../lib/model");
   const id = await market.idOf(bidder);
   if (id === 0n) throw new CliError(`account ${bidder} is not registered in the market: register it first (\`npx hardhat register\`)`);
-  const [p, w, meter, params] = await Promise.all([market.participant(id), market.walletOf(id), market.meterOf(id), market.paramsAt(interval)]);
+  const [p, w, meter, params, [, intervalSeconds]] = await Promise.all([market.participant(id), market.walletOf(id), market.meterOf(id), market.paramsAt(interval), market.schedule()]);
   const who = `participant ${id} (${p.name})`;
   if (!p.authorized) throw new CliError(`${who} is not authorized to trade yet: the operator authorizes it (\`npx hardhat authorize --participant ${id}\`)`);
-  if (!p.grid && meter.meterNumber === 0n) throw new CliError(`${who} has no meter bound yet: the operator binds one (\`npx hardhat meter:bind\`)`);
+  if (!p.grid && meter.meterNumber === 0n) {
+    throw new CliError(`${who} has no meter bound yet: the operator proposes one (\`npx hardhat meter:propose\`) and ${who} accepts it (\`npx hardhat meter:accept\`)`);
+  }
   if (w.owed > 0n) throw new CliError(`${who} owes ${ether(w.owed)} from earlier settlements: deposit to pay it before bidding`);
   if (energyWh > params.maxEnergyWh) throw new CliError(`--energy: the market takes at most ${whToKWh(params.maxEnergyWh)} kWh per bid, not ${whToKWh(energyWh)}`);
+  const ratedWh = p.grid ? 0n : ratedEnergyOf(meter.ratedPowerW, intervalSeconds);
+  if (!p.grid && energyWh > ratedWh) {
+    throw new CliError(`--energy: the meter of ${who} is rated ${whToKWh(meter.ratedPowerW)} kW, at most ${whToKWh(ratedWh)} kWh in one interval, not ${whToKWh(energyWh)}`);
+  }
   if (priceWeiPerKWh > params.maxPriceWeiPerKWh) throw new CliError(`--price: the market's highest price is ${ether(params.maxPriceWeiPerKWh)} per kWh, not ${ether(priceWeiPerKWh)}`);
-  const margin = params.marginWei;
+  const free = w.balance > w.locked ? w.balance - w.locked : 0n; // locked: earlier sales until they are settled
+  if (p.grid) {
+    if (free < params.forfeitWei) throw new CliError(`a bid of the grid needs ${ether(params.forfeitWei)} free in its market wallet (the forfeit if it is not revealed), which has ${ether(free)}: deposit first`);
+    if (side === "buy" && costOf(energyWh, priceWeiPerKWh) > free) {
+      throw new CliError(`buying ${whToKWh(energyWh)} kWh at ${ether(priceWeiPerKWh)} per kWh can cost ${ether(costOf(energyWh, priceWeiPerKWh))}, but the market wallet of ${who} has ${ether(free)} free: deposit more or bid less`);
+    }
+    return;
+  }
+  const security = securityOf(ratedWh, params);
+  const kept = params.marginWei + security;
+  const beyond = free > kept ? free - kept : 0n;
+  const wallet = `beyond the ${ether(params.marginWei)} margin and the meter's ${ether(security)} security, the market wallet of ${who} has ${ether(beyond)} free`;
+  if (free < kept) throw new CliError(`bidding keeps the ${ether(params.marginWei)} margin and the meter's ${ether(security)} security in the market wallet of ${who}, which has ${ether(free)} free: deposit first`);
   if (side === "buy") {
     const cost = costOf(energyWh, priceWeiPerKWh);
-    if (w.balance < cost + margin) {
-      throw new CliError(
-        `buying ${whToKWh(energyWh)} kWh at ${ether(priceWeiPerKWh)} per kWh can cost ${ether(cost)}, plus the ${ether(margin)} margin, but the market wallet of ${who} holds ${ether(w.balance)}: deposit more or bid less`,
-      );
+    if (cost > beyond) throw new CliError(`buying ${whToKWh(energyWh)} kWh at ${ether(priceWeiPerKWh)} per kWh can cost ${ether(cost)}; ${wallet}: deposit more or bid less`);
+  } else {
+    const collateral = saleCollateralOf(energyWh, params);
+    if (collateral > beyond) {
+      throw new CliError(`selling ${whToKWh(energyWh)} kWh locks ${ether(collateral)} of collateral until it is settled (its energy at the cap price, in case it is not delivered); ${wallet}: deposit more or sell less`);
     }
-  } else if (w.balance < margin) {
-    throw new CliError(`selling needs the margin of ${ether(margin)} in the market wallet of ${who}, which holds ${ether(w.balance)}: deposit first`);
   }
+}
+
+/** What a commit never revealed forfeits at settlement: max(forfeit, one interval of the meter's rated energy at the cap price with M''). */
+async function forfeitOf(market: EnergyMarket, id: bigint, interval: number): Promise<bigint> {
+  const model = await import("../lib/model");
+  const [p, params, { ratedPowerW }, [, intervalSeconds]] = await Promise.all([market.participant(id), market.paramsAt(interval), market.meterOf(id), market.schedule()]);
+  return p.grid ? params.forfeitWei : model.forfeitOf(model.ratedEnergyOf(ratedPowerW, intervalSeconds), params);
 }
 
 type Store = import("../lib/saltstore").SaltStore;
@@ -166,7 +196,7 @@ async function revealPending(hre: HardhatRuntimeEnvironment, market: EnergyMarke
       continue;
     }
     if (now >= w.revealEnd || (!state?.committed && now >= w.revealStart)) {
-      const lost = state?.committed ? (await market.paramsAt(bid.interval)).forfeitWei : await forfeitedOnChain(market, deployment, bid.interval, id);
+      const lost = state?.committed ? await forfeitOf(market, id, bid.interval) : await forfeitedOnChain(market, deployment, bid.interval, id);
       if (lost === undefined) {
         store.remove(bidder, bid.interval); // the commit never reached the chain: nothing committed, nothing lost
         continue;
@@ -194,7 +224,7 @@ async function revealWhenOpen(hre: HardhatRuntimeEnvironment, market: EnergyMark
   const w = windowsOf(deployment.schedule, bid.interval);
   await untilBlockTime(hre, w.revealStart);
   if ((await chainTime(hre)) >= w.revealEnd) {
-    const lost = (await market.paramsAt(bid.interval)).forfeitWei;
+    const lost = await forfeitOf(market, await market.idOf(bidder), bid.interval);
     store.markForfeited(await market.getAddress(), bidder, bid.interval, lost);
     throw new CliError(
       `the reveal window of interval ${bid.interval} (${localTime(w.revealStart)}–${localTime(w.revealEnd)} local time) passed before the bid could be revealed: it is forfeited, ${ether(lost)} goes to the incentive pool; its salt stays in ${store.path(bidder, bid.interval)}`,

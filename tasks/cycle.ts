@@ -6,7 +6,7 @@
  */
 import { task, types } from "hardhat/config";
 import type { HardhatRuntimeEnvironment, HttpNetworkConfig, NetworkConfig } from "hardhat/types";
-import type { SettleResult } from "../lib/cycle";
+import type { SettleResult, SettlementDue } from "../lib/cycle";
 import { CliError, cliAction, output, parseIntList, parseNonNegativeInt } from "./cli";
 
 /** Lazily loaded: the config must load before typechain-types exist. */
@@ -105,6 +105,20 @@ async function untilConnected(cycle: Cycle, signal: AbortSignal): Promise<Awaite
   }
 }
 
+/** Why participant `id` cannot be settled for `d` now (one line), from what is due. */
+function refuseUnsettleable(id: number, d: number, dues: SettlementDue[]): void {
+  const mine = dues.filter((x) => x.id === id);
+  if (mine.some((x) => x.grid)) {
+    if (!mine.some((x) => x.grid && x.interval === d)) throw new CliError(`--ids: the grid (participant ${id}) has no open bid to settle in interval ${d}`);
+    return;
+  }
+  const due = mine[0];
+  if (!due) throw new CliError(`--ids: participant ${id} has nothing to settle (no such participant, or no meter bound ever)`);
+  if (due.interval < d) throw new CliError(`--ids: participant ${id} is settled interval after interval, and interval ${due.interval} comes first`);
+  if (due.interval > d) throw new CliError(`--ids: participant ${id} is already settled for interval ${d}`);
+  if (!due.ready) throw new CliError(`--ids: participant ${id} cannot be settled for interval ${d} yet: ${due.reason}`);
+}
+
 function formatSettlement(r: SettleResult & { waiting: { id: number; reason?: string }[]; alreadySettled: number[] }): string {
   const missing = r.readingMissing.length ? ` (reading missing: ${r.readingMissing.join(", ")})` : "";
   return [
@@ -171,7 +185,10 @@ task("settle", "Settle a delivery interval for the given participants, or for al
         const { ctx, fromInterval } = await cycle.connect();
         if (Number((await ctx.market.intervalOf(d)).stage) !== STAGE_DONE) throw new CliError(`interval ${d} is not cleared yet (run \`clear --interval ${d}\` first)`);
         const head = await readHead(ctx.market);
-        const dues = given ? [] : await settlementsDue(ctx, head, Math.max(fromInterval, d), d + 1);
+        const all = await settlementsDue(ctx, head, Math.max(fromInterval, d), d + 1);
+        // the market skips what it cannot settle (EntrySkipped): given ids are checked first, so nothing is sent for them in vain
+        given?.forEach((id) => refuseUnsettleable(id, d, all));
+        const dues = given ? [] : all;
         const ids = given ?? dues.filter((x) => x.interval === d && x.ready).map((x) => x.id);
         const waiting = dues.filter((x) => x.interval <= d && !(x.interval === d && x.ready)).map((x) => ({ id: x.id, reason: x.interval < d ? `interval ${x.interval} is settled first` : x.reason }));
         const alreadySettled = dues.filter((x) => x.interval > d && !x.grid).map((x) => x.id);

@@ -9,7 +9,7 @@ import { copyFileSync, existsSync, mkdtempSync, readFileSync, writeFileSync } fr
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { HDNodeWallet, JsonRpcProvider, NonceManager, Wallet, encryptKeystoreJsonSync, parseEther } from "ethers";
-import { Side, attachMarket, commitmentOf, newSalt } from "../lib/market";
+import { Side, attachMarket, bindMeter, commitmentOf, newMeter, newSalt } from "../lib/market";
 import { SaltStore } from "../lib/saltstore";
 import type { EnergyMarket } from "../typechain-types";
 import { Anvil, freePort, rpcProvider } from "./shared/anvil";
@@ -65,14 +65,15 @@ describe("the tasks at the command line (anvil)", function () {
     expect(deployed.code, deployed.lines.join("\n")).to.equal(0);
     const operator = new NonceManager(new Wallet(dev(0).privateKey, provider));
     market = attachMarket(JSON.parse(readFileSync(deploymentFile, "utf8")).market, operator);
-    // wind (account 2): registered, authorized, metered, 1 ether; ev (account 3): registered, 0.1 ether
+    // wind (account 2) and ev (account 3): registered, authorized, 1 and 0.1 ether deposited, then a 50 kW
+    // meter proposed and accepted (its security, 0.0345 ether, stays in the wallet)
     for (const [i, name, ether] of [[2, "wind", "1"], [3, "ev", "0.1"]] as const) {
       const who = new NonceManager(new Wallet(dev(i).privateKey, provider));
       await (await (market.connect(who) as EnergyMarket).register(name, true)).wait();
       const id = await market.idOf(dev(i).address);
       await (await market.authorize(id, true)).wait();
-      await (await market.bindMeter(id, 100000000000n + id, dev(10 + i).address, 50_000)).wait();
       await (await (market.connect(who) as EnergyMarket).deposit({ value: parseEther(ether) })).wait();
+      await bindMeter(market, who, id, newMeter(100000000000n + id, dev(10 + i).address, 50_000));
     }
   });
 
@@ -102,7 +103,7 @@ describe("the tasks at the command line (anvil)", function () {
       fails(["withdraw", "--amount", "5", "--account", "3"], [dev(3).address]),
       fails(["withdraw", "--amount", "5", "--keystore", keystore, "--password-file", join(dir, "ev.pw")], [dev(3).address]),
     ]);
-    expect(lines).to.deep.equal(Array(2).fill("Not enough free funds in the market wallet of participant #2: this needs 5 ether, 0.1 ether is free."));
+    expect(lines).to.deep.equal(Array(2).fill("Not enough free funds in the market wallet of participant #2: this needs 5 ether, 0.0655 ether is free."));
   });
 
   it("a deposit from an unregistered account is refused before sending", async function () {
@@ -140,14 +141,16 @@ describe("the tasks at the command line (anvil)", function () {
     expect(line).to.match(/^sealed bids for interval 1 were taken \d\d:\d\d:\d\d–\d\d:\d\d:\d\d local time; the next window, for interval 2, opens at \d\d:\d\d:\d\d \(in \d+ min \d+ s\): run without --no-wait to wait for it$/);
   });
 
-  it("meter:bind: a number of fewer than 12 digits, or replacing a bound meter without --replace, is refused and nothing sent", async function () {
+  it("meter:propose and meter:accept: a number of fewer than 12 digits, replacing a bound meter without --replace, accepting another meter than proposed, are refused and nothing sent", async function () {
     const operator = dev(0).address;
-    const [short, replacing] = await Promise.all([
-      fails(["meter:bind", "--participant", "2", "--meter", "12345", "--account", dev(15).address], [operator]),
-      fails(["meter:bind", "--participant", "2", "--meter", "000000012345", "--account", dev(15).address], [operator]),
+    const [short, replacing, unproposed] = await Promise.all([
+      fails(["meter:propose", "--participant", "2", "--meter", "12345", "--account", dev(15).address], [operator]),
+      fails(["meter:propose", "--participant", "2", "--meter", "000000012345", "--account", dev(15).address], [operator]),
+      fails(["meter:accept", "--meter", "000000012345", "--account", "3"], [dev(3).address]),
     ]);
     expect(short).to.equal('--meter: a meter number is exactly 12 digits (its DL/T 645 address, e.g. 000000000042), got "12345"');
-    expect(replacing).to.equal("participant 2 (ev) already has meter 100000000002 bound; give --replace to replace it (a new register series starts)");
+    expect(replacing).to.equal(`participant 2 (ev) already has meter 100000000002 (account ${dev(13).address}) bound; give --replace to propose replacing it`);
+    expect(unproposed).to.equal("no meter proposal waits for participant 2 (ev): the operator proposes one first (`npx hardhat meter:propose`)");
     expect((await market.meterOf(2)).meterNumber).to.equal(100000000002n);
   });
 

@@ -9,6 +9,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Wallet } from "ethers";
 import { attachMarket } from "../lib/market";
+import { weiToEther } from "../lib/units";
 import { CliError } from "../tasks/cli";
 
 /** Run a task with --json and return what it printed, parsed. */
@@ -100,19 +101,28 @@ describe("operations tasks (in-process network)", function () {
     const buyer = await run("register", { name: "ev", green: true, account: 3 });
     expect([seller.id, buyer.id]).to.deep.equal(["1", "2"]);
     expect((await run("grid:register", { address: signers[4].address })).id).to.equal("3");
+    const m0 = await market();
     for (const [who, meter, account] of [[1, "100000000001", 10], [2, "100000000002", 11]] as const) {
       expect((await run("authorize", { participant: String(who) })).authorized).to.equal(true);
       await run("meter:propose", { participant: String(who), meter, account: signers[account].address, ratedKw: "50" });
     }
+    expect((await m0.meterOf(1)).meterNumber).to.equal(0n, "proposed, not bound");
     // a 50 kW meter keeps 2 × 12.5 kWh × 0.0012 ether/kWh × 1.15 in the wallet: deposit before accepting it
-    expect(await refused("meter:accept", { account: 2 })).to.equal("the meter's security is 0.0345 ether and the wallet has 0 ether free: deposit 0.0345 ether first");
+    expect(await refused("meter:accept", { meter: "100000000001", account: 2 })).to.equal(
+      `meter 100000000001 (account ${signers[10].address}, rated 50 kW) keeps a security of 0.0345 ether in the market wallet of participant 1 (wind), which has 0 ether free: deposit 0.0345 ether first (\`npx hardhat deposit\`)`,
+    );
     const dep = await run("deposit", { amount: "1.5", account: 3 });
     expect(dep.balanceWei).to.equal((15n * 10n ** 17n).toString());
     await run("deposit", { amount: "1", account: 2 });
+    expect(await refused("meter:accept", { meter: "100000000002", account: 2 })).to.equal(
+      `the operator proposed meter 100000000001 (account ${signers[10].address}, rated 50 kW) to participant 1 (wind), not meter 100000000002: nothing was accepted`,
+    );
     for (const [account, meter] of [[2, "100000000001"], [3, "100000000002"]] as const) {
-      expect((await run("meter:accept", { account })).meter).to.equal(meter);
+      const accepted = await run("meter:accept", { meter, account });
+      expect([accepted.meter, accepted.securityWei]).to.deep.equal([meter, (345n * 10n ** 14n).toString()]);
     }
-    expect(await refused("meter:accept", { account: 2 })).to.match(/no meter proposal waits for participant 1 \(the operator proposes one with meter:propose\)/);
+    expect((await m0.meterOf(1)).meterNumber).to.equal(100000000001n);
+    expect(await refused("meter:accept", { meter: "100000000001", account: 2 })).to.equal("no meter proposal waits for participant 1 (wind): the operator proposes one first (`npx hardhat meter:propose`)");
 
     const m = await market();
     // the commit window of the next interval: start of the current one
@@ -120,6 +130,8 @@ describe("operations tasks (in-process network)", function () {
     const now = BigInt(await chainTime());
     await warp(start + ((now - start) / len + 1n) * len);
 
+    // 12.5 kWh in an interval at most for a 50 kW meter
+    expect(await refused("bid", { side: "sell", energy: "13", price: "0.0007", account: 2, saltDir, noWait: true })).to.equal("--energy: the meter of participant 1 (wind) is rated 50 kW, at most 12.5 kWh in one interval, not 13");
     const sold = await run("bid", { side: "sell", energy: "0.43", price: "0.0007", account: 2, saltDir });
     const d = sold.interval;
     expect(sold.reveal.tx).to.match(/^0x/);
@@ -174,9 +186,9 @@ describe("operations tasks (in-process network)", function () {
     await warp((await m.intervalOf(d)).revealEnd);
     const file = join(saltDir, `${signers[2].address.toLowerCase()}-${d}.json`);
     expect(await refused("bid:reveal", { account: 2, saltDir })).to.match(
-      new RegExp(`^the sealed bid for interval ${d} was not revealed in its window \\(.*local time\\): it is forfeited, 0\\.0001 ether goes from the wallet to the incentive pool; its salt stays in .*${d}\\.json$`),
+      new RegExp(`^the sealed bid for interval ${d} was not revealed in its window \\(.*local time\\): it is forfeited, 0\\.01575 ether goes from the wallet to the incentive pool; its salt stays in .*${d}\\.json$`),
     );
-    expect(JSON.parse(readFileSync(file, "utf8"))).to.include({ interval: d, forfeitedWei: "100000000000000" });
+    expect(JSON.parse(readFileSync(file, "utf8"))).to.include({ interval: d, forfeitedWei: "15750000000000000" }); // 12.5 kWh × 0.0012 ether/kWh × 1.05
     expect(await run("bid:reveal", { account: 2, saltDir })).to.deep.equal([], "told once; the file stays");
     expect(existsSync(file)).to.equal(true);
   });
@@ -185,6 +197,19 @@ describe("operations tasks (in-process network)", function () {
     const m = await market();
     const d = Number(await m.currentInterval()) + 2;
     await warp((await m.intervalOf(d)).commitStart);
+    // a participant keeps four intervals of bids, so wind and ev bid for d once d - 4 and before are settled:
+    // cleared and settled here as the cycle daemon does (no readings: the grace periods are over)
+    for (let k = 1; k <= d - 4; k++) {
+      await run("clear", { interval: String(k) });
+      const settled = await run("settle", { interval: String(k) });
+      expect(settled.rejected, `interval ${k}`).to.deep.equal([]);
+    }
+    // nothing is sent for an id the market would skip
+    await run("clear", { interval: String(d - 2) });
+    const operatorNonce = await hre.ethers.provider.getTransactionCount((await hre.ethers.getSigners())[0].address);
+    expect(await refused("settle", { interval: "1", ids: "1" })).to.equal("--ids: participant 1 is already settled for interval 1");
+    expect(await refused("settle", { interval: String(d - 2), ids: "2" })).to.equal(`--ids: participant 2 is settled interval after interval, and interval ${d - 3} comes first`);
+    expect(await hre.ethers.provider.getTransactionCount((await hre.ethers.getSigners())[0].address)).to.equal(operatorNonce);
     await run("bid", { side: "sell", energy: "0.25", price: "0.0007", account: 2, saltDir, noReveal: true });
     await run("bid", { side: "buy", energy: "0.25", price: "0.000786", account: 3, saltDir, noReveal: true });
     await run("bid:reveal", { account: 2, saltDir });
@@ -200,7 +225,10 @@ describe("operations tasks (in-process network)", function () {
 
     const { out } = await text("status", { interval: d });
     expect(out).to.match(new RegExp(`interval ${d} \\(delivered \\d\\d:\\d\\d–\\d\\d:\\d\\d\\): cleared, 1 trade, 0\\.25 kWh at 0\\.000743 ether/kWh on average; delivery starts at \\d\\d:\\d\\d:\\d\\d, settlement opens at \\d\\d:\\d\\d:\\d\\d`));
-    expect(out).to.match(/incentive pool 0 ether/);
+    // the penalties of the settled intervals (wind's sale was never metered) went into the pool
+    const [pool] = await m.pool();
+    expect(pool).to.be.greaterThan(0n);
+    expect(out).to.include(`incentive pool ${weiToEther(pool)} ether`);
     expect(out).not.to.match(/#\d+ at \d+|NotStarted|Clearing,/);
   });
 
@@ -211,29 +239,41 @@ describe("operations tasks (in-process network)", function () {
     expect(out).to.match(/settlement behind: wind \(#1\) is settled up to interval \d+, interval \d+ is next; ev \(#2\) is settled up to interval \d+, interval \d+ is next/);
   });
 
-  it("meter:bind takes a meter number of exactly 12 digits and replaces a bound meter only with --replace", async function () {
+  it("meter:propose takes a meter number of exactly 12 digits, proposes replacing a bound meter only with --replace, and binds nothing until meter:accept", async function () {
     const signers = await hre.ethers.getSigners();
     const m = await market();
-    expect(await refused("meter:bind", { participant: "1", meter: "12345", account: signers[12].address })).to.equal(
+    const nonce = await hre.ethers.provider.getTransactionCount(signers[0].address);
+    expect(await refused("meter:propose", { participant: "1", meter: "12345", account: signers[12].address })).to.equal(
       '--meter: a meter number is exactly 12 digits (its DL/T 645 address, e.g. 000000000042), got "12345"',
     );
-    expect(await refused("meter:bind", { participant: "1", meter: "000000000000", account: signers[12].address })).to.match(/not a meter number/);
-    expect(await refused("meter:bind", { participant: "1", meter: "100000000009", account: signers[12].address })).to.equal(
-      "participant 1 (wind) already has meter 100000000001 bound; give --replace to replace it (a new register series starts)",
+    expect(await refused("meter:propose", { participant: "1", meter: "000000000000", account: signers[12].address })).to.match(/not a meter number/);
+    expect(await refused("meter:propose", { participant: "1", meter: "100000000009", account: signers[12].address })).to.equal(
+      `participant 1 (wind) already has meter 100000000001 (account ${signers[10].address}) bound; give --replace to propose replacing it`,
     );
-    expect(await refused("meter:bind", { participant: "1", meter: "100000000002", account: signers[10].address, replace: false })).to.match(/already has meter 100000000001/);
-    expect((await m.meterOf(1)).meterNumber).to.equal(100000000001n, "nothing changed");
-    // ev's meter (100000000002) is taken only with --replace
+    expect(await refused("meter:propose", { participant: "1", meter: "100000000001", account: signers[12].address })).to.match(/already has meter 100000000001 .* bound; give --replace/);
+    expect(await refused("meter:propose", { participant: "1", meter: "100000000009", account: signers[12].address, replace: true })).to.equal(
+      "replacing meter 100000000001 needs its closing registers, --close-import-kwh and --close-export-kwh (it read 0 and 0 kWh when it was bound)",
+    );
+    expect(await refused("meter:propose", { participant: "1", meter: "100000000001", account: signers[10].address, ratedKw: "60", openImportKwh: "5" })).to.match(
+      /^meter 100000000001 already serves participant 1 \(wind\) and goes on with its register series: leave out the opening and closing registers$/,
+    );
+    expect(await refused("meter:propose", { participant: "3", meter: "100000000003", account: signers[13].address })).to.equal("participant 3 (grid) is the public grid, which has no meter");
+    expect(await refused("meter:propose", { participant: "1", meter: "100000000009", account: signers[12].address, ratedKw: "10001" })).to.equal("--rated-kw: the market takes meters rated up to 10000 kW, not 10001 kW");
+    // a meter and its account serve one participant: ev's meter cannot be proposed to home
     await run("register", { name: "home", account: 5 });
-    expect(await refused("meter:bind", { participant: "4", meter: "100000000002", account: signers[13].address })).to.equal(
-      "meter 100000000002 is bound to participant 2 (ev); give --replace to move it",
-    );
-    expect(await refused("meter:bind", { participant: "4", meter: "100000000004", account: signers[11].address })).to.equal(
-      `account ${signers[11].address} is the meter account of participant 2 (ev); give --replace to move it`,
-    );
-    const bound = await run("meter:bind", { participant: "1", meter: "100000000009", account: signers[12].address, replace: true });
-    expect(bound.meter).to.equal("100000000009");
+    const release = "a meter serves one participant: the operator releases it there first (`npx hardhat meter:release`), once everything it measured is settled";
+    expect(await refused("meter:propose", { participant: "4", meter: "100000000002", account: signers[13].address })).to.equal(`meter 100000000002 serves participant 2 (ev); ${release}`);
+    expect(await refused("meter:propose", { participant: "4", meter: "100000000004", account: signers[11].address })).to.equal(`account ${signers[11].address} is the meter account of participant 2 (ev); ${release}`);
+    expect(await hre.ethers.provider.getTransactionCount(signers[0].address)).to.equal(nonce, "nothing was sent");
+
+    const proposed = await run("meter:propose", { participant: "1", meter: "100000000009", account: signers[12].address, ratedKw: "50", replace: true, closeImportKwh: "0", closeExportKwh: "0" });
+    expect(proposed).to.include({ meter: "100000000009", securityWei: (345n * 10n ** 14n).toString(), replacedProposal: false });
+    expect((await m.meterOf(1)).meterNumber).to.equal(100000000001n, "nothing is bound before the prosumer accepts");
+    const accepted = await run("meter:accept", { meter: "100000000009", account: 2 });
+    expect(accepted.proposal).to.equal(proposed.proposal);
     expect((await m.meterOf(1)).meterNumber).to.equal(100000000009n);
+    // released once settled: wind still has bids to settle
+    expect(await refused("meter:release", { participant: "1" })).to.match(/^Participant #1 still has bids or readings to settle from interval \d+ on: its meter is released once they are settled\.$/);
   });
 
   it("reading:post posts a meter's registers signed by the meter account, and explains a refusal in words", async function () {
@@ -271,7 +311,10 @@ describe("operations tasks (in-process network)", function () {
     expect(await refused("bid", { side: "sell", energy: "-0.5", price: "0.0007", account: 2, saltDir })).to.equal("--energy: expected an amount of energy above 0 kWh, got -0.5");
     expect(await refused("bid", { side: "sell", energy: "0.5", price: "-0.0006", account: 2, saltDir })).to.equal("--price: expected an amount above 0 ether per kWh, got -0.0006");
     expect(await refused("bid", { side: "buy", energy: "5000", price: "0.0007", account: 2, saltDir })).to.equal("--energy: the market takes at most 1000 kWh per bid, not 5000");
-    expect(await refused("bid", { side: "buy", energy: "100", price: "0.5", account: 2, saltDir })).to.match(/^buying 100 kWh at 0\.5 ether per kWh can cost 50 ether, plus the 0\.001 ether margin, but the market wallet of participant 1 \(wind\) holds [\d.]+ ether: deposit more or bid less$/);
+    expect(await refused("bid", { side: "buy", energy: "100", price: "0.5", account: 2, saltDir })).to.equal("--energy: the meter of participant 1 (wind) is rated 50 kW, at most 12.5 kWh in one interval, not 100");
+    expect(await refused("bid", { side: "buy", energy: "10", price: "0.5", account: 2, saltDir })).to.match(
+      /^buying 10 kWh at 0\.5 ether per kWh can cost 5 ether; beyond the 0\.001 ether margin and the meter's 0\.0345 ether security, the market wallet of participant 1 \(wind\) has [\d.]+ ether free: deposit more or bid less$/,
+    );
     expect(await refused("deposit", { amount: "lots", account: 2 })).to.match(/--amount: expected a decimal string/);
     expect(await refused("deposit", { amount: "-1", account: 2 })).to.equal("--amount: expected an amount above 0 ether, got -1");
     expect(await refused("deposit", { amount: "1" })).to.match(/exactly one of --key-file, --keystore .* or --account/);
@@ -281,8 +324,10 @@ describe("operations tasks (in-process network)", function () {
     expect(await refused("history")).to.match(/give --interval, --participant or both/);
     expect(await refused("authorize", { participant: "42" })).to.match(/no participant with ID 42/);
     expect(await refused("meter:propose", { participant: "1", meter: "12ab", account: "0x0" })).to.match(/--meter/);
-    expect(await refused("meter:propose", { participant: "1", meter: "42", account: hre.ethers.ZeroAddress.replace(/0$/, "1"), openImportKwh: "-1" })).to.match(/--open-import-kwh/);
-    expect(await refused("meter:accept", { account: 9 })).to.match(/is not registered/);
+    expect(await refused("meter:propose", { participant: "4", meter: "000000000042", account: signers[14].address, openImportKwh: "-1" })).to.equal("--open-import-kwh: a register reading is not negative, got -1");
+    expect(await refused("meter:propose", { participant: "4", meter: "000000000042", account: signers[14].address, ratedKw: "0" })).to.equal("--rated-kw: expected a power above 0 kW, got 0");
+    expect(await refused("meter:accept", { meter: "000000000042", account: 9 })).to.equal(`account ${signers[9].address} is not registered in the market: register it first (\`npx hardhat register\`)`);
+    expect(await refused("meter:accept", { account: 2 })).to.equal("--meter is required: the meter's 12-digit number (its DL/T 645 address)");
     expect(await refused("withdraw", { amount: "1000", account: 2 })).to.match(/^Not enough free funds in the market wallet of participant #1: this needs 1000 ether, [\d.]+ ether is free\.$/);
     expect(await refused("register", { name: "wind", account: 2 })).to.equal(`Account ${signers[2].address} is already registered.`);
     expect(await hre.ethers.provider.getTransactionCount(signers[2].address)).to.equal(nonce, "nothing was sent");
