@@ -18,7 +18,8 @@ import { ChildProcess, spawn, spawnSync } from "node:child_process";
 import { createWriteStream, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { HDNodeWallet, JsonRpcProvider, Network, NonceManager, Wallet, encryptKeystoreJson, parseEther } from "ethers";
-import { Side, SealedBid, attachMarket, commitmentOf, newSalt, revealSealed } from "../../lib/market";
+import { Side, SealedBid, attachMarket, bindMeter, commitmentOf, newMeter, newSalt, revealSealed } from "../../lib/market";
+import { meterRatingW } from "../../lib/simulator";
 import { defaultRatedPowerW, loadScenario } from "../../lib/scenario";
 import { openSerialPort } from "../../meter-bridge/src/index";
 import { profileMeter } from "./profile-meters";
@@ -108,8 +109,9 @@ async function main() {
     const wallet = new NonceManager(new Wallet(key(1 + i), provider));
     const meterKey = key(10 + i);
     const flows = scenario.intervals.map((iv) => iv.metered.get(spec.name) ?? { importWh: 0n, exportWh: 0n });
-    // the day's energies in 60-second intervals: a rating sized for them
-    const ratedW = spec.grid ? 0n : defaultRatedPowerW(spec.name, scenario.intervals, INTERVAL);
+    // the day's energies in 60-second intervals: a rating sized for them, raised where a bid needs more
+    // (the market refuses a bid above the meter's rated energy per interval)
+    const ratedW = spec.grid ? 0n : meterRatingW({ ...spec, ratedPowerW: defaultRatedPowerW(spec.name, scenario.intervals, INTERVAL) }, { ...scenario, market: { ...scenario.market, intervalSeconds: INTERVAL } });
     return { spec, wallet, key: key(1 + i), meterKey, meterAddress: new Wallet(meterKey).address, meterNumber: String(i + 1).padStart(12, "0"), flows, ratedW, id: 0n };
   });
   // meter accounts pay gas for their readings (dev accounts past the 10th hold nothing)
@@ -123,11 +125,12 @@ async function main() {
       await (await m.register(x.spec.name, x.spec.green)).wait();
     }
     x.id = await market.idOf(await x.wallet.getAddress());
+    await (await m.deposit({ value: x.spec.depositWei })).wait();
     if (!x.spec.grid) {
       await (await market.authorize(x.id, true)).wait();
-      await (await market.bindMeter(x.id, BigInt(x.meterNumber), x.meterAddress, x.ratedW)).wait();
+      // the operator proposes the meter, the bot accepts it: its deposit holds the meter's security
+      await bindMeter(market, x.wallet, x.id, newMeter(BigInt(x.meterNumber), x.meterAddress, x.ratedW));
     }
-    await (await m.deposit({ value: x.spec.depositWei })).wait();
     log(`#${x.id} ${x.spec.name}${x.spec.grid ? " (public grid)" : `, meter ${x.meterNumber} rated ${Number(x.ratedW) / 1000} kW`}`);
   }
 
