@@ -79,15 +79,29 @@ export async function participantId(market: EnergyMarket, who: string): Promise<
 /**
  * Simulate the call in the latest state, then send it with a gas limit from its own estimate and wait
  * for it. A refusal throws the market's custom error before anything is sent (and the explicit gas
- * limit keeps a node-side gas fallback from sending a call that estimation found failing).
+ * limit keeps a node-side gas fallback from sending a call that estimation found failing). The limit
+ * has room (half the estimate and 20,000 more, unused gas is not paid): the market's gas depends on its
+ * state, which other transactions in the same blocks change (the cycle daemon clearing while a reveal
+ * is sent cost a reveal 24 % more than its estimate). A call that still fails once mined is replayed
+ * in its block's state to name the market's error, or said in one line.
  */
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 export async function transact<A extends any[]>(method: TypedContractMethod<A, any, "nonpayable" | "payable">, args: A, overrides: Overrides = {}) {
   // eslint-disable-next-line @typescript-eslint/no-explicit-any
   const m = method as unknown as { (...a: any[]): Promise<any>; staticCall(...a: any[]): Promise<unknown>; estimateGas(...a: any[]): Promise<bigint> };
   await m.staticCall(...args, overrides);
-  const gasLimit = ((await m.estimateGas(...args, overrides)) * 6n) / 5n;
-  return mined(await m(...args, { ...overrides, gasLimit }));
+  const gasLimit = ((await m.estimateGas(...args, overrides)) * 3n) / 2n + 20_000n;
+  const tx = await m(...args, { ...overrides, gasLimit });
+  try {
+    return await mined(tx);
+  } catch (e) {
+    const receipt = (e as { receipt?: { hash: string; blockNumber: number; gasUsed: bigint } }).receipt;
+    if (!receipt) throw e;
+    await m.staticCall(...args, { ...overrides, gasLimit, blockTag: receipt.blockNumber - 1 }); // the market's error, if it names one
+    throw new CliError(
+      `transaction ${receipt.hash} was mined in block ${receipt.blockNumber} but failed (it used ${receipt.gasUsed} of its ${gasLimit} gas): other transactions changed the market in between; nothing changed, run the command again`,
+    );
+  }
 }
 
 /** Wait for a transaction and return its hash and gas. */

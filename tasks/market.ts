@@ -129,7 +129,7 @@ task("status", "The current interval, its phase, what is open and what is owed, 
           ...intervals.map((i) => `  ${intervalWords(s, i, now)}`),
           owed.length ? `owed: ${owed.map((o) => `${o.name} (#${o.id}) owes ${o.owedEther} ether`).join(", ")}` : "nobody owes anything",
           behind.length
-            ? `settlement behind: ${behind.map((b) => `${b.name} (#${b.id}) is settled up to interval ${b.nextInterval - 1}, interval ${b.nextInterval} is next`).join("; ")}`
+            ? `settlement behind: ${behind.map((b) => `${b.name} (#${b.id}) next settles interval ${b.nextInterval}`).join("; ")}`
             : current >= 3
               ? `settlement is up to date (every participant is settled up to interval ${current - 2} or later)`
               : "nothing to settle yet",
