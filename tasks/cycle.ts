@@ -6,13 +6,13 @@
  */
 import { task, types } from "hardhat/config";
 import type { HardhatRuntimeEnvironment, HttpNetworkConfig, NetworkConfig } from "hardhat/types";
-import type { SettleResult } from "../lib/cycle";
-import { CliError, asCli, output, parseIntList, parseNonNegativeInt } from "./cli";
+import type { SettleResult, SettlementDue } from "../lib/cycle";
+import { CliError, cliAction, output, parseIntList, parseNonNegativeInt } from "./cli";
 
 /** Lazily loaded: the config must load before typechain-types exist. */
 async function openCycle(hre: HardhatRuntimeEnvironment, o: { json: boolean; logTo: "stdout" | "stderr"; receiptTimeoutMs?: number; signal?: AbortSignal }) {
   const { FetchRequest, HDNodeWallet, JsonRpcProvider, Network, Wallet } = await import("ethers");
-  const { readDeployment } = await import("../lib/deployment");
+  const { readDeployment, checkDeployment } = await import("../lib/deployment");
   const { KeyError, operatorSigner } = await import("../lib/signers");
   const { attachMarket, readSchedule } = await import("../lib/market");
   const { Sender } = await import("../lib/sender");
@@ -39,11 +39,7 @@ async function openCycle(hre: HardhatRuntimeEnvironment, o: { json: boolean; log
 
   /** Check that the node serves the deployed market, and read its schedule. */
   async function connect() {
-    const chainId = Number(await (provider as unknown as { send(method: string, params: unknown[]): Promise<string> }).send("eth_chainId", []));
-    if (chainId !== deployment.chainId) throw new CliError(`the deployment file is for chain ${deployment.chainId}, but the node is chain ${chainId}`);
-    if ((await provider.getCode(deployment.market)) === "0x") {
-      throw new CliError(`no contract at ${deployment.market} on "${hre.network.name}" (was the chain reset? deploy again)`);
-    }
+    await checkDeployment(provider as unknown as { send(method: string, params: unknown[]): Promise<unknown> }, deployment, { network: hre.network.name, url: "url" in net ? net.url : undefined });
     const schedule = await readSchedule(market);
     return { ctx: { market, sender, schedule, log }, fromInterval: firstTradedInterval(schedule, deployment.deployedAt.time) };
   }
@@ -109,6 +105,20 @@ async function untilConnected(cycle: Cycle, signal: AbortSignal): Promise<Awaite
   }
 }
 
+/** Why participant `id` cannot be settled for `d` now (one line), from what is due. */
+function refuseUnsettleable(id: number, d: number, dues: SettlementDue[]): void {
+  const mine = dues.filter((x) => x.id === id);
+  if (mine.some((x) => x.grid)) {
+    if (!mine.some((x) => x.grid && x.interval === d)) throw new CliError(`--ids: the grid (participant ${id}) has no open bid to settle in interval ${d}`);
+    return;
+  }
+  const due = mine[0];
+  if (!due) throw new CliError(`--ids: participant ${id} has nothing to settle (no such participant, or no meter bound ever)`);
+  if (due.interval < d) throw new CliError(`--ids: participant ${id} is settled interval after interval, and interval ${due.interval} comes first`);
+  if (due.interval > d) throw new CliError(`--ids: participant ${id} is already settled for interval ${d}`);
+  if (!due.ready) throw new CliError(`--ids: participant ${id} cannot be settled for interval ${d} yet: ${due.reason}`);
+}
+
 function formatSettlement(r: SettleResult & { waiting: { id: number; reason?: string }[]; alreadySettled: number[] }): string {
   const missing = r.readingMissing.length ? ` (reading missing: ${r.readingMissing.join(", ")})` : "";
   return [
@@ -130,20 +140,20 @@ task("clear", "Clear a delivery interval (continues until done, in several trans
   .addParam("interval", "delivery interval", undefined, types.string)
   .addOptionalParam("steps", "clearing steps per transaction (default: lib/market DEFAULT_CLEAR_STEPS)", undefined, types.string)
   .addFlag("json", "print JSON")
-  .setAction(async (args: { interval: string; steps?: string; json: boolean }, hre) =>
-    asCli(async () => {
+  .setAction(
+    cliAction(async (args: { interval: string; steps?: string; json: boolean }, hre) => {
       const d = intervalArg(args.interval);
       const { DEFAULT_CLEAR_STEPS } = await import("../lib/market");
       const steps = args.steps === undefined ? DEFAULT_CLEAR_STEPS : parseNonNegativeInt(args.steps, "--steps");
       if (steps === 0) throw new CliError("--steps: must be at least 1");
       const { clearDelivery, readHead } = await import("../lib/cycle");
-      const { revealEnd } = await import("../lib/clock");
+      const { localTime, revealEnd } = await import("../lib/clock");
       const cycle = await openCycle(hre, { json: args.json, logTo: "stderr" });
       try {
         const { ctx } = await cycle.connect();
         const head = await readHead(ctx.market);
         if (head.time < revealEnd(ctx.schedule, d)) {
-          throw new CliError(`interval ${d} cannot be cleared yet: its reveal window closes at ${new Date(revealEnd(ctx.schedule, d) * 1000).toISOString()}`);
+          throw new CliError(`interval ${d} cannot be cleared yet: its reveal window closes at ${localTime(revealEnd(ctx.schedule, d))} local time`);
         }
         const r = await clearDelivery(ctx, d, steps);
         if (r.revert) throw new CliError(`the market rejected clearing interval ${d}: ${r.revert}`);
@@ -162,8 +172,8 @@ task("settle", "Settle a delivery interval for the given participants, or for al
   .addOptionalParam("ids", "participant IDs, comma-separated (default: all eligible)", undefined, types.string)
   .addOptionalParam("batch", "participants per transaction", "50", types.string)
   .addFlag("json", "print JSON")
-  .setAction(async (args: { interval: string; ids?: string; batch: string; json: boolean }, hre) =>
-    asCli(async () => {
+  .setAction(
+    cliAction(async (args: { interval: string; ids?: string; batch: string; json: boolean }, hre) => {
       const d = intervalArg(args.interval);
       const given = args.ids === undefined ? undefined : parseIntList(args.ids, "--ids");
       const batch = parseNonNegativeInt(args.batch, "--batch");
@@ -175,7 +185,10 @@ task("settle", "Settle a delivery interval for the given participants, or for al
         const { ctx, fromInterval } = await cycle.connect();
         if (Number((await ctx.market.intervalOf(d)).stage) !== STAGE_DONE) throw new CliError(`interval ${d} is not cleared yet (run \`clear --interval ${d}\` first)`);
         const head = await readHead(ctx.market);
-        const dues = given ? [] : await settlementsDue(ctx, head, Math.max(fromInterval, d), d + 1);
+        const all = await settlementsDue(ctx, head, Math.max(fromInterval, d), d + 1);
+        // the market skips what it cannot settle (EntrySkipped): given ids are checked first, so nothing is sent for them in vain
+        given?.forEach((id) => refuseUnsettleable(id, d, all));
+        const dues = given ? [] : all;
         const ids = given ?? dues.filter((x) => x.interval === d && x.ready).map((x) => x.id);
         const waiting = dues.filter((x) => x.interval <= d && !(x.interval === d && x.ready)).map((x) => ({ id: x.id, reason: x.interval < d ? `interval ${x.interval} is settled first` : x.reason }));
         const alreadySettled = dues.filter((x) => x.interval > d && !x.grid).map((x) => x.id);
@@ -198,11 +211,11 @@ task("cycle:run", "Keep the market moving: clear and settle every interval as it
   .addFlag("once", "do what is due now, then exit")
   .addFlag("json", "log JSON lines")
   .setAction(
-    async (
-      args: { pollMs: string; batch: string; steps?: string; receiptTimeoutMs: string; stopGraceMs: string; once: boolean; json: boolean },
-      hre,
-    ) =>
-      asCli(async () => {
+    cliAction(
+      async (
+        args: { pollMs: string; batch: string; steps?: string; receiptTimeoutMs: string; stopGraceMs: string; once: boolean; json: boolean },
+        hre,
+      ) => {
         const pollMs = parseNonNegativeInt(args.pollMs, "--poll-ms");
         const batch = parseNonNegativeInt(args.batch, "--batch");
         const receiptTimeoutMs = parseNonNegativeInt(args.receiptTimeoutMs, "--receipt-timeout-ms");

@@ -4,14 +4,14 @@
 import { task, types } from "hardhat/config";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
-import { CliError, asCli } from "./cli";
+import { CliError, cliAction } from "./cli";
 
 task("simulate", "Run a scenario (JSON) through a fresh market; writes <out>/result.json and <out>/report.html")
   .addParam("scenario", "scenario file, e.g. scenarios/paper-day.json", undefined, types.string)
   .addOptionalParam("out", "output directory", "out/simulation", types.string)
   .addFlag("quiet", "no progress bar")
-  .setAction(async (args: { scenario: string; out: string; quiet: boolean }, hre) =>
-    asCli(async () => {
+  .setAction(
+    cliAction(async (args: { scenario: string; out: string; quiet: boolean }, hre) => {
       const { loadScenario } = await import("../lib/scenario");
       const { simulate } = await import("../lib/simulator");
       const { InProcessClock, RealTimeClock } = await import("../lib/chain");

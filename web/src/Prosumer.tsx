@@ -1,8 +1,8 @@
 /** The prosumer's pages: account and registration, wallet, sealed bids, and their own history. */
 import { useContext, useEffect, useState } from "preact/hooks";
-import { toUtf8Bytes } from "ethers";
+import { ZeroHash, toUtf8Bytes } from "ethers";
 import { Side, SideValue, commitmentOf, newSalt } from "../../lib/market";
-import { costOf } from "../../lib/model";
+import { costOf, ratedEnergyOf, saleCollateralOf, securityOf } from "../../lib/model";
 import { etherToWei, kWhToWh } from "../../lib/units";
 import type { MarketClient, MarketLog } from "./chain";
 import { ClientContext } from "./context";
@@ -22,10 +22,15 @@ async function readMe(client: MarketClient, address: string) {
   const m = client.market;
   const next = client.intervalAt(now.peek()) + 1;
   const [id, external, params] = await Promise.all([m.idOf(address), client.provider.getBalance(address), m.paramsAt(next)]);
-  if (id === 0n) return { id: 0, external, params, participant: undefined, wallet: undefined, meter: undefined };
-  const [participant, wallet, meter] = await Promise.all([m.participant(id), m.walletOf(id), m.meterOf(id)]);
-  return { id: Number(id), external, params, participant, wallet, meter };
+  if (id === 0n) return { id: 0, external, params, participant: undefined, wallet: undefined, meter: undefined, proposal: undefined, security: 0n };
+  const [participant, wallet, meter, [proposalHash, proposed]] = await Promise.all([m.participant(id), m.walletOf(id), m.meterOf(id), m.meterProposalOf(id)]);
+  const proposal = proposalHash === ZeroHash ? undefined : { hash: proposalHash, meter: proposed, security: securityOf(ratedEnergyOf(proposed.ratedPowerW, client.config.schedule.intervalSeconds), params) };
+  // what the bound meter keeps in the wallet under the next interval's parameters (the market's own check at a bid)
+  const security = meter.meterNumber > 0n ? securityOf(ratedEnergyOf(meter.ratedPowerW, client.config.schedule.intervalSeconds), params) : 0n;
+  return { id: Number(id), external, params, participant, wallet, meter, proposal, security };
 }
+
+const twelve = (n: bigint) => n.toString().padStart(12, "0");
 
 export function ProsumerPage() {
   const s = session.value;
@@ -65,6 +70,7 @@ function Account({ me, reload }: { me: Me; reload: () => void }) {
   const [name, setName] = useState("");
   const [green, setGreen] = useState(false);
   const { msg, busy, run } = useAction();
+  const meterAction = useAction(); // accepting a proposed meter: its notice stays once the offer is gone
   const register = (e: Event) => {
     e.preventDefault();
     return run(async () => {
@@ -104,12 +110,48 @@ function Account({ me, reload }: { me: Me; reload: () => void }) {
           {p.authorized ? <span class="badge ok">authorized to trade</span> : <span class="badge warn">waiting for the operator's authorization</span>}
         </Stat>
         <Stat label="Energy type">{p.green ? "green" : "conventional"}</Stat>
-        <Stat label="Meter">{me.meter && me.meter.meterNumber > 0n ? `${me.meter.meterNumber.toString().padStart(12, "0")} (${Number(me.meter.ratedPowerW) / 1000} kW)` : "none bound yet"}</Stat>
+        <Stat label="Meter" testid="meter">
+          {me.meter && me.meter.meterNumber > 0n ? `${twelve(me.meter.meterNumber)} (${Number(me.meter.ratedPowerW) / 1000} kW)` : "none bound yet"}
+        </Stat>
         <Stat label="Account balance (outside the market)">
           <Money wei={me.external} />
         </Stat>
       </dl>
+      {me.proposal && <MeterOffer me={me} reload={reload} accepting={meterAction} />}
+      <Message kind={meterAction.msg?.kind ?? "ok"} text={meterAction.msg?.text} testid="meter-msg" />
     </Card>
+  );
+}
+
+/** The meter the operator proposed: the prosumer accepts it once its wallet holds the meter's security. */
+function MeterOffer({ me, reload, accepting }: { me: Me; reload: () => void; accepting: ReturnType<typeof useAction<true>> }) {
+  const client = useContext(ClientContext);
+  const { busy, run } = accepting;
+  const offer = me.proposal!;
+  const m = offer.meter;
+  const w = me.wallet!;
+  const held = w.locked + w.owed;
+  const free = w.balance > held ? w.balance - held : 0n;
+  const accept = () =>
+    run(async () => {
+      if (free < offer.security) {
+        throw new UserError(`This meter keeps a security of ${ether(offer.security)} ETH in your market wallet, which has ${ether(free)} ETH free: deposit ${ether(offer.security - free)} ETH more first. Nothing was sent.`);
+      }
+      await send(client, `accepting meter ${twelve(m.meterNumber)}`, (c) => c.acceptMeter(offer.hash));
+      reload();
+      return `Meter ${twelve(m.meterNumber)} is bound to you; its security of ${ether(offer.security)} ETH stays in your market wallet while it is bound.`;
+    });
+  return (
+    <div class="offer" data-testid="meter-offer">
+      <p>
+        The operator proposes meter <strong>{twelve(m.meterNumber)}</strong> (rated {Number(m.ratedPowerW) / 1000} kW, account <code title={m.account}>{m.account.slice(0, 10)}…</code>
+        ){me.meter && me.meter.meterNumber > 0n ? ` to replace meter ${twelve(me.meter.meterNumber)}` : ""}. Accept it only if it is the meter installed for you: its rated power bounds
+        your readings and bids, and <Money wei={offer.security} /> of your market wallet stays as its security while it is bound.
+      </p>
+      <button class="primary" disabled={busy} onClick={accept} data-testid="meter-accept">
+        {busy ? "Accepting…" : `Accept meter ${twelve(m.meterNumber)}`}
+      </button>
+    </div>
   );
 }
 
@@ -124,7 +166,7 @@ function WalletCard({ me, reload }: { me: Me; reload: () => void }) {
       if (wei <= 0n) throw new UserError("The amount must be more than zero.");
       if (kind === "deposit" && wei >= me.external) throw new UserError(`Your account holds ${ether(me.external)} ETH, not enough to deposit ${ether(wei)} ETH and pay the gas.`);
       if (kind === "withdraw" && wei > w.withdrawable)
-        throw new UserError(`You can withdraw at most ${ether(w.withdrawable)} ETH now (the margin stays while bids are unsettled, debts are paid first).`);
+        throw new UserError(`You can withdraw at most ${ether(w.withdrawable)} ETH now (your meter's security stays while it is bound, the margin while bids are unsettled, sales until they are settled; debts are paid first).`);
       await send(client, kind === "deposit" ? "depositing" : "withdrawing", (m) => (kind === "deposit" ? m.deposit({ value: wei }) : m.withdraw(wei)));
       setAmount("");
       reload();
@@ -133,7 +175,7 @@ function WalletCard({ me, reload }: { me: Me; reload: () => void }) {
   return (
     <Card title="Market wallet" id="wallet">
       <dl class="stats">
-        <Stat label="Balance (free funds, margin included)" testid="wallet-balance">
+        <Stat label="Balance (margin, security and locked sales included)" testid="wallet-balance">
           <Money wei={w.balance} />
         </Stat>
         <Stat label="Margin kept while trading">
@@ -141,6 +183,12 @@ function WalletCard({ me, reload }: { me: Me; reload: () => void }) {
         </Stat>
         <Stat label="Reserved for buy bids" testid="wallet-reserved">
           <Money wei={w.reserved} />
+        </Stat>
+        <Stat label="Security of your meter" testid="wallet-security">
+          <Money wei={w.security} />
+        </Stat>
+        <Stat label="Locked until settled (sales)" testid="wallet-locked">
+          <Money wei={w.locked} />
         </Stat>
         <Stat label="Owed by you" testid="wallet-owed">
           <Money wei={w.owed} />
@@ -155,7 +203,7 @@ function WalletCard({ me, reload }: { me: Me; reload: () => void }) {
       <form class="form row" onSubmit={(e) => (e.preventDefault(), act("deposit"))}>
         <label>
           Amount (ETH)
-          <input inputMode="decimal" value={amount} placeholder="0.05" onInput={(e) => setAmount((e.target as HTMLInputElement).value)} data-testid="wallet-amount" />
+          <input inputMode="decimal" value={amount} placeholder="e.g. 0.05" onInput={(e) => setAmount((e.target as HTMLInputElement).value)} data-testid="wallet-amount" />
         </label>
         <button class="primary" type="submit" disabled={busy} data-testid="deposit">
           Deposit
@@ -178,7 +226,9 @@ function BidCard({ me, address, reload }: { me: Me; address: string; reload: () 
   const [side, setSide] = useState<SideValue>(Side.Sell);
   const [energy, setEnergy] = useState("");
   const [price, setPrice] = useState("");
-  const { msg, busy, run } = useAction();
+  const { msg, busy, run, clear } = useAction();
+  // a notice is about one interval's bid: when the form moves on to the next interval, it goes
+  useEffect(clear, [next]);
   const p = me.participant!;
   const wallet = me.wallet!;
   const params = me.params;
@@ -191,19 +241,29 @@ function BidCard({ me, address, reload }: { me: Me; address: string; reload: () 
       if (energyWh <= 0n) throw new UserError("The energy must be more than zero.");
       if (priceWei <= 0n) throw new UserError("The price must be more than zero.");
       if (energyWh > params.maxEnergyWh) throw new UserError(`At most ${kWh(params.maxEnergyWh)} kWh per bid.`);
+      if (!me.meter || me.meter.meterNumber === 0n) throw new UserError("You have no meter bound yet: the operator proposes one and you accept it. Nothing was sent.");
+      const ratedWh = ratedEnergyOf(me.meter.ratedPowerW, client.config.schedule.intervalSeconds);
+      if (energyWh > ratedWh) throw new UserError(`Your meter is rated ${Number(me.meter.ratedPowerW) / 1000} kW: at most ${kWh(ratedWh)} kWh in one interval. Nothing was sent.`);
       if (priceWei > params.maxPriceWeiPerKWh) throw new UserError(`The price is above the market's maximum of ${ether(params.maxPriceWeiPerKWh)} ETH per kWh.`);
       if (!p.authorized) throw new UserError("You are not authorized to trade yet: the operator has to authorize you first. Nothing was sent.");
       if (wallet.owed > 0n) throw new UserError(`You owe ${ether(wallet.owed)} ETH from earlier settlements; deposit to pay it before bidding. Nothing was sent.`);
-      const margin = params.marginWei;
+      // the market keeps the margin and the meter's security; beyond them a buy needs its cost, a sale its collateral
+      const kept = params.marginWei + me.security;
+      const unlocked = wallet.balance > wallet.locked ? wallet.balance - wallet.locked : 0n;
+      const free = unlocked > kept ? unlocked - kept : 0n;
+      const beyond = `beyond the ${ether(params.marginWei)} ETH margin and your meter's ${ether(me.security)} ETH security your market wallet has ${ether(free)} ETH free`;
       if (side === Side.Buy) {
         const cost = costOf(energyWh, priceWei);
-        if (wallet.balance < cost + margin) {
+        if (cost > free) {
           throw new UserError(
-            `This bid is above your wallet: buying ${kWh(energyWh)} kWh at ${ether(priceWei)} ETH/kWh can cost ${ether(cost)} ETH (${cny(cost)}), plus the ${ether(margin)} ETH margin, but your market wallet holds ${ether(wallet.balance)} ETH. Deposit more or bid less. Nothing was sent.`,
+            `This bid is above your wallet: buying ${kWh(energyWh)} kWh at ${ether(priceWei)} ETH/kWh can cost ${ether(cost)} ETH (${cny(cost)}); ${beyond}. Deposit more or bid less. Nothing was sent.`,
           );
         }
-      } else if (wallet.balance < margin) {
-        throw new UserError(`Selling needs the margin of ${ether(margin)} ETH in your market wallet, which holds ${ether(wallet.balance)} ETH. Deposit first. Nothing was sent.`);
+      } else {
+        const collateral = saleCollateralOf(energyWh, params);
+        if (collateral > free) {
+          throw new UserError(`This bid is above your wallet: selling ${kWh(energyWh)} kWh locks ${ether(collateral)} ETH of collateral until it is settled (in case it is not delivered); ${beyond}. Deposit more or sell less. Nothing was sent.`);
+        }
       }
       const tNow = now.peek();
       const d = client.intervalAt(tNow) + 1;
@@ -260,11 +320,11 @@ function BidCard({ me, address, reload }: { me: Me; address: string; reload: () 
         <div class="row">
           <label>
             Energy (kWh)
-            <input inputMode="decimal" value={energy} placeholder="0.43" onInput={(e) => setEnergy((e.target as HTMLInputElement).value)} data-testid="bid-energy" />
+            <input inputMode="decimal" value={energy} placeholder="e.g. 0.43" onInput={(e) => setEnergy((e.target as HTMLInputElement).value)} data-testid="bid-energy" />
           </label>
           <label>
             Price (ETH per kWh)
-            <input inputMode="decimal" value={price} placeholder="0.0007" onInput={(e) => setPrice((e.target as HTMLInputElement).value)} data-testid="bid-price" />
+            <input inputMode="decimal" value={price} placeholder="e.g. 0.0007" onInput={(e) => setPrice((e.target as HTMLInputElement).value)} data-testid="bid-price" />
           </label>
         </div>
         {preview && <p class="muted small">{preview}</p>}
@@ -421,7 +481,7 @@ function History({ id }: { id: number }) {
               r.settled ? (
                 <span data-testid={`hist-incentive-${r.interval}`}>
                   <span class="block">
-                    +{ether(r.settled.args.rewardWei)} / -{ether((r.settled.args.rewardWei - r.settled.args.incentiveWei))}
+                    +{ether(r.settled.args.rewardWei)} / -{ether((r.settled.args.rewardWei as bigint) - (r.settled.args.incentiveWei as bigint))}
                   </span>
                   <span class="block">
                     net <Money wei={r.settled.args.incentiveWei} signed />

@@ -54,7 +54,7 @@ export interface Notice {
 /**
  * A user action's state: `run` clears the last notice, marks the action busy (with `key`, e.g.
  * the row it acts on), shows the text the action returns as its outcome or the explained error,
- * and clears busy again.
+ * and clears busy again. `clear` drops the notice when what it was about has moved on.
  */
 export function useAction<K = true>() {
   const [msg, setMsg] = useState<Notice | null>(null);
@@ -71,5 +71,5 @@ export function useAction<K = true>() {
       setBusy(undefined);
     }
   };
-  return { msg, busy, run };
+  return { msg, busy, run, clear: () => setMsg(null) };
 }
