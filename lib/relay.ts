@@ -10,6 +10,7 @@
 import { Interface, TypedDataDomain, verifyTypedData } from "ethers";
 import { z } from "zod";
 import type { EnergyMarket } from "../typechain-types";
+import { explainRevert } from "./errors";
 import { decodeRevert } from "./market";
 import { TYPES, ZERO_HASH } from "./signed";
 import type { Sender, SenderEvent } from "./sender";
@@ -69,8 +70,10 @@ export interface RelayReceipt {
   /** Its position in that batch. */
   index?: number;
   block?: number;
-  /** Why it was skipped or failed: the market's custom error. */
+  /** Why it was skipped or failed, in words. */
   reason?: string;
+  /** The market's custom error behind it, as `Name(args)`. */
+  error?: string;
 }
 
 interface Pending<K extends RelayKind = RelayKind> {
@@ -240,7 +243,7 @@ export class Relayer {
       await call();
     } catch (e) {
       const revert = decodeRevert(e);
-      if (revert) throw new RelayRefused(409, `the market refuses it: ${revert.name}(${revert.args.map(String).join(", ")})`);
+      if (revert) throw new RelayRefused(409, `the market refuses it: ${explainRevert(revert)} (${revert.name})`);
       throw e;
     }
   }
@@ -264,20 +267,21 @@ export class Relayer {
     const data = this.encode(kind, entries);
     try {
       const sent = await this.o.sender.send({ to: await this.o.market.getAddress(), data }, { action: `relay ${kind}`, batch, entries: entries.length });
-      const skipped = new Map<number, string>();
+      const skipped = new Map<number, { reason: string; error: string }>();
       for (const log of sent.receipt.logs) {
         const parsed = safeParse(this.iface, log);
         if (parsed?.name === "EntrySkipped") skipped.set(Number(parsed.args.index), describeReason(this.iface, parsed.args.reason));
       }
       entries.forEach((p, i) => {
-        const reason = BATCHED[kind] ? skipped.get(i) : undefined;
-        Object.assign(p.receipt, { status: reason ? "skipped" : "included", hash: sent.hash, index: i, block: sent.receipt.blockNumber, reason });
+        const why = BATCHED[kind] ? skipped.get(i) : undefined;
+        Object.assign(p.receipt, { status: why ? "skipped" : "included", hash: sent.hash, index: i, block: sent.receipt.blockNumber, ...why });
       });
       this.o.log?.({ event: "relayed", kind, batch, tx: sent.hash, block: sent.receipt.blockNumber, entries: entries.length, skipped: skipped.size, gasUsed: sent.receipt.gasUsed });
     } catch (e) {
       const revert = decodeRevert(e);
-      const reason = revert ? `${revert.name}(${revert.args.map(String).join(", ")})` : String((e as Error).message ?? e).split("\n")[0];
-      for (const p of entries) Object.assign(p.receipt, { status: "failed", reason });
+      const reason = revert ? explainRevert(revert) : String((e as Error).message ?? e).split("\n")[0];
+      const error = revert ? `${revert.name}(${revert.args.map(String).join(", ")})` : undefined;
+      for (const p of entries) Object.assign(p.receipt, { status: "failed", reason, error });
       this.o.log?.({ event: "relay-failed", kind, batch, entries: entries.length, reason });
     } finally {
       this.byBatch.delete(batch);
@@ -331,8 +335,9 @@ function safeParse(iface: Interface, log: { topics: readonly string[]; data: str
   }
 }
 
-/** An EntrySkipped reason (ABI-encoded custom error) as `Name(args)`. */
-export function describeReason(iface: Interface, reason: string): string {
+/** An EntrySkipped reason (an ABI-encoded custom error): in words, and as `Name(args)`. */
+export function describeReason(iface: Interface, reason: string): { reason: string; error: string } {
   const parsed = iface.parseError(reason);
-  return parsed ? `${parsed.name}(${parsed.args.map(String).join(", ")})` : reason;
+  if (!parsed) return { reason: `skipped (${reason})`, error: reason };
+  return { reason: explainRevert({ name: parsed.name, args: [...parsed.args] }), error: `${parsed.name}(${parsed.args.map(String).join(", ")})` };
 }
