@@ -167,9 +167,11 @@ export class InProcessClock extends BatchSender {
 type RpcProvider = { send(method: string, params: unknown[]): Promise<unknown> };
 
 export class RealTimeClock extends BatchSender {
+  /** `funder`: on a chain without a balance setter (Geth), accounts are funded by its transfers. */
   constructor(
     provider: RpcProvider,
     private readonly pollMs = 250,
+    private readonly funder?: Signer,
   ) {
     super((method, params) => provider.send(method, params));
   }
@@ -190,7 +192,13 @@ export class RealTimeClock extends BatchSender {
   }
 
   async fund(address: string, wei: bigint): Promise<void> {
-    await this.rpc("anvil_setBalance", [address, hex(wei)]).catch(() => this.rpc("hardhat_setBalance", [address, hex(wei)]));
+    if (!this.funder) {
+      await this.rpc("anvil_setBalance", [address, hex(wei)]).catch(() => this.rpc("hardhat_setBalance", [address, hex(wei)]));
+      return;
+    }
+    const has = BigInt(await this.rpc("eth_getBalance", [address, "latest"]));
+    if (has >= wei) return;
+    await this.sendAll([{ from: this.funder, tx: { to: address, data: "0x", value: wei - has } as ContractTransaction, gasLimit: 21_000 }]);
   }
 }
 

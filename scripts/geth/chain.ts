@@ -28,7 +28,13 @@ import { Wallet, encryptKeystoreJsonSync, getAddress, parseEther } from "ethers"
 
 export type Engine = "ethash" | "clique";
 
-export const REPO_ROOT = path.resolve(__dirname, "../..");
+/** The repository: the nearest folder above this file (or the working directory) holding scripts/geth/install.sh. */
+export const REPO_ROOT = ((start: string) => {
+  for (let d = start; ; d = path.dirname(d)) {
+    if (existsSync(path.join(d, "scripts/geth/install.sh"))) return d;
+    if (d === path.dirname(d)) return process.cwd();
+  }
+})(typeof __dirname === "string" ? __dirname : process.cwd());
 export const GETH_VERSION: Record<Engine, string> = { ethash: "1.11.6", clique: "1.13.15" };
 export const CHAIN_ID: Record<Engine, number> = { ethash: 20190, clique: 20191 };
 /**
@@ -295,7 +301,8 @@ function nodeArgs(chain: Chain, node: NodeInfo, dagDir: string): string[] {
     "--ipcdisable",
     "--authrpc.port", String(node.authPort),
     "--http", "--http.addr", "127.0.0.1", "--http.port", String(node.httpPort),
-    "--http.api", "eth,net,web3,txpool,admin",
+    // admin: peering and partitions; miner (ethash): stopping a miner to shape a partition's branches
+    "--http.api", chain.engine === "ethash" ? "eth,net,web3,txpool,admin,miner" : "eth,net,web3,txpool,admin",
     "--miner.gasprice", MINER_GAS_PRICE_WEI.toString(),
     "--miner.gaslimit", String(chain.gasLimit),
     "--cache", "256",

@@ -3,22 +3,24 @@
 # directory of a git-ignored cache, and skips a version whose binary is already there:
 #   v1.11.6  the last release that mines ethash (the paper's proof of work)
 #   v1.13.15 the last release that seals Clique
-# Usage: scripts/geth/install.sh [--print-dir]   (GETH_CACHE_DIR overrides .cache/geth)
+# Usage: scripts/geth/install.sh [--print-dir]
+#   GETH_CACHE_DIR overrides .cache/geth; GO the go binary; GETH_VERSIONS="1.11.6 1.13.15" the versions.
 # One line on failure: missing Go, or a failed build (its full output kept in a log file).
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 CACHE=${GETH_CACHE_DIR:-$ROOT/.cache/geth}
-VERSIONS=(1.11.6 1.13.15)
-export PATH="$PATH:/usr/local/go/bin:$HOME/go/bin"
+read -r -a VERSIONS <<<"${GETH_VERSIONS:-1.11.6 1.13.15}"
+export PATH="$PATH:/usr/local/go/bin"
+GO=${GO:-go}
 
 if [[ ${1:-} == --print-dir ]]; then
   echo "$CACHE"
   exit 0
 fi
 
-command -v go >/dev/null 2>&1 || {
-  echo "error: Go is not installed (looked on PATH and in /usr/local/go/bin): Geth cannot be built" >&2
+command -v "$GO" >/dev/null 2>&1 || {
+  echo "error: Go is not installed ($GO not found on PATH or in /usr/local/go/bin): Geth cannot be built" >&2
   exit 1
 }
 
@@ -39,8 +41,8 @@ for version in "${VERSIONS[@]}"; do
   # -checklinkname=0: Go >= 1.23 refuses fjl/memsize's link to runtime.stopTheWorld
   # (go-ethereum issue 30100); memsize left Geth only in 1.14.8.
   if ! GOBIN="$CACHE/v$version" GOFLAGS=-mod=mod CGO_ENABLED=1 \
-    go install -ldflags=-checklinkname=0 "github.com/ethereum/go-ethereum/cmd/geth@v$version" >"$log" 2>&1; then
-    echo "error: building geth $version failed ($(tail -n 1 "$log" | cut -c1-160)); full output: $log" >&2
+    "$GO" install -ldflags=-checklinkname=0 "github.com/ethereum/go-ethereum/cmd/geth@v$version" >"$log" 2>&1; then
+    echo "error: building geth $version failed ($(tail -n 1 "$log" | sed "s/^[[:space:]]*//" | cut -c1-160)); full output: $log" >&2
     exit 1
   fi
   built "$version" || { echo "error: geth $version built but does not report version $version (see $log)" >&2; exit 1; }
