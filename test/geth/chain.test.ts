@@ -1,7 +1,8 @@
 /**
  * The operator's commands of scripts/geth/README.md, run as written: install.sh (cached, no Go,
  * a failed build), chain:up with its KEY=value settings, a task through them, chain:add-node,
- * a node stopped and started again on a binary given with --geth (the upgrade step), a keystore
+ * a partition and its healing, a node stopped and started again on a binary given with --geth (the
+ * upgrade step), a keystore
  * backup restored and decrypted, bad arguments, and chain:down.
  */
 import { after, before, test } from "node:test";
@@ -89,6 +90,16 @@ test("chain:add-node joins a node that syncs the chain; a node stopped and start
   const head = async (i: number) => Number(await rpc<string>(chain.rpcUrls[i], "eth_blockNumber", []));
   const sealerHead = await head(0);
   for (const end = Date.now() + 60_000; (await head(2)) < sealerHead; ) if (Date.now() > end) assert.fail("node 3 did not sync");
+
+  // a partition through the admin API, and its healing
+  const cut = await chainCli(["partition", "--a", "1", "--b", "2,3", "--dir", path.join(dir, "chain")]);
+  assert.equal(cut.code, 0, cut.stderr);
+  const peers = async (i: number) => Number(await rpc<string>(chain.rpcUrls[i], "net_peerCount", []));
+  assert.equal(await peers(0), 0, "node 1 is cut off");
+  assert.equal(await peers(1), 1, "nodes 2 and 3 still see each other");
+  const healed = await chainCli(["heal", "--dir", path.join(dir, "chain")]);
+  assert.equal(healed.code, 0, healed.stderr);
+  assert.equal(await peers(0), 2);
 
   const stopped = await chainCli(["node", "stop", "--node", "2", "--dir", path.join(dir, "chain")]);
   assert.equal(stopped.code, 0, stopped.stderr);

@@ -50,6 +50,9 @@ export interface PlatformOptions {
   partition?: { a: number[]; b: number[]; seconds: number };
 }
 
+/** The public grid's account: registered by the operator, it takes the balancing of every deviation. */
+const grid = Wallet.createRandom();
+
 let t: Awaited<ReturnType<typeof testChain>>;
 let deployment: Deployment;
 let provider: JsonRpcProvider;
@@ -78,7 +81,7 @@ export async function startPlatform(options: PlatformOptions): Promise<void> {
   o = options;
   const seed = Number(process.env.SEED ?? Date.now() % 100000);
   random = rng(seed);
-  const prefund = Object.fromEntries(prosumers.flatMap((p) => [[p.key.address, parseEther("100")], [p.meter.address, parseEther("10")]]));
+  const prefund = Object.fromEntries([...prosumers.flatMap((p) => [[p.key.address, parseEther("100")], [p.meter.address, parseEther("10")]]), [grid.address, parseEther("100")]]);
   t = await testChain({ engine: o.engine, nodes: o.nodes, period: o.period, prefund });
   t.env.PRIVNET_RPC_URLS = urlsOf(o.bidderNodes);
   provider = new JsonRpcProvider(t.chain.rpcUrls[o.bridgeNode - 1], Network.from(t.chain.chainId), { staticNetwork: true, cacheTimeout: -1 });
@@ -108,6 +111,9 @@ async function setUpMarket() {
     await hardhat(["authorize", "--network", "privnet", "--participant", p.key.address], t.env);
     await hardhat(["meter:bind", "--network", "privnet", "--participant", p.key.address, "--meter", p.meterNumber, "--account", p.meter.address, "--rated-kw", "1000"], t.env);
   }
+  await hardhat(["grid:register", "--network", "privnet", "--address", grid.address], t.env);
+  writeFileSync(path.join(t.dir, "grid.key"), grid.privateKey + "\n");
+  await hardhat(["deposit", "--network", "privnet", "--amount", "10", "--key-file", path.join(t.dir, "grid.key")], t.env);
   await hardhat(["pool:fund", "--network", "privnet", "--amount", "1"], t.env);
 }
 
@@ -132,7 +138,8 @@ function startMeters() {
       ports: [{ path: a, ...line, responseTimeoutMs: 300, meters: prosumers.map((p) => ({ address: p.meterNumber, key: { keyFile: `${p.meterNumber}.key` } })) }],
     }),
   );
-  return { a, b };
+  for (const end = Date.now() + 5000; !(existsSync(a) && existsSync(b)); ) if (Date.now() > end) throw new Error("the pseudo-terminal pair did not appear");
+  keep("meter simulator", daemon(process.execPath, [BRIDGE_CLI, "simulate", "--port", b, "--meters", path.join(t.dir, "meters.json"), "--baud", "9600", "--parity", "even"], { ...process.env }, log("meters")));
 }
 
 let bridgeRuns = 0;
