@@ -21,7 +21,7 @@
  * `<dir>/chain.json`; the settings `--network privnet` reads go to `<dir>/privnet.env` and stdout.
  */
 import { ChildProcess, execFileSync, spawn } from "node:child_process";
-import { closeSync, existsSync, mkdirSync, openSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import path from "node:path";
 import { Wallet, encryptKeystoreJsonSync, getAddress, parseEther } from "ethers";
@@ -173,6 +173,7 @@ export async function startChain(o: ChainOptions): Promise<Chain> {
   };
   chain.settings = settingsOf(chain);
   const dagDir = path.join(cache, "ethash");
+  if (engine === "ethash") removeStaleDagParts(dagDir);
   for (const node of nodes) {
     initNode(geth, node, genesis);
     node.args = nodeArgs(chain, node, dagDir);
@@ -200,6 +201,19 @@ export async function startChain(o: ChainOptions): Promise<Chain> {
   await waitForBlocks(chain, 2);
   log(`${engine} chain ${chain.chainId} up: ${n} nodes (${nodes.filter((x) => x.producer).length} ${engine === "ethash" ? "mining" : "sealing"}), Geth ${chain.gethVersion}, data in ${dir}`);
   return chain;
+}
+
+/**
+ * A miner writes a DAG to `<name>.<random>` and renames it when done; one stopped half-way leaves a
+ * gigabyte behind. Geth also starts the next epoch's DAG as soon as it mines, so the first runs
+ * leave such parts. Parts nobody wrote to for ten minutes are removed.
+ */
+function removeStaleDagParts(dagDir: string): void {
+  if (!existsSync(dagDir)) return;
+  for (const f of readdirSync(dagDir)) {
+    const file = path.join(dagDir, f);
+    if (/^full-R\d+-[0-9a-f]+\.\d+$/.test(f) && Date.now() - statSync(file).mtimeMs > 10 * 60_000) rmSync(file, { force: true });
+  }
 }
 
 function operatorAccount(dir: string): Chain["operator"] {

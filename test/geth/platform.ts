@@ -21,7 +21,8 @@ import type { Deployment } from "../../lib/deployment";
 import { rng } from "../shared/random";
 import { HARDHAT, REPO_ROOT, daemon, hardhat, killGroup, sleep, testChain } from "./support";
 
-const SCHEDULE = { interval: 48, commit: 18, reveal: 10, settleOffset: 12, grace: 12 };
+// windows wide enough for a `bid` task to start and commit on a loaded 2-core machine
+const SCHEDULE = { interval: 60, commit: 30, reveal: 12, settleOffset: 10, grace: 12 };
 /** Intervals with bids; the run ends when the last is settled. */
 const BID_INTERVALS = 4;
 const BRIDGE_CLI = path.join(REPO_ROOT, "meter-bridge/dist/cli.js");
