@@ -186,7 +186,13 @@ export class RealTimeClock extends BatchSender {
     for (const call of calls) hashes.push(await this.send(call, fees));
     for (;;) {
       const receipts = await this.receipts(hashes);
-      if (receipts.every((r) => r !== null)) return this.mined(calls, hashes, receipts);
+      if (receipts.every((r) => r !== null)) {
+        // Geth stores a block's receipts before it moves `latest` to the block: wait for the head, so
+        // a read of the state right after this returns sees these transactions
+        const last = Math.max(...receipts.map((r) => Number(r!.blockNumber)));
+        while (Number(await this.rpc("eth_blockNumber", [])) < last) await sleep(this.pollMs);
+        return this.mined(calls, hashes, receipts);
+      }
       await sleep(this.pollMs);
     }
   }

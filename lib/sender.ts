@@ -164,6 +164,7 @@ export class Sender {
       const depth = await this.reorgDepth(w.blockHash, w.blockNumber);
       this.log({ event: "reorg", ...w.label, tx: w.hash, nonce: w.nonce, block: w.blockNumber, depth, note: receipt ? `mined again in block ${receipt.blockNumber}` : "its block left the chain; sending it again" });
       if (receipt) {
+        this.log({ event: "mined-again", ...w.label, tx: w.hash, nonce: w.nonce, block: receipt.blockNumber, status: receipt.status });
         keep.push({ ...w, blockHash: receipt.blockHash, blockNumber: receipt.blockNumber });
         continue;
       }
@@ -341,6 +342,7 @@ export class Sender {
       const depth = await this.reorgDepth(receipt.blockHash, receipt.blockNumber);
       this.log({ event: "reorg", tx: receipt.hash, nonce, block: receipt.blockNumber, depth, note: again ? `mined again in block ${again.blockNumber}` : "its block left the chain before the confirmations; sending it again" });
       if (again) {
+        this.log({ event: "mined-again", tx: again.hash, nonce, block: again.blockNumber, status: again.status });
         receipt = again;
         continue;
       }

@@ -34,7 +34,7 @@ export const REPO_ROOT = ((start: string) => {
     if (existsSync(path.join(d, "scripts/geth/install.sh"))) return d;
     if (d === path.dirname(d)) return process.cwd();
   }
-})(typeof __dirname === "string" ? __dirname : process.cwd());
+})(typeof __filename === "string" ? path.dirname(__filename) : process.cwd());
 export const GETH_VERSION: Record<Engine, string> = { ethash: "1.11.6", clique: "1.13.15" };
 export const CHAIN_ID: Record<Engine, number> = { ethash: 20190, clique: 20191 };
 /**

@@ -21,8 +21,9 @@ import type { Deployment } from "../../lib/deployment";
 import { rng } from "../shared/random";
 import { HARDHAT, REPO_ROOT, daemon, hardhat, killGroup, sleep, testChain } from "./support";
 
-// windows wide enough for a `bid` task to start and commit on a loaded 2-core machine
-const SCHEDULE = { interval: 60, commit: 30, reveal: 12, settleOffset: 10, grace: 12 };
+/** Windows wide enough for a `bid` task to start and commit on a loaded 2-core machine (Clique). */
+const CLIQUE_SCHEDULE = { interval: 60, commit: 30, reveal: 12, settleOffset: 10, grace: 12 };
+let SCHEDULE = CLIQUE_SCHEDULE;
 /** Intervals with bids; the run ends when the last is settled. */
 const BID_INTERVALS = 4;
 const BRIDGE_CLI = path.join(REPO_ROOT, "meter-bridge/dist/cli.js");
@@ -49,6 +50,8 @@ export interface PlatformOptions {
   killDaemonNode?: boolean;
   /** Cut nodes `a` from nodes `b` across a clearing, let `b` stop mining for part of it so `a` wins, then heal. */
   partition?: { a: number[]; b: number[]; seconds: number };
+  /** Market windows in seconds (default: 60-second intervals, commit 30, reveal 12). */
+  schedule?: typeof CLIQUE_SCHEDULE;
 }
 
 /** The public grid's account: registered by the operator, it takes the balancing of every deviation. */
@@ -80,6 +83,7 @@ const log = (who: string) => (line: string) => {
 /** Start the chain; `stopPlatform` undoes it. */
 export async function startPlatform(options: PlatformOptions): Promise<void> {
   o = options;
+  SCHEDULE = o.schedule ?? CLIQUE_SCHEDULE;
   const seed = Number(process.env.SEED ?? Date.now() % 100000);
   random = rng(seed);
   const prefund = Object.fromEntries([...prosumers.flatMap((p) => [[p.key.address, parseEther("100")], [p.meter.address, parseEther("10")]]), [grid.address, parseEther("100")]]);
@@ -318,6 +322,12 @@ async function splitAcrossClearing(d: number): Promise<void> {
   await sleep((seconds * 1000) / 2);
   for (const i of b) await rpc(t.chain.rpcUrls[i - 1], "miner_stop", []);
   await sleep((seconds * 1000) / 2);
+  // side a must end at least two blocks ahead (similar difficulty: heavier)
+  const ahead = async () => {
+    const h = await heights();
+    return Math.min(...a.map((i) => h[i - 1])) >= Math.max(...b.map((i) => h[i - 1])) + 2;
+  };
+  for (const end = Date.now() + 5 * 60_000; !(await ahead()) && Date.now() < end; ) await sleep(1000);
   log("test")(`healing at heights ${(await heights()).join(", ")}`);
   await heal(t.chain);
   for (const i of b) await rpc(t.chain.rpcUrls[i - 1], "miner_start", [1]);

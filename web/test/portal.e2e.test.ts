@@ -27,6 +27,8 @@ import { Chain, startChain, stopChain } from "../../scripts/geth/chain";
 
 const GETH = process.env.PORTAL_E2E_GETH === "1";
 let geth: Chain | undefined;
+/** Meters' rated power: the 0.5 kWh the test delivers must fit one interval (15 minutes on anvil, 1 on Geth). */
+const RATED_KW = GETH ? 100 : 10;
 
 const PASSWORD = "correct horse battery staple";
 const KEYS = path.join(OUTPUT, "keystores");
@@ -95,7 +97,7 @@ describe(`the portal in a browser${GETH ? " on Geth Clique" : ""}`, { timeout: G
     await (await m.market.connect(botSigner).register("ev-buyer", true)).wait();
     const botId = Number(await m.market.idOf(bw.address));
     await (await m.market.connect(m.operator).authorize(botId, true)).wait();
-    await (await m.market.connect(m.operator).bindMeter(botId, 7, bm.address, 10_000)).wait();
+    await (await m.market.connect(m.operator).bindMeter(botId, 7, bm.address, RATED_KW * 1000)).wait();
     await (await m.market.connect(botSigner).deposit({ value: parseEther("1") })).wait();
     bot = { wallet: botSigner, address: bw.address, id: botId, meter: new NonceManager(bm) };
 
@@ -159,7 +161,7 @@ describe(`the portal in a browser${GETH ? " on Geth Clique" : ""}`, { timeout: G
     await card.getByTestId(`bind-${prosumerId}`).click();
     await operator.getByTestId("bind-number").fill("000000000042");
     await operator.getByTestId("bind-account").fill("not an address");
-    await operator.getByTestId("bind-kw").fill("10");
+    await operator.getByTestId("bind-kw").fill(String(RATED_KW));
     await operator.getByTestId("bind-submit").click();
     await operator.getByTestId("bind-msg").getByText("must be an Ethereum address").waitFor();
     await operator.getByTestId("bind-account").fill(meterWallet.address);
