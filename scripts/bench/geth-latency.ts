@@ -43,7 +43,11 @@ async function main() {
     const address = await market.getAddress();
     const signers = bidders.map((b) => new NonceManager(b.connect(p)));
     await Promise.all(signers.map(async (s, i) => (await market.connect(s).register(`bidder-${i}`, i % 2 === 0)).wait()));
-    for (const b of bidders) await (await market.authorize(await market.idOf(b.address), true)).wait();
+    for (const [i, b] of bidders.entries()) {
+      const id = await market.idOf(b.address);
+      await (await market.authorize(id, true)).wait();
+      await (await market.bindMeter(id, 900000000001n + BigInt(i), Wallet.createRandom().address, 100_000)).wait();
+    }
     await Promise.all(signers.map(async (s) => (await market.connect(s).deposit({ value: parseEther("1") })).wait()));
     const schedule = { startTime: Number((await market.schedule())[0]), intervalSeconds: 60, commitSeconds: 30, revealSeconds: 10, settleOffsetSeconds: 40, readingGraceSeconds: 20 };
     console.error(`${name}: chain and ${bidders.length} bidders ready in ${((Date.now() - started) / 1000).toFixed(0)} s; sending ${bids} bids`);

@@ -308,27 +308,31 @@ export async function runPlatform(): Promise<PlatformRun> {
 }
 
 /**
- * Cut the network in two from just before interval `d`'s reveal window closes (so the daemon's
- * clearing goes to its side) for `seconds`; side `b` (the daemon's) stops mining for the second
- * half, so side `a` ends heavier and `b`'s branch is reorganized away when the halves meet again.
+ * Cut the network in two just before interval `d`'s reveal window closes, so the daemon's clearing
+ * goes to its side `b`. Once one of the operator's transactions is mined on `b`'s side (the daemon's
+ * nonce there moves), `b` stops mining; `a` mines on until it is two blocks ahead (about as heavy a
+ * block each: the heavier branch), then the halves meet again and `b`'s branch is reorganized away.
+ * `seconds` bounds how long `a` waits for the daemon's transaction.
  */
 async function splitAcrossClearing(d: number): Promise<void> {
   const { a, b, seconds } = o.partition!;
   const w = windowsOf(deployment.schedule, d);
   while ((await blockTime()) < w.revealEnd - 4) await sleep(500);
-  await partition(t.chain, a, b);
+  const url = (i: number) => t.chain.rpcUrls[i - 1];
   const heights = async () => Promise.all(t.chain.nodes.map((n) => rpc<string>(n.httpUrl, "eth_blockNumber", []).then(Number)));
-  log("test")(`partition ${a.join(",")} | ${b.join(",")} at heights ${(await heights()).join(", ")}`);
-  await sleep((seconds * 1000) / 2);
-  for (const i of b) await rpc(t.chain.rpcUrls[i - 1], "miner_stop", []);
-  await sleep((seconds * 1000) / 2);
-  // side a must end at least two blocks ahead (similar difficulty: heavier)
+  const operatorNonce = async (i: number) => Number(await rpc<string>(url(i), "eth_getTransactionCount", [deployment.operator, "latest"]));
+  await partition(t.chain, a, b);
+  const before = await operatorNonce(b[0]);
+  log("test")(`partition ${a.join(",")} | ${b.join(",")} at heights ${(await heights()).join(", ")}; operator nonce ${before}`);
+  for (const end = Date.now() + seconds * 1000; (await operatorNonce(b[0])) === before && Date.now() < end; ) await sleep(250);
+  for (const i of b) await rpc(url(i), "miner_stop", []);
+  log("test")(`side ${b.join(",")} stops mining at heights ${(await heights()).join(", ")}; operator nonce there ${await operatorNonce(b[0])}`);
   const ahead = async () => {
     const h = await heights();
     return Math.min(...a.map((i) => h[i - 1])) >= Math.max(...b.map((i) => h[i - 1])) + 2;
   };
-  for (const end = Date.now() + 5 * 60_000; !(await ahead()) && Date.now() < end; ) await sleep(1000);
+  for (const end = Date.now() + 5 * 60_000; !(await ahead()) && Date.now() < end; ) await sleep(500);
   log("test")(`healing at heights ${(await heights()).join(", ")}`);
   await heal(t.chain);
-  for (const i of b) await rpc(t.chain.rpcUrls[i - 1], "miner_start", [1]);
+  for (const i of b) await rpc(url(i), "miner_start", [1]);
 }

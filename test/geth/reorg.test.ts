@@ -2,7 +2,8 @@
  * Test 3 on real Geth: proof of work (Geth 1.11.6, ethash), two mining nodes. The platform of
  * test/geth/platform.ts runs several intervals (daemon and bridge kill -9'd and restarted), and across
  * one clearing the network is cut in two (admin_removePeer, discovery off): both nodes mine their own
- * blocks; the daemon's side (node 2) stops mining half-way, so node 1's branch ends heavier. On
+ * blocks; once the daemon's clearing is mined on its side (node 2), node 2 stops mining and node 1
+ * mines on until its branch is two blocks longer. On
  * healing, node 2's branch is reorganized away; the daemon's transactions that were only in it are
  * noticed (receipt gone or moved) and sent again, and its log says how deep the reorg was and what
  * was re-sent. Nothing lost, nothing doubled, conservation holds.
@@ -14,7 +15,7 @@ import assert from "node:assert/strict";
 import { runPlatform, startPlatform, stopPlatform } from "./platform";
 
 before(async () => {
-  await startPlatform({ engine: "ethash", nodes: 2, daemonNodes: [2, 1], bidderNodes: [1, 2], bridgeNode: 1, partition: { a: [1], b: [2], seconds: 40 },
+  await startPlatform({ engine: "ethash", nodes: 2, daemonNodes: [2, 1], bidderNodes: [1, 2], bridgeNode: 1, partition: { a: [1], b: [2], seconds: 180 },
     // ethash blocks come every few seconds to tens of seconds here: windows of several blocks
     schedule: { interval: 120, commit: 45, reveal: 40, settleOffset: 15, grace: 30 },
   });
