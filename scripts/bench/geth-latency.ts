@@ -39,7 +39,7 @@ async function main() {
     const operator = new NonceManager(new Wallet(operatorKey, p));
     const now = (await p.getBlock("latest"))!.timestamp;
     const market = await deployMarket(operator, scheduleFor(60, now - (now % 60), { commitSeconds: 30, revealSeconds: 10 }));
-    const firstBlock = (await market.deploymentTransaction()!.wait())!.blockNumber;
+    await market.deploymentTransaction()!.wait();
     const address = await market.getAddress();
     const signers = bidders.map((b) => new NonceManager(b.connect(p)));
     await Promise.all(signers.map(async (s, i) => (await market.connect(s).register(`bidder-${i}`, i % 2 === 0)).wait()));
@@ -53,8 +53,10 @@ async function main() {
     console.error(`${name}: chain and ${bidders.length} bidders ready in ${((Date.now() - started) / 1000).toFixed(0)} s; sending ${bids} bids`);
 
     const samples: { minedMs: number; confirmedMs: number; block: number }[] = [];
+    const waits: Promise<void>[] = [];
     const used = new Set<string>();
-    while (samples.length < bids) {
+    const bidsFrom = await p.getBlockNumber();
+    while (waits.length < bids) {
       const head = await p.getBlock("latest");
       const d = Math.floor((head!.timestamp - schedule.startTime) / 60) + 1;
       const w = windowsOf(schedule, d);
@@ -68,21 +70,23 @@ async function main() {
       const bid = { interval: d, side: Side.Buy, energyWh: 100n, priceWeiPerKWh: parseEther("0.0005"), salt: newSalt() };
       const t0 = Date.now();
       const tx = await market.connect(s).commitBid(d, commitmentOf(BigInt(chain.chainId), address, b.address, bid));
-      void (async () => {
+      waits.push((async () => {
         let receipt = null;
         while (!(receipt = await p.getTransactionReceipt(tx.hash))) await sleep(100);
         const minedMs = Date.now() - t0;
         while ((await p.getBlockNumber()) < receipt.blockNumber + confirmations - 1) await sleep(100);
         samples.push({ minedMs, confirmedMs: Date.now() - t0, block: receipt.blockNumber });
         process.stderr.write(`\r${samples.length}/${bids}`);
-      })();
+      })());
       await sleep(Math.random() * 3000);
     }
+    await Promise.all(waits);
     const lastBlock = await p.getBlockNumber();
     const perBlock: number[] = [];
     const blockTimes: number[] = [];
     let prev: number | undefined;
-    for (let n = firstBlock; n <= lastBlock; n++) {
+    // the bidding blocks only (setup sent one transaction at a time)
+    for (let n = bidsFrom + 1; n <= lastBlock; n++) {
       const blk = (await p.getBlock(n))!;
       perBlock.push(blk.transactions.length);
       if (prev !== undefined) blockTimes.push(blk.timestamp - prev);

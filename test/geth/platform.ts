@@ -240,30 +240,45 @@ export async function runPlatform(): Promise<PlatformRun> {
   // Kills at random points of the run, spread over its intervals.
   const ms = (x: number) => x * 1000;
   const span = ms(BID_INTERVALS * SCHEDULE.interval);
-  const plan = [
-    { at: random.int(ms(10), span * 0.3), what: "daemon" },
-    { at: random.int(span * 0.2, span * 0.6), what: "bridge" },
-    ...(o.killDaemonNode ? [{ at: random.int(span * 0.35, span * 0.55), what: "node" }] : []),
-    { at: random.int(span * 0.6, span * 0.9), what: "daemon" },
-  ].sort((a, b) => a.at - b.at);
-  const cut = o.partition ? splitAcrossClearing(first + 1) : undefined;
-  const started = Date.now();
-  for (const k of plan) {
-    await sleep(Math.max(0, started + k.at - Date.now()));
-    log("test")(`kill -9 ${k.what} at +${((Date.now() - started) / 1000).toFixed(1)} s`);
-    if (k.what === "daemon") {
+  const kill = async (what: string, started: number) => {
+    log("test")(`kill -9 ${what} at +${((Date.now() - started) / 1000).toFixed(1)} s`);
+    if (what === "daemon") {
       await killGroup(cycle, "SIGKILL");
       await sleep(random.int(500, 4000));
       cycle = startDaemon();
-    } else if (k.what === "bridge") {
+    } else if (what === "bridge") {
       await killGroup(bridge, "SIGKILL");
       await sleep(random.int(500, 4000));
       bridge = startBridge();
     } else {
       await killNode(t.chain, o.daemonNodes[0]);
     }
+  };
+  const runPlan = async (plan: { at: number; what: string }[]) => {
+    const started = Date.now();
+    for (const k of plan.sort((a, b) => a.at - b.at)) {
+      await sleep(Math.max(0, started + k.at - Date.now()));
+      await kill(k.what, started);
+    }
+  };
+  if (o.partition) {
+    // kills before the partition and after it has healed: a daemon killed while partitioned would
+    // forget what it sent on the losing side (the chain state still tells it what to do again)
+    const cut = splitAcrossClearing(first + 1);
+    await runPlan([
+      { at: random.int(ms(5), ms(40)), what: "daemon" },
+      { at: random.int(ms(5), ms(60)), what: "bridge" },
+    ]);
+    await cut;
+    await runPlan([{ at: random.int(ms(5), ms(30)), what: "daemon" }]);
+  } else {
+    await runPlan([
+      { at: random.int(ms(10), span * 0.3), what: "daemon" },
+      { at: random.int(span * 0.2, span * 0.6), what: "bridge" },
+      ...(o.killDaemonNode ? [{ at: random.int(span * 0.35, span * 0.55), what: "node" }] : []),
+      { at: random.int(span * 0.6, span * 0.9), what: "daemon" },
+    ]);
   }
-  await cut;
   await bids;
 
   // wait until the last interval is settled for every prosumer
