@@ -8,7 +8,7 @@
  * noticed (receipt gone or moved) and sent again, and its log says how deep the reorg was and what
  * was re-sent. Nothing lost, nothing doubled, conservation holds.
  *
- * In `npm run test:geth` (two miners keep both cores busy; 120-second intervals, about 20 minutes).
+ * In `npm run test:geth` (two miners keep both cores busy; 150-second intervals, about 20 minutes).
  */
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
@@ -17,7 +17,8 @@ import { runPlatform, startPlatform, stopPlatform } from "./platform";
 before(async () => {
   await startPlatform({ engine: "ethash", nodes: 2, daemonNodes: [2, 1], bidderNodes: [1, 2], bridgeNode: 1, partition: { a: [1], b: [2], seconds: 180 },
     // ethash blocks come every few seconds to tens of seconds here: windows of several blocks
-    schedule: { interval: 120, commit: 45, reveal: 40, settleOffset: 15, grace: 30 },
+    // and a loaded machine: a `bid` task must start and get its commit mined within the window
+    schedule: { interval: 150, commit: 70, reveal: 45, settleOffset: 15, grace: 30 },
   });
 });
 after(stopPlatform);
