@@ -43,11 +43,14 @@ async function main() {
     const address = await market.getAddress();
     const signers = bidders.map((b) => new NonceManager(b.connect(p)));
     await Promise.all(signers.map(async (s, i) => (await market.connect(s).register(`bidder-${i}`, i % 2 === 0)).wait()));
+    // the operator's setup sent together (one nonce sequence), then awaited
+    const setup = [];
     for (const [i, b] of bidders.entries()) {
       const id = await market.idOf(b.address);
-      await (await market.authorize(id, true)).wait();
-      await (await market.bindMeter(id, 900000000001n + BigInt(i), Wallet.createRandom().address, 100_000)).wait();
+      setup.push(await market.authorize(id, true));
+      setup.push(await market.bindMeter(id, 900000000001n + BigInt(i), Wallet.createRandom().address, 100_000));
     }
+    await Promise.all(setup.map((tx) => tx.wait()));
     await Promise.all(signers.map(async (s) => (await market.connect(s).deposit({ value: parseEther("1") })).wait()));
     const schedule = { startTime: Number((await market.schedule())[0]), intervalSeconds: 60, commitSeconds: 30, revealSeconds: 10, settleOffsetSeconds: 40, readingGraceSeconds: 20 };
     console.error(`${name}: chain and ${bidders.length} bidders ready in ${((Date.now() - started) / 1000).toFixed(0)} s; sending ${bids} bids`);
@@ -56,12 +59,17 @@ async function main() {
     const waits: Promise<void>[] = [];
     const used = new Set<string>();
     const bidsFrom = await p.getBlockNumber();
+    // a bid goes out only while its block, one to a few block times away, still falls in the commit window
+    const margin = engine === "ethash" ? 15 : period + 2;
+    let refused = 0;
     while (waits.length < bids) {
+      // the interval from chain time (what the contract checks), the margin from the wall clock
       const head = await p.getBlock("latest");
+      const now = Math.max(head!.timestamp, Math.floor(Date.now() / 1000));
       const d = Math.floor((head!.timestamp - schedule.startTime) / 60) + 1;
       const w = windowsOf(schedule, d);
       const free = bidders.map((b, i) => ({ b, s: signers[i] })).filter((x) => !used.has(`${d}/${x.b.address}`));
-      if (head!.timestamp >= w.revealStart - 4 || free.length === 0) {
+      if (now >= w.revealStart - margin || free.length === 0) {
         await sleep(1000);
         continue;
       }
@@ -69,7 +77,18 @@ async function main() {
       used.add(`${d}/${b.address}`);
       const bid = { interval: d, side: Side.Buy, energyWh: 100n, priceWeiPerKWh: parseEther("0.0005"), salt: newSalt() };
       const t0 = Date.now();
-      const tx = await market.connect(s).commitBid(d, commitmentOf(BigInt(chain.chainId), address, b.address, bid));
+      const tx = await market
+        .connect(s)
+        .commitBid(d, commitmentOf(BigInt(chain.chainId), address, b.address, bid))
+        .catch((e) => {
+          refused++; // estimated in a state past the window: nothing sent
+          console.error(`\nrefused: ${(e as Error).message.slice(0, 80)}`);
+          return undefined;
+        });
+      if (!tx) {
+        await sleep(1000);
+        continue;
+      }
       waits.push((async () => {
         let receipt = null;
         while (!(receipt = await p.getTransactionReceipt(tx.hash))) await sleep(100);
@@ -101,6 +120,7 @@ async function main() {
       period: engine === "clique" ? period : undefined,
       confirmations,
       bids: samples.length,
+      refusedBeforeSending: refused,
       minedSeconds: { median: +quantile(mined, 0.5).toFixed(2), p95: +quantile(mined, 0.95).toFixed(2) },
       confirmedSeconds: { median: +quantile(confirmed, 0.5).toFixed(2), p95: +quantile(confirmed, 0.95).toFixed(2) },
       blocks: perBlock.length,
