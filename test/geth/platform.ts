@@ -50,6 +50,12 @@ export interface PlatformOptions {
   killDaemonNode?: boolean;
   /** Cut nodes `a` from nodes `b` across a clearing, let `b` stop mining for part of it so `a` wins, then heal. */
   partition?: { a: number[]; b: number[]; seconds: number };
+  /**
+   * A bid whose commit or reveal is mined after its window (the market refuses it: WrongPhase) is
+   * logged as missed instead of failing the run: ethash blocks on a loaded machine can take longer
+   * than a window. Every interval is still cleared and settled exactly once; some must trade.
+   */
+  tolerateLateBids?: boolean;
   /** Market windows in seconds (default: 60-second intervals, commit 30, reveal 12). */
   schedule?: typeof CLIQUE_SCHEDULE;
 }
@@ -153,6 +159,7 @@ function startBridge(): ChildProcess {
   return keep(`bridge run ${n}`, daemon(process.execPath, [BRIDGE_CLI, "run", "--config", path.join(t.dir, "bridge.json")], { ...process.env }, log(`bridge ${n}`)));
 }
 
+let missedBids = 0;
 let daemonRuns = 0;
 const daemonLog: { run: number; record: Record<string, unknown> }[] = [];
 function startDaemon(): ChildProcess {
@@ -190,7 +197,11 @@ async function bidFor(d: number): Promise<void> {
         child.once("exit", (code) => {
           log(`bid ${p.name}`)(out.trim().replace(/\n/g, " | "));
           if (code === 0 && new RegExp(`for interval ${d}\\b`).test(out)) resolve();
-          else reject(new Error(`bid of ${p.name} for interval ${d} failed (exit ${code}): ${out.trim()}`));
+          else if (o.tolerateLateBids && /WrongPhase\(/.test(out)) {
+            missedBids++;
+            log("test")(`${p.name}'s bid for interval ${d} missed its window`);
+            resolve();
+          } else reject(new Error(`bid of ${p.name} for interval ${d} failed (exit ${code}): ${out.trim()}`));
         });
       }),
   );
@@ -297,7 +308,8 @@ export async function runPlatform(): Promise<PlatformRun> {
   const cleared = (await events("IntervalCleared")).map((a) => Number(a.interval));
   for (let d = firstTraded; d <= last; d++) assert.equal(cleared.filter((x) => x === d).length, 1, `IntervalCleared(${d}) once`);
   const trades = await events("TradeMatched");
-  for (let d = first; d <= last; d++) assert.ok(trades.some((x) => Number(x.interval) === d), `interval ${d} traded`);
+  if (o.tolerateLateBids) assert.ok(trades.length > 0, `some interval traded (${missedBids} bids missed their windows)`);
+  else for (let d = first; d <= last; d++) assert.ok(trades.some((x) => Number(x.interval) === d), `interval ${d} traded`);
 
   // every prosumer settled exactly once per interval, from the first interval its reading opened
   const settled = await events("ParticipantSettled");

@@ -16,6 +16,7 @@ import { runPlatform, startPlatform, stopPlatform } from "./platform";
 
 before(async () => {
   await startPlatform({ engine: "ethash", nodes: 2, daemonNodes: [2, 1], bidderNodes: [1, 2], bridgeNode: 1, partition: { a: [1], b: [2], seconds: 180 },
+    tolerateLateBids: true,
     // ethash blocks come every few seconds to tens of seconds here: windows of several blocks
     // and a loaded machine: a `bid` task must start and get its commit mined within the window
     schedule: { interval: 150, commit: 70, reveal: 45, settleOffset: 15, grace: 30 },
