@@ -26,8 +26,9 @@ command -v "$GO" >/dev/null 2>&1 || {
 
 # built VERSION: the cached binary exists and reports that version.
 built() {
-  local bin="$CACHE/v$1/geth"
-  [[ -x $bin ]] && "$bin" version 2>/dev/null | grep -q "^Version: $1-stable"
+  local bin="$CACHE/v$1/geth" out
+  # the output is taken whole: `geth version | grep -q` under pipefail fails when grep exits first
+  [[ -x $bin ]] && out=$("$bin" version 2>/dev/null) && [[ $out == *"Version: $1-stable"* ]]
 }
 
 mkdir -p "$CACHE"
