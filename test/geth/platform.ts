@@ -15,7 +15,7 @@ import { ChildProcess, spawn, spawnSync } from "node:child_process";
 import { appendFileSync, existsSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { Interface, JsonRpcProvider, Network, Wallet, parseEther } from "ethers";
-import { Engine, heal, killNode, partition, rpc } from "../../scripts/geth/chain";
+import { Engine, heal, killNode, partition, rpc, stopChain } from "../../scripts/geth/chain";
 import { windowsOf } from "../../lib/clock";
 import type { Deployment } from "../../lib/deployment";
 import { rng } from "../shared/random";
@@ -102,8 +102,9 @@ export async function startPlatform(options: PlatformOptions): Promise<void> {
 export async function stopPlatform(): Promise<void> {
   await Promise.all([...children].map((c) => killGroup(c, "SIGKILL")));
   provider?.destroy();
-  if (process.env.KEEP_GETH_TEST) console.log(`# kept ${t?.dir}`);
-  else await t?.stop();
+  if (!process.env.KEEP_GETH_TEST) return void (await t?.stop());
+  await stopChain(t.chain.dir).catch(() => undefined); // nodes stopped, data and logs kept
+  console.log(`# kept ${t.dir}`);
 }
 
 async function setUpMarket() {
