@@ -163,9 +163,11 @@ export class InProcessClock extends BatchSender {
 type RpcProvider = { send(method: string, params: unknown[]): Promise<unknown> };
 
 export class RealTimeClock extends BatchSender {
+  /** `funder`: on a chain without a balance setter (Geth), accounts are funded by its transfers. */
   constructor(
     provider: RpcProvider,
     private readonly pollMs = 250,
+    private readonly funder?: Signer,
   ) {
     super((method, params) => provider.send(method, params));
   }
@@ -180,13 +182,25 @@ export class RealTimeClock extends BatchSender {
     for (const call of calls) hashes.push(await this.send(call, fees));
     for (;;) {
       const receipts = await this.receipts(hashes);
-      if (receipts.every((r) => r !== null)) return this.mined(calls, hashes, receipts);
+      if (receipts.every((r) => r !== null)) {
+        // Geth stores a block's receipts before it moves `latest` to the block: wait for the head, so
+        // a read of the state right after this returns sees these transactions
+        const last = Math.max(...receipts.map((r) => Number(r!.blockNumber)));
+        while (Number(await this.rpc("eth_blockNumber", [])) < last) await sleep(this.pollMs);
+        return this.mined(calls, hashes, receipts);
+      }
       await sleep(this.pollMs);
     }
   }
 
   async fund(address: string, wei: bigint): Promise<void> {
-    await this.rpc("anvil_setBalance", [address, hex(wei)]).catch(() => this.rpc("hardhat_setBalance", [address, hex(wei)]));
+    if (!this.funder) {
+      await this.rpc("anvil_setBalance", [address, hex(wei)]).catch(() => this.rpc("hardhat_setBalance", [address, hex(wei)]));
+      return;
+    }
+    const has = BigInt(await this.rpc("eth_getBalance", [address, "latest"]));
+    if (has >= wei) return;
+    await this.sendAll([{ from: this.funder, tx: { to: address, data: "0x", value: wei - has } as ContractTransaction, gasLimit: 21_000 }]);
   }
 }
 

@@ -333,6 +333,7 @@ export class CycleDaemon {
 
   /** Do everything due at the latest block; returns the number of steps taken. */
   async tick(): Promise<number> {
+    await this.ctx.sender.checkReorgs(); // a clear or settle whose block a reorg dropped is sent again
     const head = await readHead(this.ctx.market);
     this.noteInterval(head);
     const cleared = await this.clearDue(head);

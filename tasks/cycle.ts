@@ -20,10 +20,10 @@ async function openCycle(hre: HardhatRuntimeEnvironment, o: { json: boolean; log
 
   const deployment = readDeployment(hre.network.name);
   const net = hre.network.config;
-  const provider = "url" in net ? rpcProvider(net) : hre.ethers.provider;
+  const log = (r: Record<string, unknown>) => process[o.logTo].write(formatRecord(r, o.json) + "\n");
+  const provider = hre.network.name === "privnet" ? await privnetProvider() : "url" in net ? rpcProvider(net) : hre.ethers.provider;
   const wallet = await operatorWallet();
   const market = attachMarket(deployment.market, provider);
-  const log = (r: Record<string, unknown>) => process[o.logTo].write(formatRecord(r, o.json) + "\n");
   const sender = new Sender(wallet, provider, {
     errors: market.interface,
     confirmations: hre.network.name === "privnet" ? Number(process.env.PRIVNET_CONFIRMATIONS ?? "1") : 1,
@@ -33,7 +33,7 @@ async function openCycle(hre: HardhatRuntimeEnvironment, o: { json: boolean; log
     log: (e) => log({ action: "tx", ...e }),
   });
   const close = () => {
-    if (provider instanceof JsonRpcProvider) provider.destroy();
+    if ("destroy" in provider) provider.destroy();
   };
   return { connect, log, close };
 
@@ -42,6 +42,12 @@ async function openCycle(hre: HardhatRuntimeEnvironment, o: { json: boolean; log
     await checkDeployment(provider as unknown as { send(method: string, params: unknown[]): Promise<unknown> }, deployment, { network: hre.network.name, url: "url" in net ? net.url : undefined });
     const schedule = await readSchedule(market);
     return { ctx: { market, sender, schedule, log }, fromInterval: firstTradedInterval(schedule, deployment.deployedAt.time) };
+  }
+
+  /** Every privnet node (PRIVNET_RPC_URLS): one in use at a time, the next when it stops answering. */
+  async function privnetProvider() {
+    const { FailoverProvider, NodeList, privnetRpcUrls } = await import("../lib/rpc");
+    return new FailoverProvider(new NodeList(privnetRpcUrls(), { log: (e) => log({ action: "rpc", ...e }) }), deployment.chainId);
   }
 
   function rpcProvider(n: HttpNetworkConfig) {

@@ -13,6 +13,10 @@
  *   interval end;
  * - `npx hardhat cycle:run`, which clears and settles every interval as it falls due;
  * - the portal, whose URL is printed. Ctrl-C stops everything this script started.
+ *
+ * `--geth clique` or `--geth ethash` runs the same on a private two-node Geth network from
+ * scripts/geth/chain.ts (Clique: a block a second) instead of anvil: participants and meters are
+ * funded by the operator's transfers, the daemon and the portal get both nodes' URLs.
  */
 import { ChildProcess, spawn, spawnSync } from "node:child_process";
 import { createWriteStream, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
@@ -29,10 +33,12 @@ import type { EnergyMarket } from "../../typechain-types";
 import { Anvil, freePort } from "../test/support/anvil";
 import { REPO_ROOT, WEB_ROOT } from "../test/support/paths";
 import { startPortal } from "../server/portal";
+import { Chain, Engine, startChain, stopChain } from "../../scripts/geth/chain";
 
 const OUT = path.join(REPO_ROOT, "out/demo-live");
 const MNEMONIC = "test test test test test test test test test test test junk";
 const INTERVAL = 60;
+const GETH = ((i) => (i >= 0 ? (process.argv[i + 1] as Engine) : undefined))(process.argv.indexOf("--geth"));
 const key = (i: number) => HDNodeWallet.fromPhrase(MNEMONIC, undefined, `m/44'/60'/0'/0/${i}`).privateKey;
 const log = (msg: string) => console.log(`${new Date().toLocaleTimeString("en-GB")}  ${msg}`);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -40,6 +46,7 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const children: { name: string; child: ChildProcess }[] = [];
 let anvil: Anvil | undefined;
 let meterPort: Awaited<ReturnType<typeof openSerialPort>> | undefined;
+let geth: Chain | undefined;
 let portal: Awaited<ReturnType<typeof startPortal>> | undefined;
 let stopping = false;
 
@@ -75,6 +82,7 @@ async function stopAll() {
   }
   await portal?.close();
   await anvil?.stop();
+  if (geth) await stopChain(geth.dir);
   log("stopped.");
 }
 
@@ -92,16 +100,36 @@ async function main() {
   if (!existsSync(path.join(WEB_ROOT, "dist/index.html"))) spawnSync("npx", ["vite", "build"], { cwd: WEB_ROOT, stdio: "inherit" });
 
   // ---------------------------------------------------------------- chain and market
-  anvil = await Anvil.start(["--hardfork", "london", "--block-time", "1", "--prune-history", "256"]); // a long demo keeps no old states on disk
-  log(`anvil at ${anvil.url} (chain 31337, a block a second)`);
   const deploymentFile = path.join(OUT, "deployment.json");
-  const env = { LOCALHOST_RPC_URL: anvil.url, MARKET_DEPLOYMENT: deploymentFile };
-  hardhat(["deploy", "--network", "localhost", "--interval", String(INTERVAL), "--json"], env);
+  let env: Record<string, string>;
+  let rpcUrls: string[];
+  let operatorKey: string;
+  if (GETH) {
+    if (GETH !== "clique" && GETH !== "ethash") throw new Error(`--geth must be clique or ethash, not ${JSON.stringify(GETH)}`);
+    geth = await startChain({ engine: GETH, nodes: 2, period: 1, dir: path.join(OUT, "chain"), log });
+    env = { ...geth.settings, MARKET_DEPLOYMENT: deploymentFile };
+    rpcUrls = geth.rpcUrls;
+    operatorKey = Wallet.fromEncryptedJsonSync(readFileSync(geth.operator.keystore, "utf8"), readFileSync(geth.operator.passwordFile, "utf8").trim()).privateKey;
+    log(`Geth ${geth.gethVersion} ${GETH} chain ${geth.chainId}: nodes ${rpcUrls.join(", ")}`);
+  } else {
+    anvil = await Anvil.start(["--hardfork", "london", "--block-time", "1", "--prune-history", "256"]); // a long demo keeps no old states on disk
+    log(`anvil at ${anvil.url} (chain 31337, a block a second)`);
+    env = { LOCALHOST_RPC_URL: anvil.url, MARKET_DEPLOYMENT: deploymentFile };
+    rpcUrls = [anvil.url];
+    operatorKey = key(0);
+  }
+  const network = GETH ? "privnet" : "localhost";
+  hardhat(["deploy", "--network", network, "--interval", String(INTERVAL), "--json"], env);
   const deployment = JSON.parse(readFileSync(deploymentFile, "utf8")) as Deployment;
   log(`market ${deployment.market}: ${INTERVAL}-second intervals (commit ${deployment.schedule.commitSeconds} s, reveal ${deployment.schedule.revealSeconds} s)`);
-  const provider = new JsonRpcProvider(anvil.url, Network.from(31337), { staticNetwork: true, cacheTimeout: -1, pollingInterval: 500 });
-  const operator = new NonceManager(new Wallet(key(0), provider));
+  const provider = new JsonRpcProvider(rpcUrls[0], Network.from(deployment.chainId), { staticNetwork: true, cacheTimeout: -1, pollingInterval: 500 });
+  const operator = new NonceManager(new Wallet(operatorKey, provider));
   const market = attachMarket(deployment.market, operator);
+  /** Ether for an account: anvil's balance setter, or the operator's transfer on Geth. */
+  const fund = async (address: string, ether: string) => {
+    if (!GETH) return void (await provider.send("anvil_setBalance", [address, "0x" + parseEther(ether).toString(16)]));
+    await (await operator.sendTransaction({ to: address, value: parseEther(ether) })).wait();
+  };
 
   // ---------------------------------------------------------------- the paper's participants
   const scenario = loadScenario(path.join(REPO_ROOT, "scenarios/paper-day.json"));
@@ -115,7 +143,8 @@ async function main() {
     return { spec, wallet, key: key(1 + i), meterKey, meterAddress: new Wallet(meterKey).address, meterNumber: String(i + 1).padStart(12, "0"), flows, ratedW, id: 0n };
   });
   // meter accounts pay gas for their readings (dev accounts past the 10th hold nothing)
-  for (const x of members) await provider.send("anvil_setBalance", [x.meterAddress, "0x" + parseEther("10").toString(16)]);
+  for (const x of members) await fund(x.meterAddress, "10");
+  if (GETH) for (const x of members) await fund(await x.wallet.getAddress(), "1000");
   await (await market.fundPool({ value: parseEther(scenario.market.incentivePoolEther) })).wait();
   for (const x of members) {
     const m = market.connect(x.wallet) as EnergyMarket;
@@ -136,8 +165,8 @@ async function main() {
 
   // keystores to try the portal with (password: demo): the operator, a newcomer, and every bot
   const newcomer = Wallet.createRandom();
-  await provider.send("anvil_setBalance", [newcomer.address, "0x" + parseEther("10").toString(16)]);
-  const keystores: [string, string][] = [["operator", key(0)], ["newcomer", newcomer.privateKey], ...members.map((x) => [x.spec.name, x.key] as [string, string])];
+  await fund(newcomer.address, "10");
+  const keystores: [string, string][] = [["operator", operatorKey], ["newcomer", newcomer.privateKey], ...members.map((x) => [x.spec.name, x.key] as [string, string])];
   for (const [name, k] of keystores) {
     const w = new Wallet(k);
     writeFileSync(path.join(OUT, `${name}.keystore.json`), await encryptKeystoreJson({ address: w.address, privateKey: w.privateKey }, "demo", { scrypt: { N: 1 << 14 } }));
@@ -157,8 +186,8 @@ async function main() {
     path.join(OUT, "bridge.json"),
     JSON.stringify(
       {
-        rpcUrl: anvil.url,
-        chainId: 31337,
+        rpcUrl: rpcUrls[0],
+        chainId: deployment.chainId,
         market: deployment.market,
         journal: "journal.jsonl",
         maxReadDelaySeconds: 6,
@@ -174,14 +203,14 @@ async function main() {
   meterPort = await openSerialPort(ptyB, { baudRate: 9600, parity: "even", dataBits: 8, stopBits: 1 });
   for (const x of prosumers) profileMeter(meterPort, x.meterNumber, deployment.schedule, x.flows, (d) => d % scenario.intervals.length, { line });
   const bridgeCli = path.join(REPO_ROOT, "meter-bridge/dist/cli.js");
-  start("meter-bridge", process.execPath, [bridgeCli, "run", "--config", path.join(OUT, "bridge.json")], { METER_BRIDGE_RPC_URL: anvil.url });
+  start("meter-bridge", process.execPath, [bridgeCli, "run", "--config", path.join(OUT, "bridge.json")], { METER_BRIDGE_RPC_URL: rpcUrls.join(",") });
   log(`meters simulated on ${hasSocat ? "a socat" : "a python"} pty pair, following the paper's day; read and posted by the meter bridge`);
 
   // ---------------------------------------------------------------- the cycle daemon and the portal
-  start("cycle", process.execPath, [path.join(REPO_ROOT, "node_modules/hardhat/internal/cli/cli.js"), "cycle:run", "--network", "localhost", "--poll-ms", "1000"], env);
+  start("cycle", process.execPath, [path.join(REPO_ROOT, "node_modules/hardhat/internal/cli/cli.js"), "cycle:run", "--network", network, "--poll-ms", "1000"], env);
   log("cycle:run clears and settles every interval as it falls due");
   const port = Number(process.env.PORTAL_PORT ?? (await freePort()));
-  portal = await startPortal({ deployment, rpcUrl: anvil.url, distDir: path.join(WEB_ROOT, "dist"), port, cnyPerEther: scenario.market.cnyPerEther });
+  portal = await startPortal({ deployment, rpcUrl: rpcUrls, distDir: path.join(WEB_ROOT, "dist"), port, cnyPerEther: scenario.market.cnyPerEther });
   console.log(`
   The market portal: ${portal.url}
     operator view:  ${portal.url}#/operator   (sign in with out/demo-live/operator.keystore.json, password "demo")
@@ -220,7 +249,7 @@ async function runBots(provider: JsonRpcProvider, market: EnergyMarket, deployme
             const address = await who.wallet.getAddress();
             const bid: SealedBid = { interval: next, side: b.side === "sell" ? Side.Sell : Side.Buy, energyWh: b.energyWh, priceWeiPerKWh: b.priceWeiPerKWh, salt: newSalt() };
             try {
-              const c = commitmentOf(31337n, deployment.market, address, bid);
+              const c = commitmentOf(BigInt(deployment.chainId), deployment.market, address, bid);
               await (await (market.connect(who.wallet) as EnergyMarket).commitBid(next, c)).wait();
               bids.push({ who, bid });
             } catch (e) {

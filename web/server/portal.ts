@@ -6,10 +6,14 @@ import { createReadStream, existsSync, statSync } from "node:fs";
 import { createServer, IncomingMessage, Server, ServerResponse } from "node:http";
 import path from "node:path";
 import type { Deployment } from "../../lib/deployment";
+import { NodeList } from "../../lib/rpc";
 
 export interface PortalOptions {
   deployment: Deployment;
-  rpcUrl: string;
+  /** The node, or every node of the chain: /rpc uses one at a time and the next when it stops answering. */
+  rpcUrl: string | string[];
+  /** Where the proxy says which node it uses (default: stdout). */
+  log?: (line: string) => void;
   distDir: string;
   port?: number;
   host?: string;
@@ -41,9 +45,13 @@ export async function startPortal(o: PortalOptions): Promise<{ url: string; serv
     schedule: o.deployment.schedule,
     cnyPerEther: o.cnyPerEther ?? "626.2",
   });
+  const say = o.log ?? ((line: string) => console.log(line));
+  const nodes = new NodeList([o.rpcUrl].flat(), {
+    log: (e) => say(e.event === "node-switch" ? `portal: ${e.from} did not answer (${e.error}); /rpc now uses ${e.node}` : e.event === "node-in-use" ? `portal: /rpc uses ${e.node}` : `portal: no node answers (${e.error})`),
+  });
   const server = createServer((req, res) => {
     const url = new URL(req.url ?? "/", "http://portal");
-    if (url.pathname.endsWith("/rpc") && req.method === "POST") return void proxy(req, res, o.rpcUrl);
+    if (url.pathname.endsWith("/rpc") && req.method === "POST") return void proxy(req, res, nodes);
     if (url.pathname === "/config.json") {
       res.writeHead(200, { "content-type": "application/json", "cache-control": "no-store" });
       return void res.end(config);
@@ -77,7 +85,7 @@ export async function startPortal(o: PortalOptions): Promise<{ url: string; serv
   };
 }
 
-async function proxy(req: IncomingMessage, res: ServerResponse, rpcUrl: string) {
+async function proxy(req: IncomingMessage, res: ServerResponse, nodes: NodeList) {
   const chunks: Buffer[] = [];
   for await (const c of req) chunks.push(c as Buffer);
   const body = Buffer.concat(chunks).toString("utf8");
@@ -88,9 +96,9 @@ async function proxy(req: IncomingMessage, res: ServerResponse, rpcUrl: string) 
       res.writeHead(200, { "content-type": "application/json" });
       return void res.end(JSON.stringify({ jsonrpc: "2.0", id: refused.id ?? null, error: { code: -32601, message: `${refused.method} is not served by the portal` } }));
     }
-    const upstream = await fetch(rpcUrl, { method: "POST", headers: { "content-type": "application/json" }, body });
-    res.writeHead(upstream.status, { "content-type": "application/json" });
-    res.end(await upstream.text());
+    const answer = await nodes.post(body);
+    res.writeHead(200, { "content-type": "application/json" });
+    res.end(JSON.stringify(answer));
   } catch (e) {
     res.writeHead(502, { "content-type": "application/json" });
     res.end(JSON.stringify({ jsonrpc: "2.0", id: null, error: { code: -32000, message: `node unreachable: ${(e as Error).message}` } }));

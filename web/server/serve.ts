@@ -1,8 +1,8 @@
 /**
  * `npm run portal [-- --network localhost --port 8080 --host 127.0.0.1]`: serves the built portal
  * for the market of deployments/<network>.json (or MARKET_DEPLOYMENT), proxying the network's node
- * (localhost: LOCALHOST_RPC_URL, default http://127.0.0.1:8545; privnet: PRIVNET_RPC_URL; any:
- * PORTAL_RPC_URL).
+ * (localhost: LOCALHOST_RPC_URL, default http://127.0.0.1:8545; privnet: PRIVNET_RPC_URLS, every node,
+ * or PRIVNET_RPC_URL; any: PORTAL_RPC_URL). With several nodes it proxies one and fails over to the next.
  */
 import path from "node:path";
 import { parseArgs } from "node:util";
@@ -10,14 +10,15 @@ import dotenv from "dotenv";
 import { readDeployment } from "../../lib/deployment";
 import { REPO_ROOT, WEB_ROOT } from "../test/support/paths";
 import { startPortal } from "./portal";
+import { parseRpcUrls, privnetRpcUrls } from "../../lib/rpc";
 
 dotenv.config({ path: path.join(REPO_ROOT, ".env"), quiet: true } as dotenv.DotenvConfigOptions);
 
-function rpcUrlFor(network: string): string {
+function rpcUrlFor(network: string): string[] {
   const env = process.env;
-  if (env.PORTAL_RPC_URL) return env.PORTAL_RPC_URL;
-  if (network === "localhost") return env.LOCALHOST_RPC_URL ?? "http://127.0.0.1:8545";
-  if (network === "privnet") return env.PRIVNET_RPC_URL ?? "http://127.0.0.1:8545";
+  if (env.PORTAL_RPC_URL) return parseRpcUrls(env.PORTAL_RPC_URL);
+  if (network === "localhost") return [env.LOCALHOST_RPC_URL ?? "http://127.0.0.1:8545"];
+  if (network === "privnet") return privnetRpcUrls(env);
   throw new Error(`no node URL known for network "${network}": set PORTAL_RPC_URL`);
 }
 
@@ -37,7 +38,7 @@ async function main() {
   const deployment = readDeployment(network, file);
   const rpcUrl = rpcUrlFor(network);
   const portal = await startPortal({ deployment, rpcUrl, distDir: path.join(WEB_ROOT, "dist"), port: Number(values.port), host: values.host, cnyPerEther: values.cny });
-  console.log(`portal for market ${deployment.market} on ${network} (chain ${deployment.chainId}, node ${rpcUrl})`);
+  console.log(`portal for market ${deployment.market} on ${network} (chain ${deployment.chainId}, nodes ${rpcUrl.join(", ")})`);
   console.log(`  prosumers: ${portal.url}#/prosumer`);
   console.log(`  operator:  ${portal.url}#/operator`);
   const stop = () => void portal.close().then(() => process.exit(0));

@@ -4,10 +4,14 @@
  * reloads, sees the bid revealed by the page, cleared and paid; the operator view shows the
  * interval's results and draws its charts; bad inputs get a clear message and change nothing.
  * Block time is moved forward with anvil's evm_setNextBlockTimestamp, so the day runs in seconds.
+ *
+ * With PORTAL_E2E_GETH=1 the same runs once against Geth: a two-node Clique chain (1.13.15, a block
+ * a second) from scripts/geth/chain.ts, the portal proxying both nodes, a market of 60-second
+ * intervals, and time that passes for real (about four minutes).
  */
 import { after, afterEach, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { mkdirSync, writeFileSync } from "node:fs";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { JsonRpcProvider, NonceManager, Wallet, encryptKeystoreJson, parseEther } from "ethers";
 import type { Browser, BrowserContext, Page } from "playwright-core";
@@ -19,6 +23,12 @@ import { DESKTOP, PHONE, launch, layoutProblems, shot } from "./support/browser"
 import { TestMarket, deployTestMarket, fund, provider, times, warp } from "./support/market";
 import { OUTPUT, WEB_ROOT } from "./support/paths";
 import { startPortal } from "../server/portal";
+import { Chain, startChain, stopChain } from "../../scripts/geth/chain";
+
+const GETH = process.env.PORTAL_E2E_GETH === "1";
+let geth: Chain | undefined;
+/** Meters' rated power: the 0.5 kWh the test delivers must fit one interval (15 minutes on anvil, 1 on Geth). */
+const RATED_KW = GETH ? 100 : 10;
 
 const PASSWORD = "correct horse battery staple";
 const KEYS = path.join(OUTPUT, "keystores");
@@ -72,7 +82,7 @@ async function counterparty(name: string, meterNumber: number) {
   m.operator.reset();
   await (await m.market.connect(m.operator).authorize(id, true)).wait();
   await (await m.market.connect(signer).deposit({ value: parseEther("1") })).wait();
-  await bindMeter(m.market.connect(m.operator) as EnergyMarket, signer, id, newMeter(meterNumber, bm.address, 10_000));
+  await bindMeter(m.market.connect(m.operator) as EnergyMarket, signer, id, newMeter(meterNumber, bm.address, RATED_KW * 1000));
   return { wallet: signer, address: bw.address, id, meter: new NonceManager(bm) };
 }
 
@@ -83,12 +93,20 @@ async function botBuys(b: typeof bot, interval: number, energyWh: bigint, price:
   return () => m.market.connect(b.wallet).revealBid(interval, bid.side, bid.energyWh, bid.priceWeiPerKWh, bid.salt, 0).then((tx) => tx.wait());
 }
 
-describe("the portal in a browser", { timeout: 240_000 }, () => {
+describe(`the portal in a browser${GETH ? " on Geth Clique" : ""}`, { timeout: GETH ? 600_000 : 240_000 }, () => {
   before(async () => {
-    anvil = await Anvil.start(["--hardfork", "london"]);
-    p = provider(anvil.url);
-    m = await deployTestMarket(p);
-    portal = await startPortal({ deployment: m.deployment, rpcUrl: anvil.url, distDir: path.join(WEB_ROOT, "dist") });
+    if (GETH) {
+      geth = await startChain({ engine: "clique", nodes: 2, period: 1, dir: path.join(OUTPUT, "geth"), log: () => undefined });
+      p = provider(geth.rpcUrls[0], geth.chainId);
+      const operatorKey = Wallet.fromEncryptedJsonSync(readFileSync(geth.operator.keystore, "utf8"), readFileSync(geth.operator.passwordFile, "utf8").trim()).privateKey;
+      // real time: windows long enough for a person (and a loaded CI machine) to act in
+      m = await deployTestMarket(p, 60, { operatorKey, windows: { commitSeconds: 24, revealSeconds: 12, settleOffsetSeconds: 10, readingGraceSeconds: 10 } });
+    } else {
+      anvil = await Anvil.start(["--hardfork", "london"]);
+      p = provider(anvil.url);
+      m = await deployTestMarket(p);
+    }
+    portal = await startPortal({ deployment: m.deployment, rpcUrl: geth ? geth.rpcUrls : anvil.url, distDir: path.join(WEB_ROOT, "dist"), log: () => undefined });
     await fund(p, prosumerWallet.address, "10");
     await fund(p, meterWallet.address, "1");
     prosumerKeystore = await keystoreFile("prosumer", prosumerWallet.privateKey);
@@ -115,6 +133,7 @@ describe("the portal in a browser", { timeout: 240_000 }, () => {
     await portal?.close();
     p?.destroy();
     await anvil?.stop();
+    if (geth) await stopChain(geth.dir);
   });
 
   test("a malformed keystore and a wrong password get a clear message and sign nobody in", async () => {
@@ -154,7 +173,7 @@ describe("the portal in a browser", { timeout: 240_000 }, () => {
     await card.getByTestId(`bind-${prosumerId}`).click();
     await operator.getByTestId("bind-number").fill("000000000042");
     await operator.getByTestId("bind-account").fill("not an address");
-    await operator.getByTestId("bind-kw").fill("10");
+    await operator.getByTestId("bind-kw").fill(String(RATED_KW));
     await operator.getByTestId("bind-submit").click();
     await operator.getByTestId("bind-msg").getByText("must be an Ethereum address").waitFor();
     await operator.getByTestId("bind-account").fill(meterWallet.address);
@@ -227,7 +246,7 @@ describe("the portal in a browser", { timeout: 240_000 }, () => {
 
     // the counterparty bids to buy
     const botBid = { interval: d, side: Side.Buy, energyWh: 500n, priceWeiPerKWh: parseEther("0.0007"), salt: newSalt() };
-    await (await m.market.connect(bot.wallet).commitBid(d, commitmentOf(31337n, m.deployment.market, bot.address, botBid))).wait();
+    await (await m.market.connect(bot.wallet).commitBid(d, commitmentOf(BigInt(m.deployment.chainId), m.deployment.market, bot.address, botBid))).wait();
 
     // a reload forgets the key, not the sealed bid
     await prosumer.reload();
@@ -423,7 +442,7 @@ describe("the portal in a browser", { timeout: 240_000 }, () => {
     await page.getByTestId("injected-sign-in").click();
     await page.getByTestId("signed-in").getByText("browser wallet").waitFor();
     const added = await page.evaluate(() => (window as unknown as { walletCalls: { method: string; params?: { chainId: string; rpcUrls: string[] }[] }[] }).walletCalls.find((c) => c.method === "wallet_addEthereumChain"));
-    assert.equal(added?.params?.[0].chainId, "0x7a69");
+    assert.equal(added?.params?.[0].chainId, "0x" + m.deployment.chainId.toString(16));
     assert.match(added!.params![0].rpcUrls[0], /\/rpc$/);
     await page.close();
   });
