@@ -121,8 +121,10 @@ async function setUpMarket() {
   // operator tasks one after another: one key, one nonce sequence
   for (const p of prosumers) {
     await hardhat(["authorize", "--network", "privnet", "--participant", p.key.address], t.env);
-    await hardhat(["meter:bind", "--network", "privnet", "--participant", p.key.address, "--meter", p.meterNumber, "--account", p.meter.address, "--rated-kw", "1000"], t.env);
+    await hardhat(["meter:propose", "--network", "privnet", "--participant", p.key.address, "--meter", p.meterNumber, "--account", p.meter.address, "--rated-kw", "1000"], t.env);
   }
+  // each prosumer consents to its meter (its deposit holds the meter's security)
+  await Promise.all(prosumers.map((p) => hardhat(["meter:accept", "--network", "privnet", "--meter", p.meterNumber, ...keyFile(p)], t.env)));
   await hardhat(["grid:register", "--network", "privnet", "--address", grid.address], t.env);
   writeFileSync(path.join(t.dir, "grid.key"), grid.privateKey + "\n");
   await hardhat(["deposit", "--network", "privnet", "--amount", "10", "--key-file", path.join(t.dir, "grid.key")], t.env);
