@@ -49,11 +49,22 @@ type Message<K extends RelayKind> = z.output<(typeof SCHEMAS)[K]>;
 
 /** A message refused before anything was sent: `status` is the HTTP status a server answers with. */
 export class RelayRefused extends Error {
+  override readonly name = "RelayRefused";
+
   constructor(
     readonly status: 400 | 403 | 409 | 413 | 429,
     message: string,
   ) {
     super(message);
+  }
+
+  /**
+   * Whether `e` is a refusal, also one thrown by another copy of this module: an ES-module program
+   * (the portal's server under tsx) may load this file twice, once as it imports it and once as
+   * lib/relay-http.ts requires it, and `instanceof` tells the two classes apart.
+   */
+  static is(e: unknown): e is RelayRefused {
+    return e instanceof Error && e.name === "RelayRefused" && typeof (e as { status?: unknown }).status === "number";
   }
 }
 

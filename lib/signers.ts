@@ -7,6 +7,8 @@
 import { readFileSync } from "node:fs";
 import { Provider, Signer, Wallet, isHexString } from "ethers";
 import type { HardhatRuntimeEnvironment } from "hardhat/types";
+// hre.ethers's type, also where hardhat.config.ts is not in the program (the portal's server)
+import type {} from "@nomicfoundation/hardhat-ethers/internal/type-extensions";
 
 export class KeyError extends Error {}
 

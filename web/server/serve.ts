@@ -3,6 +3,11 @@
  * for the market of deployments/<network>.json (or MARKET_DEPLOYMENT), proxying the network's node
  * (localhost: LOCALHOST_RPC_URL, default http://127.0.0.1:8545; privnet: PRIVNET_RPC_URLS, every node,
  * or PRIVNET_RPC_URL; any: PORTAL_RPC_URL). With several nodes it proxies one and fails over to the next.
+ *
+ * The relayer at /relay/* runs when the portal is given a key to pay for batches with, read like
+ * the operator's (lib/signers.ts, locally, never by the node): PORTAL_RELAYER_KEY (0x and 64 hex
+ * digits), or PORTAL_RELAYER_KEYSTORE with PORTAL_RELAYER_PASSWORD_FILE, or PORTAL_RELAYER=operator
+ * for the operator's own OPERATOR_PRIVATE_KEY or OPERATOR_KEYSTORE + OPERATOR_PASSWORD_FILE.
  */
 import path from "node:path";
 import { parseArgs } from "node:util";
@@ -10,6 +15,7 @@ import dotenv from "dotenv";
 import { readDeployment } from "../../lib/deployment";
 import { REPO_ROOT, WEB_ROOT } from "../test/support/paths";
 import { startPortal } from "./portal";
+import { relayerWallet } from "./relayer";
 import { parseRpcUrls, privnetRpcUrls } from "../../lib/rpc";
 
 dotenv.config({ path: path.join(REPO_ROOT, ".env"), quiet: true } as dotenv.DotenvConfigOptions);
@@ -37,8 +43,18 @@ async function main() {
     : path.join(REPO_ROOT, "deployments", `${network}.json`);
   const deployment = readDeployment(network, file);
   const rpcUrl = rpcUrlFor(network);
-  const portal = await startPortal({ deployment, rpcUrl, distDir: path.join(WEB_ROOT, "dist"), port: Number(values.port), host: values.host, cnyPerEther: values.cny });
+  const wallet = relayerWallet();
+  const portal = await startPortal({
+    deployment,
+    rpcUrl,
+    distDir: path.join(WEB_ROOT, "dist"),
+    port: Number(values.port),
+    host: values.host,
+    cnyPerEther: values.cny,
+    relayer: wallet && { wallet },
+  });
   console.log(`portal for market ${deployment.market} on ${network} (chain ${deployment.chainId}, nodes ${rpcUrl.join(", ")})`);
+  console.log(portal.relayer ? `  relayer:   ${portal.url}relay/ (paid by ${portal.relayer})` : "  relayer:   none (set PORTAL_RELAYER_KEY to carry prosumers' signed messages)");
   console.log(`  prosumers: ${portal.url}#/prosumer`);
   console.log(`  operator:  ${portal.url}#/operator`);
   const stop = () => void portal.close().then(() => process.exit(0));
