@@ -3,14 +3,17 @@ import { useContext, useEffect, useState } from "preact/hooks";
 import { ZeroHash, toUtf8Bytes } from "ethers";
 import { Side, SideValue, commitmentOf, newSalt } from "../../lib/market";
 import { costOf, ratedEnergyOf, saleCollateralOf, securityOf } from "../../lib/model";
+import { signAcceptance, signCommit, signRegistration, signWithdrawal } from "../../lib/signed";
 import { etherToWei, kWhToWh } from "../../lib/units";
+import { Carriage, StillWithRelayer, carry, sendOwn } from "./carry";
 import type { MarketClient, MarketLog } from "./chain";
 import { ClientContext } from "./context";
 import { UserError, explain } from "./errors";
 import { clock, cny, duration, ether, hhmm, kWh } from "./format";
 import { useAction, useChainQuery } from "./hooks";
-import { forgetBid, keepBid, loadBids, revealDue, storedBids } from "./sealed";
-import { Session, send, session } from "./session";
+import { forgetBid, keepBid, loadBids, revealDue, storedBids, updateBid } from "./sealed";
+import { Receipt, ReceiptLine } from "./Receipt";
+import { Session, session } from "./session";
 import { SignIn } from "./SignIn";
 import { now } from "./store";
 import { Card, Message, Money, Stat } from "./ui";
@@ -53,7 +56,7 @@ function SignedIn({ s }: { s: Session }) {
   const d = me.data;
   return (
     <>
-      <Account me={d} reload={me.reload} />
+      <Account me={d} address={s.address} reload={me.reload} />
       {d.id > 0 && (
         <>
           <WalletCard me={d} reload={me.reload} />
@@ -65,18 +68,27 @@ function SignedIn({ s }: { s: Session }) {
   );
 }
 
-function Account({ me, reload }: { me: Me; reload: () => void }) {
+function Account({ me, address, reload }: { me: Me; address: string; reload: () => void }) {
   const client = useContext(ClientContext);
   const [name, setName] = useState("");
   const [green, setGreen] = useState(false);
-  const { msg, busy, run } = useAction();
+  const registering = useAction(); // its notice and receipt stay on the account card once registered
+  const { msg, busy, run } = registering;
   const meterAction = useAction(); // accepting a proposed meter: its notice stays once the offer is gone
   const register = (e: Event) => {
     e.preventDefault();
     return run(async () => {
-      const bytes = toUtf8Bytes(name.trim()).length;
+      const trimmed = name.trim();
+      const bytes = toUtf8Bytes(trimmed).length;
       if (bytes < 1 || bytes > 64) throw new UserError("A name must be 1 to 64 bytes long.");
-      await send(client, "registering", (m) => m.register(name.trim(), green));
+      await carry(client, {
+        label: "registering",
+        kind: "registration",
+        message: (domain) => signRegistration(session.value!.signer, domain, trimmed, green),
+        direct: (m) => m.register(trimmed, green),
+        done: async () => (await client.market.idOf(address)) !== 0n,
+        onUpdate: registering.track,
+      });
       reload();
       return "Registered. The operator now has to authorize you before you can trade.";
     });
@@ -98,6 +110,7 @@ function Account({ me, reload }: { me: Me; reload: () => void }) {
             {busy ? "Registering…" : "Register"}
           </button>
           <Message kind={msg?.kind ?? "ok"} text={msg?.text} testid="register-msg" />
+          <Receipt c={registering.receipt} testid="register-receipt" />
         </form>
       </Card>
     );
@@ -119,6 +132,14 @@ function Account({ me, reload }: { me: Me; reload: () => void }) {
       </dl>
       {me.proposal && <MeterOffer me={me} reload={reload} accepting={meterAction} />}
       <Message kind={meterAction.msg?.kind ?? "ok"} text={meterAction.msg?.text} testid="meter-msg" />
+      <Receipt c={meterAction.receipt} testid="meter-receipt" />
+      {/* the registration's outcome, until the next action on this card has its own */}
+      {!meterAction.msg && !meterAction.receipt && (
+        <>
+          <Message kind={msg?.kind ?? "ok"} text={msg?.text} testid="register-msg" />
+          <Receipt c={registering.receipt} testid="register-receipt" />
+        </>
+      )}
     </Card>
   );
 }
@@ -126,7 +147,7 @@ function Account({ me, reload }: { me: Me; reload: () => void }) {
 /** The meter the operator proposed: the prosumer accepts it once its wallet holds the meter's security. */
 function MeterOffer({ me, reload, accepting }: { me: Me; reload: () => void; accepting: ReturnType<typeof useAction<true>> }) {
   const client = useContext(ClientContext);
-  const { busy, run } = accepting;
+  const { busy, run, track } = accepting;
   const offer = me.proposal!;
   const m = offer.meter;
   const w = me.wallet!;
@@ -135,9 +156,22 @@ function MeterOffer({ me, reload, accepting }: { me: Me; reload: () => void; acc
   const accept = () =>
     run(async () => {
       if (free < offer.security) {
-        throw new UserError(`This meter keeps a security of ${ether(offer.security)} ETH in your market wallet, which has ${ether(free)} ETH free: deposit ${ether(offer.security - free)} ETH more first. Nothing was sent.`);
+        const more = ether(offer.security - free);
+        throw new UserError(
+          `This meter keeps a security of ${ether(offer.security)} ETH in your market wallet, which has ${ether(free)} ETH free: ${
+            me.external === 0n ? `your account holds no ether, so ask the operator or a neighbour to deposit ${more} ETH for you (participant #${me.id})` : `deposit ${more} ETH more first`
+          }. Nothing was sent.`,
+        );
       }
-      await send(client, `accepting meter ${twelve(m.meterNumber)}`, (c) => c.acceptMeter(offer.hash));
+      const signer = session.value!.signer;
+      await carry(client, {
+        label: `accepting meter ${twelve(m.meterNumber)}`,
+        kind: "acceptance",
+        message: async (domain) => ({ participant: me.id, proposal: offer.hash, ...(await signAcceptance(signer, domain, { participant: me.id, proposal: offer.hash })) }),
+        direct: (c) => c.acceptMeter(offer.hash),
+        done: async () => (await client.market.meterOf(me.id)).meterNumber === m.meterNumber,
+        onUpdate: track,
+      });
       reload();
       return `Meter ${twelve(m.meterNumber)} is bound to you; its security of ${ether(offer.security)} ETH stays in your market wallet while it is bound.`;
     });
@@ -159,7 +193,7 @@ function WalletCard({ me, reload }: { me: Me; reload: () => void }) {
   const client = useContext(ClientContext);
   const w = me.wallet!;
   const [amount, setAmount] = useState("");
-  const { msg, busy, run } = useAction();
+  const { msg, busy, run, receipt, track } = useAction();
   const act = (kind: "deposit" | "withdraw") =>
     run(async () => {
       const wei = etherToWei(amount.trim(), "Amount (ETH)");
@@ -167,7 +201,8 @@ function WalletCard({ me, reload }: { me: Me; reload: () => void }) {
       if (kind === "deposit" && wei >= me.external) throw new UserError(`Your account holds ${ether(me.external)} ETH, not enough to deposit ${ether(wei)} ETH and pay the gas.`);
       if (kind === "withdraw" && wei > w.withdrawable)
         throw new UserError(`You can withdraw at most ${ether(w.withdrawable)} ETH now (your meter's security stays while it is bound, the margin while bids are unsettled, sales until they are settled; debts are paid first).`);
-      await send(client, kind === "deposit" ? "depositing" : "withdrawing", (m) => (kind === "deposit" ? m.deposit({ value: wei }) : m.withdraw(wei)));
+      if (kind === "deposit") await sendOwn(client, "depositing", (m) => m.deposit({ value: wei }), track);
+      else await withdraw(client, me.id, wei, track);
       setAmount("");
       reload();
       return `${kind === "deposit" ? "Deposited" : "Withdrew"} ${ether(wei)} ETH (${cny(wei)}).`;
@@ -212,9 +247,30 @@ function WalletCard({ me, reload }: { me: Me; reload: () => void }) {
           Withdraw
         </button>
       </form>
+      {me.external === 0n && (
+        <p class="muted small" data-testid="deposit-for-hint">
+          Your account holds no ether{client.config.relayer ? " (the platform's relayer pays the gas of your bids, meter acceptance and withdrawals)" : ""}: deposits can come
+          from anyone, so the operator or a neighbour can deposit for you as participant #{me.id}.
+        </p>
+      )}
       <Message kind={msg?.kind ?? "ok"} text={msg?.text} testid="wallet-msg" />
+      <Receipt c={receipt} testid="wallet-receipt" />
     </Card>
   );
+}
+
+/** A withdrawal to the prosumer's own account: signed for the relayer (with the next withdrawal nonce), or sent directly. */
+async function withdraw(client: MarketClient, id: number, amount: bigint, track: (c: Carriage) => void) {
+  const nonce = await client.market.withdrawalNonce(id);
+  const signer = session.value!.signer;
+  await carry(client, {
+    label: "withdrawing",
+    kind: "withdrawal",
+    message: async (domain) => ({ participant: id, amount, nonce, ...(await signWithdrawal(signer, domain, { participant: id, amount, nonce })) }),
+    direct: (m) => m.withdraw(amount),
+    done: async () => (await client.market.withdrawalNonce(id)) > nonce,
+    onUpdate: track,
+  });
 }
 
 function BidCard({ me, address, reload }: { me: Me; address: string; reload: () => void }) {
@@ -226,7 +282,7 @@ function BidCard({ me, address, reload }: { me: Me; address: string; reload: () 
   const [side, setSide] = useState<SideValue>(Side.Sell);
   const [energy, setEnergy] = useState("");
   const [price, setPrice] = useState("");
-  const { msg, busy, run, clear } = useAction();
+  const { msg, busy, run, clear, receipt, track } = useAction();
   // a notice is about one interval's bid: when the form moves on to the next interval, it goes
   useEffect(clear, [next]);
   const p = me.participant!;
@@ -279,10 +335,19 @@ function BidCard({ me, address, reload }: { me: Me; address: string; reload: () 
       }
       keepBid(client, address, bid); // the salt first: a sent commit without its salt would be forfeited
       try {
-        await send(client, `committing the sealed bid for interval ${d}`, (m) => m.commitBid(d, commitment));
+        const committed = await carry(client, {
+          label: `committing the sealed bid for interval ${d}`,
+          kind: "commit",
+          message: async (domain) => ({ interval: d, ...(await signCommit(signer, domain, { participant: me.id, interval: d, commitment })) }),
+          direct: (m) => m.commitBid(d, commitment),
+          done: async () => (await client.market.bidOf(d, me.id)).committed,
+          onUpdate: track,
+        });
+        updateBid(client, address, d, { commit: committed });
       } catch (err) {
-        const onChain = await client.market.bidOf(d, me.id).catch(() => undefined);
-        if (!onChain?.committed) forgetBid(client, address, d);
+        // the relayer may still carry a commit it took: its salt stays
+        const onChain = err instanceof StillWithRelayer ? undefined : await client.market.bidOf(d, me.id).catch(() => undefined);
+        if (onChain && !onChain.committed) forgetBid(client, address, d);
         throw err;
       }
       setEnergy("");
@@ -332,6 +397,7 @@ function BidCard({ me, address, reload }: { me: Me; address: string; reload: () 
           {busy ? "Committing…" : open ? `Commit sealed bid for interval ${next}` : "Sealed bids are closed for now"}
         </button>
         <Message kind={msg?.kind ?? "ok"} text={msg?.text} testid="bid-msg" />
+        <Receipt c={receipt} testid="bid-receipt" />
       </form>
       {pending.map((b) => {
         const bw = client.times(b.interval);
@@ -363,6 +429,8 @@ function BidCard({ me, address, reload }: { me: Me; address: string; reload: () 
                 <td>
                   {b.state === "committed" ? `sealed, reveals at ${clock(client.times(b.interval).revealStart)}` : b.state === "revealed" ? "revealed" : "not revealed in time (forfeited)"}
                   {b.error && b.state === "committed" && <span class="muted small"> · {b.error}</span>}
+                  <ReceiptLine c={b.commit} label="commit" testid="commit-receipt" />
+                  <ReceiptLine c={b.reveal} label="reveal" testid="reveal-receipt" />
                 </td>
               </tr>
             ))}

@@ -1,13 +1,16 @@
 /**
  * Sealed bids between commit and reveal, kept in this browser's localStorage (per chain, market and
  * account) before the commit is sent, so a reload or a new tab still reveals. The reveal runs by
- * itself once the reveal window opens, while the owner is signed in in any tab.
+ * itself once the reveal window opens, while the owner is signed in in any tab: through the
+ * portal's relayer when there is one (an opening needs no signature), else, or when the relayer
+ * cannot carry it, as the account's own transaction (carry.ts).
  */
 import { signal } from "@preact/signals";
-import { SealedBid, SideValue } from "../../lib/market";
+import { SealedBid, Side, SideValue } from "../../lib/market";
+import { Carriage, carry } from "./carry";
 import type { MarketClient } from "./chain";
 import { explain } from "./errors";
-import { send, session } from "./session";
+import { session } from "./session";
 import { now } from "./store";
 
 export type BidState = "committed" | "revealed" | "missed";
@@ -19,8 +22,9 @@ export interface StoredBid {
   priceWeiPerKWh: string;
   salt: string;
   state: BidState;
-  commitTx?: string;
-  revealTx?: string;
+  /** The receipts of its commit and reveal (transaction, block, who carried it). */
+  commit?: Carriage;
+  reveal?: Carriage;
   error?: string;
 }
 
@@ -87,10 +91,23 @@ export async function revealDue(client: MarketClient) {
         if (now.value >= w.revealEnd) return updateBid(client, s.address, b.interval, { state: "missed" });
         const p = await client.market.participant(id);
         const hint = await client.market.revealHint(b.interval, id, b.side, p.green, BigInt(b.priceWeiPerKWh));
-        const receipt = await send(client, `revealing the bid for interval ${b.interval}`, (m) =>
-          m.revealBid(b.interval, b.side, BigInt(b.energyWh), BigInt(b.priceWeiPerKWh), b.salt, hint),
-        );
-        updateBid(client, s.address, b.interval, { state: "revealed", revealTx: receipt.hash, error: undefined });
+        const reveal = await carry(client, {
+          label: `revealing the bid for interval ${b.interval}`,
+          kind: "reveal",
+          message: async () => ({
+            interval: b.interval,
+            participant: id,
+            side: b.side === Side.Sell ? "sell" : "buy",
+            energyWh: b.energyWh,
+            priceWeiPerKWh: b.priceWeiPerKWh,
+            salt: b.salt,
+            hintPrevId: hint,
+          }),
+          direct: (m) => m.revealBid(b.interval, b.side, BigInt(b.energyWh), BigInt(b.priceWeiPerKWh), b.salt, hint),
+          done: async () => (await client.market.bidOf(b.interval, id)).revealed,
+          onUpdate: (c) => updateBid(client, s.address, b.interval, { reveal: c }),
+        });
+        updateBid(client, s.address, b.interval, { state: "revealed", reveal, error: undefined });
       } catch (e) {
         // too early by the node's clock, or the node is away: the next tick tries again
         updateBid(client, s.address, b.interval, { error: explain(e) });
