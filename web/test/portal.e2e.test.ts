@@ -15,12 +15,12 @@ import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { JsonRpcProvider, NonceManager, Wallet, encryptKeystoreJson, parseEther } from "ethers";
 import type { Browser, BrowserContext, Page } from "playwright-core";
-import { Side, bindMeter, clearUntilDone, commitmentOf, newMeter, newSalt } from "../../lib/market";
+import { Side, clearUntilDone, commitmentOf, newSalt } from "../../lib/market";
 import { weiToEther } from "../../lib/units";
 import type { EnergyMarket } from "../../typechain-types";
 import { Anvil } from "./support/anvil";
 import { DESKTOP, PHONE, launch, layoutProblems, shot } from "./support/browser";
-import { TestMarket, deployTestMarket, fund, provider, times, warp } from "./support/market";
+import { Counterparty, TestMarket, botBuys, counterparty, deployTestMarket, fund, provider, times, warp } from "./support/market";
 import { OUTPUT, WEB_ROOT } from "./support/paths";
 import { startPortal } from "../server/portal";
 import { Chain, startChain, stopChain } from "../../scripts/geth/chain";
@@ -42,6 +42,8 @@ let prosumerCtx: BrowserContext;
 let operatorCtx: BrowserContext;
 let prosumer: Page;
 let operator: Page;
+/** What the portal's server said: which node it used, and any /rpc request it refused. */
+const portalLog: string[] = [];
 
 const prosumerWallet = Wallet.createRandom();
 const meterWallet = Wallet.createRandom();
@@ -49,7 +51,7 @@ let prosumerKeystore: string;
 let operatorKeystore: string;
 let prosumerId = 0;
 /** the buyer on the other side, driven from here */
-let bot: { wallet: NonceManager; address: string; id: number; meter: NonceManager };
+let bot: Counterparty;
 let d = 0; // the delivery interval the prosumer trades
 
 async function keystoreFile(name: string, key: string): Promise<string> {
@@ -70,29 +72,6 @@ async function signIn(page: Page, file: string, password = PASSWORD, scope = pag
 
 const chainBalance = async (id: number) => (await m.market.walletOf(id)).balance;
 
-/** A counterparty driven from here: registered, authorized, funded, and metered (proposed and accepted). */
-async function counterparty(name: string, meterNumber: number) {
-  const bw = Wallet.createRandom(p);
-  const bm = Wallet.createRandom(p);
-  await fund(p, bw.address, "10");
-  await fund(p, bm.address, "1");
-  const signer = new NonceManager(bw);
-  await (await m.market.connect(signer).register(name, true)).wait();
-  const id = Number(await m.market.idOf(bw.address));
-  m.operator.reset();
-  await (await m.market.connect(m.operator).authorize(id, true)).wait();
-  await (await m.market.connect(signer).deposit({ value: parseEther("1") })).wait();
-  await bindMeter(m.market.connect(m.operator) as EnergyMarket, signer, id, newMeter(meterNumber, bm.address, RATED_KW * 1000));
-  return { wallet: signer, address: bw.address, id, meter: new NonceManager(bm) };
-}
-
-/** A counterparty's sealed buy: commit now, reveal later. */
-async function botBuys(b: typeof bot, interval: number, energyWh: bigint, price: string) {
-  const bid = { interval, side: Side.Buy, energyWh, priceWeiPerKWh: parseEther(price), salt: newSalt() };
-  await (await m.market.connect(b.wallet).commitBid(interval, commitmentOf(31337n, m.deployment.market, b.address, bid))).wait();
-  return () => m.market.connect(b.wallet).revealBid(interval, bid.side, bid.energyWh, bid.priceWeiPerKWh, bid.salt, 0).then((tx) => tx.wait());
-}
-
 describe(`the portal in a browser${GETH ? " on Geth Clique" : ""}`, { timeout: GETH ? 600_000 : 240_000 }, () => {
   before(async () => {
     if (GETH) {
@@ -106,12 +85,12 @@ describe(`the portal in a browser${GETH ? " on Geth Clique" : ""}`, { timeout: G
       p = provider(anvil.url);
       m = await deployTestMarket(p);
     }
-    portal = await startPortal({ deployment: m.deployment, rpcUrl: geth ? geth.rpcUrls : anvil.url, distDir: path.join(WEB_ROOT, "dist"), log: () => undefined });
+    portal = await startPortal({ deployment: m.deployment, rpcUrl: geth ? geth.rpcUrls : anvil.url, distDir: path.join(WEB_ROOT, "dist"), log: (l) => portalLog.push(l) });
     await fund(p, prosumerWallet.address, "10");
     await fund(p, meterWallet.address, "1");
     prosumerKeystore = await keystoreFile("prosumer", prosumerWallet.privateKey);
     operatorKeystore = await keystoreFile("operator", m.operatorKey);
-    bot = await counterparty("ev-buyer", 7);
+    bot = await counterparty(p, m, "ev-buyer", 7, RATED_KW);
 
     browser = await launch();
     prosumerCtx = await browser.newContext({ viewport: PHONE });
@@ -365,8 +344,8 @@ describe(`the portal in a browser${GETH ? " on Geth Clique" : ""}`, { timeout: G
     await prosumer.getByTestId("bid-submit").click();
     await prosumer.getByTestId("bid-msg").getByText(`Sealed bid committed for interval ${e}.`).waitFor();
     // two buyers share the sale: the prosumer's history gets an interval with two trades
-    const second = await counterparty("heat-pump", 8);
-    const reveals = [await botBuys(bot, e, 200n, "0.0007"), await botBuys(second, e, 200n, "0.00065")];
+    const second = await counterparty(p, m, "heat-pump", 8, RATED_KW);
+    const reveals = [await botBuys(m, bot, e, 200n, "0.0007"), await botBuys(m, second, e, 200n, "0.00065")];
     const t = await times(m.market, e);
     await warp(p, t.revealStart + 1);
     await prosumer.locator(`[data-testid=my-bids] tr[data-interval="${e}"][data-state=revealed]`).waitFor({ timeout: 30_000 });
@@ -445,5 +424,12 @@ describe(`the portal in a browser${GETH ? " on Geth Clique" : ""}`, { timeout: G
     assert.equal(added?.params?.[0].chainId, "0x" + m.deployment.chainId.toString(16));
     assert.match(added!.params![0].rpcUrls[0], /\/rpc$/);
     await page.close();
+  });
+
+  test("everything the pages and the wallet asked of /rpc was on its allowlist", () => {
+    assert.deepEqual(
+      portalLog.filter((l) => l.includes("/rpc refused")),
+      [],
+    );
   });
 });

@@ -4,7 +4,7 @@
  * waits for block time; accounts are funded by the operator's transfers).
  */
 import { HDNodeWallet, JsonRpcProvider, Network, NonceManager, Wallet, parseEther } from "ethers";
-import { Schedule, deployMarketWithLibraries, readSchedule, scheduleFor } from "../../../lib/market";
+import { Schedule, Side, bindMeter, commitmentOf, deployMarketWithLibraries, newMeter, newSalt, readSchedule, scheduleFor } from "../../../lib/market";
 import type { Deployment } from "../../../lib/deployment";
 import type { EnergyMarket } from "../../../typechain-types";
 
@@ -79,4 +79,34 @@ export async function times(market: EnergyMarket, d: number) {
     start: Number(start + BigInt(d) * interval),
     end: Number(start + BigInt(d + 1) * interval),
   };
+}
+
+export interface Counterparty {
+  wallet: NonceManager;
+  address: string;
+  id: number;
+  meter: NonceManager;
+}
+
+/** A counterparty driven from the test: registered, authorized, funded, and metered (proposed and accepted). */
+export async function counterparty(p: JsonRpcProvider, m: TestMarket, name: string, meterNumber: number, ratedKw: number): Promise<Counterparty> {
+  const bw = Wallet.createRandom(p);
+  const bm = Wallet.createRandom(p);
+  await fund(p, bw.address, "10");
+  await fund(p, bm.address, "1");
+  const signer = new NonceManager(bw);
+  await (await m.market.connect(signer).register(name, true)).wait();
+  const id = Number(await m.market.idOf(bw.address));
+  m.operator.reset();
+  await (await m.market.connect(m.operator).authorize(id, true)).wait();
+  await (await m.market.connect(signer).deposit({ value: parseEther("1") })).wait();
+  await bindMeter(m.market.connect(m.operator) as EnergyMarket, signer, id, newMeter(meterNumber, bm.address, ratedKw * 1000));
+  return { wallet: signer, address: bw.address, id, meter: new NonceManager(bm) };
+}
+
+/** A counterparty's sealed buy: committed now; the function returned reveals it. */
+export async function botBuys(m: TestMarket, b: Counterparty, interval: number, energyWh: bigint, price: string) {
+  const bid = { interval, side: Side.Buy, energyWh, priceWeiPerKWh: parseEther(price), salt: newSalt() };
+  await (await m.market.connect(b.wallet).commitBid(interval, commitmentOf(BigInt(m.deployment.chainId), m.deployment.market, b.address, bid))).wait();
+  return () => m.market.connect(b.wallet).revealBid(interval, bid.side, bid.energyWh, bid.priceWeiPerKWh, bid.salt, 0).then((tx) => tx.wait());
 }
