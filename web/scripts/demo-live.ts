@@ -12,7 +12,8 @@
  *   errors: profile-meters.ts), read by the meter bridge, which posts the registers at every
  *   interval end;
  * - `npx hardhat cycle:run`, which clears and settles every interval as it falls due;
- * - the portal, whose URL is printed. Ctrl-C stops everything this script started.
+ * - the portal, whose URL is printed, with its relayer (paid by an account of its own) carrying what
+ *   prosumers sign. Ctrl-C stops everything this script started.
  *
  * `--geth clique` or `--geth ethash` runs the same on a private two-node Geth network from
  * scripts/geth/chain.ts (Clique: a block a second) instead of anvil: participants and meters are
@@ -167,6 +168,9 @@ async function main() {
   const newcomer = Wallet.createRandom();
   await fund(newcomer.address, "10");
   const keystores: [string, string][] = [["operator", operatorKey], ["newcomer", newcomer.privateKey], ...members.map((x) => [x.spec.name, x.key] as [string, string])];
+  // the portal's relayer pays with an account of its own (cycle:run sends with the operator's)
+  const relayer = new Wallet(Wallet.createRandom().privateKey);
+  await fund(relayer.address, "10");
   for (const [name, k] of keystores) {
     const w = new Wallet(k);
     writeFileSync(path.join(OUT, `${name}.keystore.json`), await encryptKeystoreJson({ address: w.address, privateKey: w.privateKey }, "demo", { scrypt: { N: 1 << 14 } }));
@@ -210,11 +214,12 @@ async function main() {
   start("cycle", process.execPath, [path.join(REPO_ROOT, "node_modules/hardhat/internal/cli/cli.js"), "cycle:run", "--network", network, "--poll-ms", "1000"], env);
   log("cycle:run clears and settles every interval as it falls due");
   const port = Number(process.env.PORTAL_PORT ?? (await freePort()));
-  portal = await startPortal({ deployment, rpcUrl: rpcUrls, distDir: path.join(WEB_ROOT, "dist"), port, cnyPerEther: scenario.market.cnyPerEther });
+  portal = await startPortal({ deployment, rpcUrl: rpcUrls, distDir: path.join(WEB_ROOT, "dist"), port, cnyPerEther: scenario.market.cnyPerEther, relayer: { wallet: relayer }, log: (l) => /relayed|refused|relayer/.test(l) && log(l) });
   console.log(`
   The market portal: ${portal.url}
     operator view:  ${portal.url}#/operator   (sign in with out/demo-live/operator.keystore.json, password "demo")
-    prosumer view:  ${portal.url}#/prosumer   (try out/demo-live/newcomer.keystore.json, password "demo": 10 ETH, not registered)
+    prosumer view:  ${portal.url}#/prosumer   (try out/demo-live/newcomer.keystore.json, password "demo": 10 ETH, not registered;
+                    what it signs, the portal's relayer carries: its receipts show the transaction and block)
   The bots' keystores (password "demo"): sign in as one in the prosumer view to follow its bids and history:
 ${members.map((x) => `    ${x.spec.name.padEnd(14)} out/demo-live/${x.spec.name}.keystore.json`).join("\n")}
   Logs: out/demo-live/{cycle,meter-bridge}.log.  Ctrl-C stops everything.

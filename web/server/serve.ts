@@ -3,6 +3,7 @@
  * for the market of deployments/<network>.json (or MARKET_DEPLOYMENT), proxying the network's node
  * (localhost: LOCALHOST_RPC_URL, default http://127.0.0.1:8545; privnet: PRIVNET_RPC_URLS, every node,
  * or PRIVNET_RPC_URL; any: PORTAL_RPC_URL). With several nodes it proxies one and fails over to the next.
+ * `--rpc-rate` (PORTAL_RPC_CALLS_PER_MINUTE, default 3000) is what one client address may ask of /rpc.
  *
  * The relayer at /relay/* runs when the portal is given a key to pay for batches with, read like
  * the operator's (lib/signers.ts, locally, never by the node): PORTAL_RELAYER_KEY (0x and 64 hex
@@ -35,6 +36,7 @@ async function main() {
       port: { type: "string", default: process.env.PORTAL_PORT ?? "8080" },
       host: { type: "string", default: process.env.PORTAL_HOST ?? "127.0.0.1" },
       cny: { type: "string", default: process.env.PORTAL_CNY_PER_ETHER ?? "626.2" },
+      "rpc-rate": { type: "string", default: process.env.PORTAL_RPC_CALLS_PER_MINUTE ?? "3000" },
     },
   });
   const network = values.network!;
@@ -44,6 +46,8 @@ async function main() {
   const deployment = readDeployment(network, file);
   const rpcUrl = rpcUrlFor(network);
   const wallet = relayerWallet();
+  const callsPerMinute = Number(values["rpc-rate"]);
+  if (!Number.isInteger(callsPerMinute) || callsPerMinute < 1) throw new Error(`--rpc-rate (PORTAL_RPC_CALLS_PER_MINUTE): expected a whole number of calls a minute, not ${JSON.stringify(values["rpc-rate"])}`);
   const portal = await startPortal({
     deployment,
     rpcUrl,
@@ -52,6 +56,7 @@ async function main() {
     host: values.host,
     cnyPerEther: values.cny,
     relayer: wallet && { wallet },
+    rpcLimits: { callsPerMinute },
   });
   console.log(`portal for market ${deployment.market} on ${network} (chain ${deployment.chainId}, nodes ${rpcUrl.join(", ")})`);
   console.log(portal.relayer ? `  relayer:   ${portal.url}relay/ (paid by ${portal.relayer})` : "  relayer:   none (set PORTAL_RELAYER_KEY to carry prosumers' signed messages)");
