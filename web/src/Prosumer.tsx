@@ -11,7 +11,7 @@ import { ClientContext } from "./context";
 import { UserError, explain } from "./errors";
 import { clock, cny, duration, ether, hhmm, kWh } from "./format";
 import { useAction, useChainQuery } from "./hooks";
-import { forgetBid, keepBid, loadBids, revealDue, storedBids, updateBid } from "./sealed";
+import { forgetBid, heldOpening, keepBid, loadBids, revealDue, sealedOf, storedBids, updateBid } from "./sealed";
 import { Receipt, ReceiptLine } from "./Receipt";
 import { Session, session } from "./session";
 import { SignIn } from "./SignIn";
@@ -333,19 +333,29 @@ function BidCard({ me, address, reload }: { me: Me; address: string; reload: () 
       } catch (err) {
         throw new UserError(explain(err));
       }
-      keepBid(client, address, bid); // the salt first: a sent commit without its salt would be forfeited
+      // a second bid for the interval replaces the first: a relayed commit names the commitment it replaces
+      const held = (await client.market.bidOf(d, me.id)).committed;
+      const stored = held ? storedBids.value.find((b) => b.interval === d && b.state === "committed") : undefined;
+      // every bid that may be on chain keeps its salt until the reveal tells which is
+      const previous = stored ? [stored, ...(stored.previous ?? [])].slice(0, 8) : [];
+      const replacing = stored && (await heldOpening(client, address, me.id, stored));
+      const replaces = replacing && commitmentOf(BigInt(client.config.chainId), client.config.market, address, sealedOf(d, replacing));
+      const since = await client.provider.getBlockNumber();
+      // the salt first: a sent commit without its salt would be forfeited (and the replaced bid's, until the chain says which holds)
+      keepBid(client, address, bid, previous);
       try {
         const committed = await carry(client, {
           label: `committing the sealed bid for interval ${d}`,
           kind: "commit",
-          message: async (domain) => ({ interval: d, ...(await signCommit(signer, domain, { participant: me.id, interval: d, commitment })) }),
+          message: async (domain) => ({ interval: d, ...(await signCommit(signer, domain, { participant: me.id, interval: d, commitment, replaces })) }),
           direct: (m) => m.commitBid(d, commitment),
-          done: async () => (await client.market.bidOf(d, me.id)).committed,
+          done: async () => (await client.logs(["BidCommitted"], [d, me.id], since)).at(-1)?.args.commitment === commitment,
           onUpdate: track,
         });
-        updateBid(client, address, d, { commit: committed });
+        updateBid(client, address, d, { commit: committed, previous: undefined });
       } catch (err) {
-        // the relayer may still carry a commit it took: its salt stays
+        // the relayer may still carry a commit it took, and a failed send may still be mined: salts stay
+        // unless the chain holds no commitment at all (then there is nothing to reveal)
         const onChain = err instanceof StillWithRelayer ? undefined : await client.market.bidOf(d, me.id).catch(() => undefined);
         if (onChain && !onChain.committed) forgetBid(client, address, d);
         throw err;

@@ -49,8 +49,8 @@ const serve = (relayer: boolean) =>
   });
 
 /** The receipt `testid` shows once included: carried by `via`, its transaction on chain in the block it names. */
-async function included(testid: string, via: "relayer" | "direct") {
-  const receipt = page.locator(`[data-testid=${testid}][data-status=included]`);
+async function included(testid: string, via: "relayer" | "direct", not?: string) {
+  const receipt = page.locator(`[data-testid=${testid}][data-status=included]${not ? `:not([data-hash="${not}"])` : ""}`);
   await receipt.waitFor({ timeout: 30_000 });
   assert.equal(await receipt.getAttribute("data-via"), via, `${testid} was carried by the ${via}`);
   const hash = (await receipt.getAttribute("data-hash"))!;
@@ -122,7 +122,8 @@ describe("the portal's relayer in a browser", { timeout: 240_000 }, () => {
     await page.getByTestId("meter").getByText("000000000042 (10 kW)").waitFor();
     assert.equal((await m.market.meterOf(id)).account, meter.address);
 
-    // a sealed bid: the salt is in this browser before the signed commit leaves it
+    // a sealed bid, then another that replaces it (the signed commit names the one it replaces):
+    // each salt is in this browser before the signed commit leaves it
     const d = Number(await m.market.currentInterval()) + 2;
     const t = await times(m.market, d);
     await warp(p, t.commitStart + 1);
@@ -133,14 +134,27 @@ describe("the portal's relayer in a browser", { timeout: 240_000 }, () => {
       await route.continue();
     });
     await page.getByTestId("bid-sell").check();
+    await page.getByTestId("bid-energy").fill("0.4");
+    await page.getByTestId("bid-price").fill("0.0005");
+    await page.getByTestId("bid-submit").click();
+    const first = await included("bid-receipt", "relayer");
     await page.getByTestId("bid-energy").fill("0.5");
     await page.getByTestId("bid-price").fill("0.0005");
     await page.getByTestId("bid-submit").click();
+    const commit = await included("bid-receipt", "relayer", first.hash);
     await page.getByTestId("bid-msg").getByText(`Sealed bid committed for interval ${d}.`).waitFor();
-    const commit = await included("bid-receipt", "relayer");
     await page.unroute("**/relay/commit");
-    assert.equal(storedAtSubmit.length, 1);
-    assert.match(storedAtSubmit[0], new RegExp(`"interval":${d},"side":0,"energyWh":"500","priceWeiPerKWh":"${parseEther("0.0005")}","salt":"0x[0-9a-f]{64}"`), "the salt was stored before the commit was submitted");
+    assert.equal(storedAtSubmit.length, 2);
+    const stored = (energyWh: number) => new RegExp(`"interval":${d},"side":0,"energyWh":"${energyWh}","priceWeiPerKWh":"${parseEther("0.0005")}","salt":"0x[0-9a-f]{64}"`);
+    assert.match(storedAtSubmit[0], stored(400), "the salt was stored before the commit was submitted");
+    assert.match(storedAtSubmit[1], stored(500), "the replacing bid's salt too");
+    assert.match(storedAtSubmit[1], /"previous":\[\{"side":0,"energyWh":"400"/, "and the replaced one's, until the chain shows which it holds");
+    const committed = await m.market.queryFilter(m.market.filters.BidCommitted(d, id));
+    assert.deepEqual(
+      committed.map((e) => e.transactionHash),
+      [first.hash, commit.hash],
+      "both commits were carried by the relayer, the second replacing the first",
+    );
     assert.equal((await m.market.bidOf(d, id)).committed, true);
     await page.locator(`[data-testid=my-bids] tr[data-interval="${d}"] [data-testid=commit-receipt][data-hash="${commit.hash}"]`).waitFor();
     await shot(page, "relayed-commit");
