@@ -4,8 +4,7 @@
  */
 import { expect } from "chai";
 import { ethers } from "hardhat";
-import { loadFixture } from "@nomicfoundation/hardhat-network-helpers";
-import { Actor, ETH, buy, commit, paperFixture, placeBids, reveal, sell, settleThrough, toClearing, toCommit, toReveal, toSettlement } from "../shared/fixtures";
+import { Actor, ETH, buy, commit, paperFixture, placeBids, reveal, sell, settleThrough, toClearing, toCommit, toReveal, toSettlement, loadFixture } from "../shared/fixtures";
 import { clearUntilDone } from "../../lib/market";
 import { EnergyMarket } from "../../typechain-types";
 import {

@@ -5,10 +5,9 @@
  */
 import { expect } from "chai";
 import { ethers } from "hardhat";
-import { loadFixture } from "@nomicfoundation/hardhat-network-helpers";
 import { TypedDataEncoder } from "ethers";
 import { EnergyMarket } from "../../typechain-types";
-import { ETH, paperFixture, toCommit, toReveal, toStart } from "../shared/fixtures";
+import { ETH, paperFixture, toCommit, toReveal, toStart, loadFixture } from "../shared/fixtures";
 import { marketDomain, signAcceptance, signCommit, signReading, signRegistration, signWithdrawal } from "../../lib/signed";
 import { SECURITY, Side, newMeter, seal, skipReason, skipsOf, snapshot } from "./helpers";
 
