@@ -21,6 +21,11 @@ import {
   toHex,
   encodeControl,
   Frame,
+  decodeLoadRecord,
+  decodeLoadRecordRequest,
+  formatCalendar,
+  loadRecordClass,
+  loadRecordEnergy,
 } from "./codec";
 import { loadConfig } from "./config";
 import { runBridge } from "./daemon";
@@ -189,16 +194,13 @@ function describeFrame(frame: Frame): Record<string, unknown> {
 function describeMessage(message: Message): Record<string, unknown> {
   switch (message.kind) {
     case "read":
-      return { di: message.di };
+      return { di: message.di, ...(message.params ? describeReadParams(message.di, message.params) : {}) };
     case "read-follow-up":
       return { di: message.di, sequence: message.sequence };
     case "read-address":
       return {};
-    case "broadcast-time": {
-      const { year, month, day, hour, minute, second } = message.time;
-      const two = (n: number) => String(n).padStart(2, "0");
-      return { value: `${year}-${two(month)}-${two(day)}T${two(hour)}:${two(minute)}:${two(second)}`, unit: "" };
-    }
+    case "broadcast-time":
+      return { value: `${formatCalendar("date", message.time)}T${formatCalendar("time", message.time)}`, unit: "" };
     case "read-reply": {
       const value = decodeKnownValue(message.di, message.value);
       return { di: message.di, ...value, ...(message.sequence === undefined ? {} : { sequence: message.sequence }) };
@@ -212,8 +214,21 @@ function describeMessage(message: Message): Record<string, unknown> {
   }
 }
 
-/** The value of a known identifier, or the raw data of an unknown one. */
-function decodeKnownValue(id: string, data: Buffer): Record<string, string> {
+/** The parameters of a read: the time and block count of a load record, or their bytes. */
+function describeReadParams(id: string, params: Buffer): Record<string, unknown> {
+  if (loadRecordClass(id) === undefined) return { params: toHex(params, "") };
+  const { blocks, time } = decodeLoadRecordRequest(params);
+  return { recordTime: formatCalendar("minute", time), blocks };
+}
+
+/** The value of a known identifier, a load record, or the raw data of an unknown identifier. */
+function decodeKnownValue(id: string, data: Buffer): Record<string, unknown> {
+  const recordClass = loadRecordClass(id);
+  if (recordClass !== undefined) {
+    const record = decodeLoadRecord(data, recordClass);
+    const classes = record.classes.flatMap((block, i) => (block ? [i + 1] : []));
+    return { recordTime: formatCalendar("minute", record.time), classes, ...loadRecordEnergy(record) };
+  }
   try {
     return { ...decodeValue(id, data) };
   } catch (error) {

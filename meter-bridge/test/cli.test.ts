@@ -61,7 +61,14 @@ describe("meter-bridge frame", () => {
   it("says what is wrong with a malformed frame and exits 1", async () => {
     assertCleanFailure(await cli("frame", "decode", VECTORS.replyForward123456_78.replace(/CC 16$/, "CD 16")), /^meter-bridge: bad checksum: frame says CD, bytes sum to CC\n$/);
     assertCleanFailure(await cli("frame", "decode", "68 12 90 78"), /frame truncated/);
-    assertCleanFailure(await cli("frame", "decode", "68 1"), /not an even number of hex digits/);
+    assertCleanFailure(await cli("frame", "decode", "68 1"), /^meter-bridge: "68 1" has an odd number of hex digits \(3\): each byte is two digits, e.g. 68 01\n$/);
+    assertCleanFailure(await cli("frame", "decode", "zz"), /^meter-bridge: "zz" is not hex: "z" is not a hex digit \(write bytes as pairs of hex digits, e.g. 68 12 90\)\n$/);
+  });
+
+  it("decodes a load record reply to its time and energy registers", async () => {
+    const reply = "68 01 00 00 00 00 00 68 91 22 34 33 37 39 D3 D3 4C 48 47 3C 36 57 DD DD DD 89 67 45 33 BC 3A 33 33 33 33 33 33 33 33 33 33 DD B9 18 46 16";
+    const result = JSON.parse((await cli("frame", "decode", reply)).stdout);
+    assert.deepEqual([result.di, result.recordTime, result.classes, result.forwardKWh, result.reverseKWh], ["06040001", "2024-03-09T14:15", [4], "1234.56", "7.89"]);
   });
 
   it("encodes a read request with the 4-byte FE preamble", async () => {
