@@ -7,6 +7,7 @@
  */
 import { closeSync, existsSync, fsyncSync, openSync, readFileSync, renameSync, writeSync } from "node:fs";
 import path from "node:path";
+import { stripUndefined } from "./line";
 
 /** Which market a journal belongs to, and its interval clock. */
 export interface JournalHeader {
@@ -16,6 +17,10 @@ export interface JournalHeader {
   market: string;
   startTime: number;
   intervalSeconds: number;
+  /** when settlement of an interval opens, after its end (s); cached from the chain, absent in older journals */
+  settleOffsetSeconds?: number;
+  /** how long settlement waits for a missing reading (s); cached from the chain */
+  readingGraceSeconds?: number;
 }
 
 export interface ReadingRecord {
@@ -25,6 +30,8 @@ export interface ReadingRecord {
   importWh: string;
   exportWh: string;
   readAt: string;
+  /** where the registers come from: read at the boundary (absent), or the meter's record for the boundary's time */
+  source?: "load-record" | "hourly-freeze";
 }
 
 export interface TxRecord {
@@ -46,10 +53,28 @@ export interface DoneRecord {
   outcome: Outcome;
   hash?: string;
   block?: number;
+  /** hash of the block that included the post: a reorganization that drops it is noticed by comparing it */
+  blockHash?: string;
   reason?: string;
 }
 
-type JournalRecord = JournalHeader | ReadingRecord | TxRecord | DoneRecord;
+/** A posted reading whose transaction a chain reorganization took off the canonical chain: it is unsettled again. */
+export interface ReorgRecord {
+  t: "reorg";
+  meter: string;
+  interval: number;
+  hash: string;
+  block: number;
+  /** blocks the reorganization replaced, as far as the bridge saw them */
+  depth: number;
+}
+
+type JournalRecord = JournalHeader | ReadingRecord | TxRecord | DoneRecord | ReorgRecord;
+
+export interface JournalOptions {
+  /** settled readings kept per meter, counted in intervals back from its newest; default 16 */
+  historyIntervals?: number;
+}
 
 /** Everything known about one meter's reading of one interval. */
 export interface Entry {
@@ -61,18 +86,29 @@ export interface Entry {
 export class Journal {
   private readonly entries = new Map<string, Map<number, Entry>>();
   private fd = -1;
+  /** records in the file, and the bytes they take */
+  private fileRecords = 0;
+  private fileBytes = 0;
+  private readonly historyIntervals: number;
 
   private constructor(
     readonly file: string,
     readonly header: JournalHeader,
-  ) {}
+    options: JournalOptions,
+  ) {
+    this.historyIntervals = options.historyIntervals ?? 16;
+    if (!Number.isSafeInteger(this.historyIntervals) || this.historyIntervals < 0) throw new TypeError(`historyIntervals must be a non-negative integer, got ${this.historyIntervals}`);
+  }
 
   /**
-   * Opens a journal, creating it with `header` when absent; rewrites it without entries
-   * that are settled, except the newest per meter.
+   * Opens a journal, creating it with `header` when absent, and compacts it: it keeps every
+   * unsettled reading and each meter's settled readings of its last `historyIntervals`
+   * intervals. While it runs it compacts itself again whenever the file holds twice what is
+   * live (plus 100 records), so its size stays bounded by what is not yet settled plus that
+   * window of history.
    * @throws Error when an existing journal belongs to another chain or market
    */
-  static open(file: string, header: Omit<JournalHeader, "t" | "version">): Journal {
+  static open(file: string, header: Omit<JournalHeader, "t" | "version">, options: JournalOptions = {}): Journal {
     const records = existsSync(file) ? readRecords(file) : [];
     const existing = records[0];
     const wanted: JournalHeader = { t: "header", version: 1, ...header };
@@ -84,7 +120,7 @@ export class Journal {
         }
       }
     }
-    const journal = new Journal(file, wanted);
+    const journal = new Journal(file, { ...existing, ...stripUndefined(wanted) } as JournalHeader, options);
     for (const record of records.slice(1)) journal.apply(record);
     journal.rewrite();
     return journal;
@@ -99,6 +135,16 @@ export class Journal {
 
   get(meter: string, interval: number): Entry | undefined {
     return this.entries.get(meter)?.get(interval);
+  }
+
+  /** Every reading of a meter still in the journal, oldest interval first. */
+  readings(meter: string): Entry[] {
+    return [...(this.entries.get(meter)?.values() ?? [])].sort((a, b) => a.reading.interval - b.reading.interval);
+  }
+
+  /** Records and bytes in the journal file now. */
+  size(): { records: number; bytes: number } {
+    return { records: this.fileRecords, bytes: this.fileBytes };
   }
 
   /** The newest interval meter `meter` has a reading for, or undefined. */
@@ -127,6 +173,13 @@ export class Journal {
   settle(done: Omit<DoneRecord, "t">): void {
     this.requireEntry(done.meter, done.interval);
     this.append({ t: "done", ...done });
+    this.compactIfDue();
+  }
+
+  /** Makes a posted reading unsettled again: a reorganization took its transaction off the chain. */
+  reopen(reorg: Omit<ReorgRecord, "t">): void {
+    this.requireEntry(reorg.meter, reorg.interval);
+    this.append({ t: "reorg", ...reorg });
   }
 
   close(): void {
@@ -140,9 +193,34 @@ export class Journal {
 
   private append(record: JournalRecord): void {
     if (this.fd < 0) throw new Error("the journal is closed");
-    writeSync(this.fd, `${JSON.stringify(record)}\n`);
+    const line = `${JSON.stringify(record)}\n`;
+    writeSync(this.fd, line);
     fsyncSync(this.fd);
+    this.fileRecords++;
+    this.fileBytes += Buffer.byteLength(line);
     this.apply(record);
+  }
+
+  /** Records a rewrite would keep. */
+  private liveRecords(): number {
+    let count = 1;
+    for (const meter of this.entries.values()) for (const entry of this.kept(meter)) count += 1 + entry.txs.length + (entry.done ? 1 : 0);
+    return count;
+  }
+
+  /** A meter's entries a rewrite keeps, oldest first: unsettled ones, and settled ones within the history window (the newest always). */
+  private kept(meter: Map<number, Entry>): Entry[] {
+    const entries = [...meter.values()].sort((a, b) => a.reading.interval - b.reading.interval);
+    const newest = entries.at(-1)?.reading.interval ?? 0;
+    const newestSettled = entries.filter((entry) => entry.done).at(-1);
+    return entries.filter((entry) => !entry.done || entry === newestSettled || entry.reading.interval > newest - this.historyIntervals);
+  }
+
+  private compactIfDue(): void {
+    if (this.fileRecords > 2 * this.liveRecords() + 100) {
+      this.close();
+      this.rewrite();
+    }
   }
 
   private apply(record: JournalRecord): void {
@@ -156,31 +234,34 @@ export class Journal {
     const entry = this.get(record.meter, record.interval);
     if (!entry) return; // its reading was compacted away
     if (record.t === "tx") entry.txs.push(record);
-    else entry.done = record;
+    else if (record.t === "done") entry.done = record;
+    else entry.done = undefined;
   }
 
-  /** Writes the live state to a new file and atomically replaces the old one. */
+  /**
+   * Writes the live state to a new file and atomically replaces the old one: unsettled
+   * readings, and settled ones within the history window (each meter's newest always).
+   */
   private rewrite(): void {
     const records: JournalRecord[] = [this.header];
     for (const meter of this.entries.values()) {
-      const entries = [...meter.values()].sort((a, b) => a.reading.interval - b.reading.interval);
-      const newestSettled = entries.filter((entry) => entry.done).at(-1);
-      for (const entry of entries) {
-        if (entry.done && entry !== newestSettled) {
-          meter.delete(entry.reading.interval);
-          continue;
-        }
-        records.push(entry.reading, ...entry.txs, ...(entry.done ? [entry.done] : []));
+      const kept = new Set(this.kept(meter));
+      for (const entry of [...meter.values()].sort((a, b) => a.reading.interval - b.reading.interval)) {
+        if (!kept.has(entry)) meter.delete(entry.reading.interval);
+        else records.push(entry.reading, ...entry.txs, ...(entry.done ? [entry.done] : []));
       }
     }
+    const text = records.map((record) => `${JSON.stringify(record)}\n`).join("");
     const temporary = `${this.file}.tmp`;
     const fd = openSync(temporary, "w");
-    writeSync(fd, records.map((record) => `${JSON.stringify(record)}\n`).join(""));
+    writeSync(fd, text);
     fsyncSync(fd);
     closeSync(fd);
     renameSync(temporary, this.file);
     fsyncDirectory(path.dirname(this.file));
     this.fd = openSync(this.file, "a");
+    this.fileRecords = records.length;
+    this.fileBytes = Buffer.byteLength(text);
   }
 }
 
