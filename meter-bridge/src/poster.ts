@@ -3,10 +3,16 @@
  * meter's own key. Each reading goes through: already confirmed? already on chain? a signed
  * transaction still pending (broadcast it again, or replace it with higher fees when stuck)?
  * else simulate, sign, journal, broadcast. Node errors are retried with backoff for as long
- * as it takes; nothing is lost while the node is away.
+ * as it takes; nothing is lost while the node is away. A posted reading whose transaction a
+ * chain reorganization took off the canonical chain is unsettled again and its transaction
+ * broadcast again.
+ *
+ * Signing (`signPost`: the transaction, from the reading and the chain's fees and nonce) is
+ * apart from sending (`send`): a reading signed otherwise (e.g. typed data for a batch) can take
+ * the same journal-then-broadcast path.
  */
 import { setTimeout as sleep } from "node:timers/promises";
-import { Contract, Interface, JsonRpcProvider, Transaction, TransactionRequest, Wallet, isError } from "ethers";
+import { Contract, Interface, JsonRpcProvider, Transaction, TransactionReceipt, TransactionRequest, Wallet, isError } from "ethers";
 import { MARKET_ABI, PERMANENT_REVERTS } from "./abi";
 import { Entry, Journal, TxRecord } from "./journal";
 import { Logger } from "./log";
@@ -23,12 +29,14 @@ export interface PosterOptions {
   rebroadcastMs?: number;
   /** replace a transaction still unmined after this long with one paying 12.5% more, ms; default 180000 */
   replaceAfterMs?: number;
+  /** posted readings are checked against reorganizations of the last this many blocks; default 128 */
+  watchBlocks?: number;
 }
 
 type Settings = Required<PosterOptions>;
 
 export function posterSettings(options: PosterOptions = {}): Settings {
-  const settings = { confirmations: 1, pollMs: 1000, retryMaxMs: 30_000, rebroadcastMs: 10_000, replaceAfterMs: 180_000, ...stripUndefined(options) };
+  const settings = { confirmations: 1, pollMs: 1000, retryMaxMs: 30_000, rebroadcastMs: 10_000, replaceAfterMs: 180_000, watchBlocks: 128, ...stripUndefined(options) };
   for (const [name, value] of Object.entries(settings)) {
     if (!Number.isSafeInteger(value) || value < (name === "confirmations" ? 1 : 0)) throw new TypeError(`${name} must be a ${name === "confirmations" ? "positive" : "non-negative"} integer, got ${value}`);
   }
@@ -46,10 +54,15 @@ class NotYetAccepted extends Error {}
 export class MeterPoster {
   private readonly settings: Settings;
   private readonly market: Contract;
+  private readonly marketAddress: string;
   private readonly signer: Wallet;
   private participantId = 0;
   private readonly lastBroadcast = new Map<string, number>();
   private wakeUp: (() => void) | undefined;
+  /** reorganizations to check the posted readings against: the fork block and depth of each */
+  private readonly reorgs: Array<{ forkBlock: number; depth?: number }> = [];
+  /** intervals whose transaction a reorganization took away, not yet sent again */
+  private readonly reorged = new Set<number>();
 
   constructor(
     /** 12-digit meter address; its integer value is the meter number on chain */
@@ -64,6 +77,7 @@ export class MeterPoster {
     this.settings = posterSettings(options);
     this.signer = wallet.connect(provider);
     this.market = new Contract(marketAddress, MARKET, this.signer);
+    this.marketAddress = marketAddress;
   }
 
   /** Tells the poster a new reading is in the journal. */
@@ -71,30 +85,84 @@ export class MeterPoster {
     this.wakeUp?.();
   }
 
+  /** Tells the poster the chain reorganized above `forkBlock`: its readings posted there are checked again. */
+  reorganized(reorg: { forkBlock: number; depth: number }): void {
+    this.reorgs.push(reorg);
+    this.wake();
+  }
+
   /** Posts readings as they come until `signal` aborts. */
   async run(signal: AbortSignal): Promise<void> {
     let failures = 0;
+    let checkedAtStart = false;
     while (!signal.aborted) {
-      const entry = this.journal.unsettled(this.meter)[0];
-      if (!entry) {
-        await this.waitForWake(signal);
-        continue;
-      }
       let pauseMs = this.settings.pollMs;
+      let interval: number | undefined;
       try {
+        if (!checkedAtStart) checkedAtStart = await this.checkRecentPosts(); // the chain may have reorganized while the bridge was down
+        while (this.reorgs.length > 0) {
+          await this.checkPosts(this.reorgs[0]);
+          this.reorgs.shift();
+        }
+        const entry = this.journal.unsettled(this.meter)[0];
+        if (!entry) {
+          await this.waitForWake(signal);
+          continue;
+        }
+        interval = entry.reading.interval;
         if ((await this.step(entry)) === "done") pauseMs = 0;
         failures = 0;
       } catch (error) {
         failures++;
         pauseMs = Math.min(this.settings.retryMaxMs, this.settings.pollMs * 2 ** Math.min(failures, 16));
-        this.log.warn("posting delayed", { meter: this.meter, interval: entry.reading.interval, error: describe(error), retryInMs: pauseMs });
+        this.log.warn("posting delayed", { meter: this.meter, interval, error: describe(error), retryInMs: pauseMs });
       }
       if (pauseMs > 0) await sleep(pauseMs, undefined, { signal }).catch(() => undefined);
     }
   }
 
+  /** Checks the readings posted in the last `watchBlocks` blocks; false when the node did not answer (checked later). */
+  private async checkRecentPosts(): Promise<boolean> {
+    try {
+      const head = await this.provider.getBlockNumber();
+      await this.checkPosts({ forkBlock: head - this.settings.watchBlocks });
+      return true;
+    } catch (error) {
+      this.log.debug("cannot check the recent posts yet", { meter: this.meter, error: describe(error) });
+      return false;
+    }
+  }
+
+  /** Checks that the readings posted above `forkBlock` are still on the canonical chain; reopens those that are not. */
+  private async checkPosts({ forkBlock, depth }: { forkBlock: number; depth?: number }): Promise<void> {
+    for (const entry of this.journal.readings(this.meter)) {
+      const done = entry.done;
+      if (done?.outcome !== "posted" || done.hash === undefined || done.block === undefined || done.block <= forkBlock) continue;
+      const receipt = await this.canonicalReceipt(done.hash);
+      const { meter, interval } = entry.reading;
+      if (receipt?.status === 1) {
+        if (receipt.blockHash === done.blockHash) continue;
+        this.journal.settle({ meter, interval, outcome: "posted", hash: done.hash, block: receipt.blockNumber, blockHash: receipt.blockHash });
+        this.log.info("reading's transaction is in another block after a reorganization", { meter, interval, tx: done.hash, block: receipt.blockNumber, previousBlock: done.block, depth });
+        continue;
+      }
+      this.journal.reopen({ meter, interval, hash: done.hash, block: done.block, depth: depth ?? -1 });
+      this.reorged.add(interval);
+      this.log.warn("reading's transaction was reorganized away, sending it again", { meter, interval, tx: done.hash, block: done.block, depth: depth ?? "while the bridge was down" });
+    }
+  }
+
+  /** The receipt of a transaction if it is in a block of the canonical chain. */
+  private async canonicalReceipt(hash: string): Promise<TransactionReceipt | null> {
+    const receipt = await this.provider.getTransactionReceipt(hash);
+    if (!receipt) return null;
+    const block = await this.provider.getBlock(receipt.blockNumber);
+    return block?.hash === receipt.blockHash ? receipt : null;
+  }
+
   private waitForWake(signal: AbortSignal): Promise<void> {
     return new Promise((resolve) => {
+      if (signal.aborted) return resolve(); // aborted while the loop was busy: its abort event has passed
       const done = () => {
         this.wakeUp = undefined;
         signal.removeEventListener("abort", done);
@@ -110,19 +178,19 @@ export class MeterPoster {
     // read first: a transaction mined after this point is then seen as still pending, never as lost
     const minedNonce = await this.provider.getTransactionCount(this.signer.address, "latest");
     for (const tx of [...entry.txs].reverse()) {
-      const receipt = await this.provider.getTransactionReceipt(tx.hash);
+      const receipt = await this.canonicalReceipt(tx.hash);
       if (!receipt) continue;
       if (receipt.status !== 1) continue; // reverted: the chain state below decides what next
       if ((await receipt.confirmations()) < this.settings.confirmations) return "wait";
-      this.journal.settle({ meter, interval, outcome: "posted", hash: tx.hash, block: receipt.blockNumber });
-      this.log.info("reading posted", { meter, interval, importWh: entry.reading.importWh, exportWh: entry.reading.exportWh, tx: tx.hash, block: receipt.blockNumber });
+      this.settlePosted(entry, tx.hash, receipt);
       return "done";
     }
     if (await this.settledOnChain(entry)) return "done";
     const latest = entry.txs.at(-1);
     if (latest && latest.nonce >= minedNonce) {
-      if (Date.now() - latest.sentAt >= this.settings.replaceAfterMs) await this.signAndSend(entry, latest.nonce, latest);
-      else await this.broadcastAgain(latest);
+      if (Date.now() - latest.sentAt >= this.settings.replaceAfterMs) await this.send(await this.signPost(entry, latest.nonce, latest), latest);
+      else await this.broadcastAgain(latest, this.reorged.has(interval));
+      if (this.reorged.delete(interval)) this.log.warn("reading sent again after a reorganization", { meter, interval, tx: entry.txs.at(-1)!.hash, nonce: latest.nonce });
       return "wait";
     }
     const revert = await this.simulate(entry);
@@ -133,18 +201,38 @@ export class MeterPoster {
       return "done";
     }
     if (revert) throw new NotYetAccepted(`the market refuses the post: ${revert}`);
-    await this.signAndSend(entry, await this.provider.getTransactionCount(this.signer.address, "pending"));
+    const tx = await this.signPost(entry, await this.provider.getTransactionCount(this.signer.address, "pending"));
+    if (this.reorged.delete(interval)) this.log.warn("reading sent again after a reorganization", { meter, interval, tx: tx.hash, nonce: tx.nonce, newTransaction: true });
+    await this.send(tx);
     return "wait";
   }
 
-  /** Settles the entry when the chain already holds a reading for its interval. */
+  private settlePosted(entry: Entry, hash: string, receipt: TransactionReceipt): void {
+    const { meter, interval, importWh, exportWh } = entry.reading;
+    this.journal.settle({ meter, interval, outcome: "posted", hash, block: receipt.blockNumber, blockHash: receipt.blockHash });
+    this.log.info("reading posted", { meter, interval, importWh, exportWh, tx: hash, block: receipt.blockNumber });
+  }
+
+  /**
+   * Settles the entry when the chain already holds a reading for its interval: posted by one of
+   * its own transactions (whose receipt the node did not give, e.g. after a node change), by
+   * another transaction, or conflicting.
+   */
   private async settledOnChain(entry: Entry): Promise<boolean> {
     const { meter, interval } = entry.reading;
-    const [posted, importWh, exportWh] = await this.market.readingOf(await this.participant(), interval);
+    const participantId = await this.participant();
+    const [posted, importWh, exportWh] = await this.market.readingOf(participantId, interval);
     if (!posted) return false;
     if (importWh === BigInt(entry.reading.importWh) && exportWh === BigInt(entry.reading.exportWh)) {
-      this.journal.settle({ meter, interval, outcome: "already-posted" });
-      this.log.info("reading already on chain", { meter, interval });
+      const event = (await this.provider.getLogs({ address: this.marketAddress, topics: MARKET.encodeFilterTopics("ReadingPosted", [participantId, interval]), fromBlock: 0 })).at(-1);
+      const ours = event && entry.txs.some((tx) => tx.hash === event.transactionHash);
+      const receipt = ours ? await this.canonicalReceipt(event.transactionHash) : null;
+      if (receipt) {
+        this.settlePosted(entry, event!.transactionHash, receipt);
+      } else {
+        this.journal.settle({ meter, interval, outcome: "already-posted", hash: event?.transactionHash, block: event?.blockNumber });
+        this.log.info("reading already on chain, posted by another transaction", { meter, interval, tx: event?.transactionHash ?? "unknown (the node keeps no logs of it)" });
+      }
     } else {
       const reason = `ConflictingReading: the chain holds ${importWh}/${exportWh} Wh`;
       this.journal.settle({ meter, interval, outcome: "rejected", reason });
@@ -176,8 +264,8 @@ export class MeterPoster {
     }
   }
 
-  /** Signs a post with `nonce` (paying at least 12.5% more than `replacing`), journals it, broadcasts it. */
-  private async signAndSend(entry: Entry, nonce: number, replacing?: TxRecord): Promise<void> {
+  /** Signs the post of a reading with `nonce`, paying at least 12.5% more than `replacing`; nothing is sent. */
+  private async signPost(entry: Entry, nonce: number, replacing?: TxRecord): Promise<TxRecord> {
     const old = replacing ? Transaction.from(replacing.raw) : undefined;
     // A replacement keeps the gas limit of the transaction it replaces. Estimating again can run on a
     // pending state that already holds the stuck post (anvil estimates on "pending"); there the post is
@@ -201,10 +289,13 @@ export class MeterPoster {
       Object.assign(request, { type: 0, gasPrice: bump(fees.gasPrice, old?.gasPrice) });
     }
     const raw = await this.signer.signTransaction(request);
-    const hash = Transaction.from(raw).hash!;
-    const tx: TxRecord = { t: "tx", meter: entry.reading.meter, interval: entry.reading.interval, hash, nonce, raw, sentAt: Date.now() };
+    return { t: "tx", meter: entry.reading.meter, interval: entry.reading.interval, hash: Transaction.from(raw).hash!, nonce, raw, sentAt: Date.now() };
+  }
+
+  /** Journals a signed post, then broadcasts it. */
+  private async send(tx: TxRecord, replacing?: TxRecord): Promise<void> {
     this.journal.addTx(tx);
-    if (replacing) this.log.warn("replacing a stuck transaction", { meter: tx.meter, interval: tx.interval, nonce, tx: hash, replaces: replacing.hash });
+    if (replacing) this.log.warn("replacing a stuck transaction", { meter: tx.meter, interval: tx.interval, nonce: tx.nonce, tx: tx.hash, replaces: replacing.hash });
     await this.broadcastAgain(tx, true);
   }
 
@@ -227,9 +318,13 @@ function maxOf(a: bigint, b: bigint): bigint {
   return a > b ? a : b;
 }
 
-/** A short description of an error for the logs. */
+/** A short description of an error for the logs; for an error ethers could not classify, the node's own words. */
 export function describe(error: unknown): string {
   if (isError(error, "CALL_EXCEPTION") && error.revert) return `${error.revert.name}(${error.revert.args.join(", ")})`;
+  if (isError(error, "UNKNOWN_ERROR")) {
+    const node = (error as { error?: { message?: string } }).error?.message;
+    if (node) return `the node says: ${node}`;
+  }
   if (error instanceof Error) return (error as Error & { shortMessage?: string }).shortMessage ?? error.message;
   return String(error);
 }

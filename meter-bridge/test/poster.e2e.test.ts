@@ -13,10 +13,10 @@ import { after, before, describe, it } from "node:test";
 import { Contract, Interface, JsonRpcProvider, Transaction, Wallet } from "ethers";
 import { MARKET_ABI } from "../src/abi";
 import { Journal, TxRecord } from "../src/journal";
-import { Fields, Level, Logger } from "../src/log";
 import { MeterPoster, PosterOptions } from "../src/poster";
 import { Anvil, CHAIN_ID, DEV_KEY, freePort } from "./support/anvil";
 import { deployMarket } from "./support/market";
+import { CapturedLog, Line } from "./support/capturedLog";
 import { waitUntil } from "./support/wait";
 
 const INTERVAL_SECONDS = 60;
@@ -25,42 +25,6 @@ const REPLACE_AFTER_MS = 800;
 /** the poster sleeps this long after each step; the test mines inside that pause */
 const POLL_MS = 300;
 const TIMEOUT_MS = 5000;
-
-interface Line extends Fields {
-  level: Level;
-  msg: string;
-}
-
-/** A logger that keeps its lines and lets the test wait, in step with the poster, for the next matching one. */
-class CapturedLog implements Logger {
-  readonly lines: Line[] = [];
-  private waiters: Array<{ match: (line: Line) => boolean; resolve: (line: Line) => void }> = [];
-  debug = (msg: string, fields?: Fields) => this.write("debug", msg, fields);
-  info = (msg: string, fields?: Fields) => this.write("info", msg, fields);
-  warn = (msg: string, fields?: Fields) => this.write("warn", msg, fields);
-  error = (msg: string, fields?: Fields) => this.write("error", msg, fields);
-
-  private write(level: Level, msg: string, fields: Fields = {}): void {
-    const line: Line = { level, msg, ...fields };
-    this.lines.push(line);
-    for (const waiter of [...this.waiters]) {
-      if (!waiter.match(line)) continue;
-      this.waiters.splice(this.waiters.indexOf(waiter), 1);
-      waiter.resolve(line);
-    }
-  }
-
-  /** The next line (from now on) that matches. */
-  next(match: (line: Line) => boolean, what: string): Promise<Line> {
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => {
-        this.waiters = this.waiters.filter((waiter) => waiter.match !== match);
-        reject(new Error(`timed out waiting for the log line: ${what}; the poster logged ${JSON.stringify(this.lines)}`));
-      }, TIMEOUT_MS);
-      this.waiters.push({ match, resolve: (line) => (clearTimeout(timer), resolve(line)) });
-    });
-  }
-}
 
 const broadcastOf = (hash?: string) => (line: Line) => line.msg === "transaction broadcast" && (hash === undefined || line.tx === hash);
 

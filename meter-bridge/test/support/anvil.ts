@@ -29,6 +29,8 @@ export interface AnvilOptions {
   blockTime?: number;
   /** the chain's rules; london (the target Geth chains) when absent */
   hardfork?: "london" | "berlin";
+  /** chain id; CHAIN_ID when absent */
+  chainId?: number;
 }
 
 export class Anvil {
@@ -41,11 +43,12 @@ export class Anvil {
 
   async start(): Promise<void> {
     const { port, stateFile, blockTime } = this.options;
-    const args = ["--port", String(port), "--hardfork", this.options.hardfork ?? "london", "--chain-id", String(CHAIN_ID), "--silent"];
+    const chainId = this.options.chainId ?? CHAIN_ID;
+    const args = ["--port", String(port), "--hardfork", this.options.hardfork ?? "london", "--chain-id", String(chainId), "--silent"];
     if (stateFile) args.push("--state", stateFile);
     if (blockTime) args.push("--block-time", String(blockTime));
     this.child = spawn(ANVIL, args, { stdio: "ignore" });
-    const provider = new JsonRpcProvider(this.url, CHAIN_ID, { staticNetwork: true });
+    const provider = new JsonRpcProvider(this.url, chainId, { staticNetwork: true });
     try {
       for (const until = Date.now() + 15_000; ; ) {
         try {
