@@ -186,9 +186,12 @@ export class MeterBus extends EventEmitter {
     });
   }
 
-  /** Broadcasts the time to every meter (08); meters do not reply. */
-  broadcastTime(time: MeterTime): Promise<void> {
-    return this.exclusive(() => this.send(encodeBroadcastTime(time, { preamble: this.settings.preamble })));
+  /**
+   * Broadcasts the time to every meter (08); meters do not reply. Given a function, the time is
+   * taken from it when the line is free (after the requests queued before), so it is not stale.
+   */
+  broadcastTime(time: MeterTime | (() => MeterTime)): Promise<void> {
+    return this.exclusive(() => this.send(encodeBroadcastTime(typeof time === "function" ? time() : time, { preamble: this.settings.preamble })));
   }
 
   /** Stops the bus: the request in flight and all later ones fail with "closed". */

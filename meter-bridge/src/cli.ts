@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 /**
  * meter-bridge run | read | frame decode | frame encode-read | simulate
- * JSON on stdout; on any error a one-line message on stderr and exit code 1.
+ * JSON on stdout; on any error a one-line message on stderr and exit code 1, or 2 when `run`
+ * stops because a setting is wrong (the unit file tells systemd not to restart it then).
  */
 import { readFileSync } from "node:fs";
 import { ParseArgsConfig, parseArgs } from "node:util";
@@ -31,6 +32,7 @@ import { loadConfig } from "./config";
 import { runBridge } from "./daemon";
 import { LineOptions, closeSerialPort, lineOptions, openSerialPort } from "./line";
 import { createLogger, jsonValue } from "./log";
+import { SettingsError } from "./settings";
 import { MeterSimulator, SimulatedMeter, SimulatorOptions } from "./simulator";
 
 const USAGE = `usage:
@@ -67,7 +69,7 @@ async function main(argv: string[]): Promise<void> {
       process.stdout.write(`${USAGE}\n`);
       return;
     default:
-      throw new UsageError(`unknown command "${command}"\n${USAGE}`);
+      throw new UsageError(`unknown command "${command}" (commands: run, read, frame, simulate; "meter-bridge help" shows their options)`);
   }
 }
 
@@ -267,6 +269,6 @@ main(process.argv.slice(2)).then(
   (error: unknown) => {
     const message = error instanceof Error ? error.message : String(error);
     process.stderr.write(`meter-bridge: ${message}\n`);
-    process.exit(1);
+    process.exit(error instanceof SettingsError ? 2 : 1);
   },
 );

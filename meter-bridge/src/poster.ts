@@ -80,6 +80,11 @@ export class MeterPoster {
     this.marketAddress = marketAddress;
   }
 
+  /** The meter's account on chain. */
+  get account(): string {
+    return this.signer.address;
+  }
+
   /** Tells the poster a new reading is in the journal. */
   wake(): void {
     this.wakeUp?.();

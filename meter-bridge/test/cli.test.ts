@@ -6,10 +6,12 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { after, before, describe, it } from "node:test";
 import { promisify } from "node:util";
+import { JsonRpcProvider, Wallet, encryptKeystoreJson } from "ethers";
 import { VECTORS } from "./support/vectors";
 import { PtyPair, startPtyPair } from "./support/ptyPair";
-
-import { CLI } from "./support/paths";
+import { Anvil, CHAIN_ID, DEV_KEY, freePort } from "./support/anvil";
+import { deployMarket } from "./support/market";
+import { CLI, REPO_ROOT } from "./support/paths";
 
 interface Result {
   code: number;
@@ -17,9 +19,9 @@ interface Result {
   stderr: string;
 }
 
-async function cli(...args: string[]): Promise<Result> {
+async function run(file: string, args: string[], cwd?: string): Promise<Result> {
   try {
-    const { stdout, stderr } = await promisify(execFile)(process.execPath, [CLI, ...args]);
+    const { stdout, stderr } = await promisify(execFile)(file, args, { cwd, timeout: 60_000 });
     return { code: 0, stdout, stderr };
   } catch (error) {
     const failed = error as { code: number; stdout: string; stderr: string };
@@ -27,10 +29,15 @@ async function cli(...args: string[]): Promise<Result> {
   }
 }
 
-function assertCleanFailure(result: Result, message: RegExp): void {
-  assert.equal(result.code, 1);
-  assert.equal(result.stdout, "");
+const cli = (...args: string[]) => run(process.execPath, [CLI, ...args]);
+
+/** One line on stderr, exit `code`; stdout empty, or (for the daemon) its JSON log lines only. */
+function assertCleanFailure(result: Result, message: RegExp, code = 1): void {
+  assert.equal(result.code, code, result.stderr);
+  if (code === 2) assert.ok(result.stdout.split("\n").every((line) => line === "" || JSON.parse(line).msg), "only log lines on stdout");
+  else assert.equal(result.stdout, "");
   assert.match(result.stderr, message);
+  assert.equal(result.stderr.split("\n").length, 2, "one line");
   assert.doesNotMatch(result.stderr, /\n\s+at /, "no stack trace");
 }
 
@@ -79,7 +86,7 @@ describe("meter-bridge frame", () => {
   });
 
   it("rejects unknown commands and options", async () => {
-    assertCleanFailure(await cli("fly"), /unknown command "fly"/);
+    assertCleanFailure(await cli("fly"), /^meter-bridge: unknown command "fly" \(commands: run, read, frame, simulate; "meter-bridge help" shows their options\)\n$/);
     assertCleanFailure(await cli("read", "--speed", "9"), /Unknown option '--speed'/);
   });
 });
@@ -117,5 +124,98 @@ describe("meter-bridge read and simulate over a pty pair", () => {
 
   it("reports a port that cannot be opened and exits 1", async () => {
     assertCleanFailure(await cli("read", "--port", "/dev/no-such-port", "--address", "000000000001", "--di", "00010000"), /cannot open \/dev\/no-such-port/);
+  });
+});
+
+describe("npx meter-bridge from the repository root", () => {
+  it("runs the command the README shows", async () => {
+    const result = await run("npx", ["--no-install", "meter-bridge", "frame", "decode", VECTORS.replyForward112280_26], REPO_ROOT);
+    assert.equal(result.code, 0, result.stderr);
+    assert.equal(JSON.parse(result.stdout).value, "112280.26");
+  });
+});
+
+describe("meter-bridge run stops on a wrong setting with one line (exit code 2)", () => {
+  const dir = mkdtempSync(path.join(tmpdir(), "meter-bridge-settings-"));
+  const meterKey = Wallet.createRandom().privateKey;
+  let anvil: Anvil;
+  let market: string;
+  let configs = 0;
+
+  before(async () => {
+    anvil = new Anvil({ port: await freePort() });
+    await anvil.start();
+    const provider = new JsonRpcProvider(anvil.url, CHAIN_ID, { staticNetwork: true });
+    ({ address: market } = await deployMarket(new Wallet(DEV_KEY, provider), { startTime: Math.floor(Date.now() / 1000) - 600, intervalSeconds: 60, meters: [{ address: "000000000001", account: new Wallet(meterKey).address, ratedPowerW: 100_000 }] }));
+    provider.destroy();
+    writeFileSync(path.join(dir, "meter1.key"), meterKey);
+    writeFileSync(path.join(dir, "meter2.json"), await encryptKeystoreJson({ address: new Wallet(meterKey).address, privateKey: meterKey }, "right password", { scrypt: { N: 1024 } }));
+    writeFileSync(path.join(dir, "meter2.password"), "wrong password\n");
+  });
+  after(() => anvil?.stop());
+
+  /** Runs the daemon with a config: a working one for the chain and market, changed by `change`. */
+  async function runWith(change: (config: Record<string, any>) => void): Promise<Result> {
+    const config: Record<string, any> = {
+      rpcUrl: anvil.url,
+      chainId: CHAIN_ID,
+      market,
+      journal: `journal-${++configs}.jsonl`,
+      timeSync: { enabled: false },
+      ports: [{ path: "/dev/meter-bridge-no-such-port", meters: [{ address: "000000000001", key: { keyFile: "meter1.key" } }] }],
+    };
+    change(config);
+    const file = path.join(dir, `bridge-${configs}.json`);
+    writeFileSync(file, JSON.stringify(config));
+    return run(process.execPath, [CLI, "run", "--config", file]);
+  }
+
+  it("a number written as a string, in the user's terms", async () => {
+    assertCleanFailure(await runWith((config) => (config.ports[0].baudRate = "2400")), /^meter-bridge: config: ports\[0\]\.baudRate must be a number \(bits per second, e.g\. 2400 or 9600, 300\.\.115200\), not the string "2400": write it without quotes\n$/, 2);
+  });
+
+  it("maxReadDelaySeconds outside 1..60", async () => {
+    for (const value of [0, 100000]) {
+      assertCleanFailure(await runWith((config) => (config.maxReadDelaySeconds = value)), new RegExp(`^meter-bridge: config: maxReadDelaySeconds must be a whole number 1\\.\\.60 \\(seconds\\), got ${value}\\n$`), 2);
+    }
+  });
+
+  it("a misspelt field", async () => {
+    assertCleanFailure(await runWith((config) => (config.ports[0].baudrate = 9600)), /^meter-bridge: config: ports\[0\] has an unknown field "baudrate" \(known: path, baudRate, /, 2);
+  });
+
+  it("a missing key file, naming the meter and the file", async () => {
+    assertCleanFailure(await runWith((config) => (config.ports[0].meters[0].key = { keyFile: "missing.key" })), new RegExp(`^meter-bridge: meter 000000000001: key file ${path.join(dir, "missing.key")} does not exist\\n$`), 2);
+  });
+
+  it("a keystore password that does not open the keystore, naming the meter and both files", async () => {
+    const result = await runWith((config) => (config.ports[0].meters[0].key = { keystore: "meter2.json", passwordFile: "meter2.password" }));
+    assertCleanFailure(result, new RegExp(`^meter-bridge: meter 000000000001: the password in ${path.join(dir, "meter2.password")} does not open keystore ${path.join(dir, "meter2.json")}\\n$`), 2);
+    assert.doesNotMatch(result.stderr, /REDACTED|INVALID_ARGUMENT|version=/, "no ethers internals");
+  });
+
+  it("a node on another chain, naming both chain ids", async () => {
+    assertCleanFailure(await runWith((config) => (config.chainId = 1)), new RegExp(`^meter-bridge: chain id mismatch: the node at ${anvil.url} is on chain ${CHAIN_ID}, the config says chainId 1\\n$`), 2);
+  });
+
+  it("a market address without a contract, naming the address", async () => {
+    const nowhere = Wallet.createRandom().address;
+    assertCleanFailure(await runWith((config) => (config.market = nowhere)), new RegExp(`^meter-bridge: no contract at market ${nowhere} on chain ${CHAIN_ID}: check "market" in the config\\n$`), 2);
+  });
+
+  it("a market address holding another contract", async () => {
+    const provider = new JsonRpcProvider(anvil.url, CHAIN_ID, { staticNetwork: true });
+    // a contract whose code is a single STOP: every call succeeds and returns nothing
+    const deployed = await (await new Wallet(DEV_KEY, provider).sendTransaction({ data: "0x6001600c60003960016000f300" })).wait();
+    provider.destroy();
+    const other = deployed!.contractAddress!;
+    assertCleanFailure(await runWith((config) => (config.market = other)), new RegExp(`^meter-bridge: the contract at market ${other} on chain ${CHAIN_ID} is not an EnergyMarket: it has no schedule\\(\\) \\(`), 2);
+  });
+
+  it("a port that cannot be opened, with requirePorts", async () => {
+    const result = await runWith((config) => (config.requirePorts = true));
+    assert.equal(result.code, 2, result.stderr);
+    assert.match(result.stderr, /^meter-bridge: cannot open \/dev\/meter-bridge-no-such-port: .* \(the port of meters 000000000001; "requirePorts" is set\)\n$/);
+    assert.ok(result.stdout.split("\n").some((line) => line.includes('"bridge started"')), "it got as far as the ports");
   });
 });

@@ -134,7 +134,7 @@ async function assertPostedOnce(fixture: Fixture, participantId: number, account
   const market = new Contract(fixture.market, MARKET_ABI, provider);
   assert.deepEqual([...(await market.readingOf(participantId, INTERVAL))], [true, BigInt(reading.importWh), BigInt(reading.exportWh)]);
   assert.deepEqual(await postedEvents(fixture, participantId), [[minedHash, INTERVAL, BigInt(reading.importWh), BigInt(reading.exportWh)]], "one ReadingPosted event, from the mined transaction");
-  assert.deepEqual(journal.get(meter, INTERVAL)?.done, { t: "done", meter, interval: INTERVAL, outcome: "posted", hash: minedHash, block: receipt!.blockNumber });
+  assert.deepEqual(journal.get(meter, INTERVAL)?.done, { t: "done", meter, interval: INTERVAL, outcome: "posted", hash: minedHash, block: receipt!.blockNumber, blockHash: receipt!.blockHash });
   assert.deepEqual(journal.unsettled(meter), []);
 }
 
