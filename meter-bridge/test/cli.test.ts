@@ -9,6 +9,7 @@ import { promisify } from "node:util";
 import { JsonRpcProvider, Wallet, encryptKeystoreJson } from "ethers";
 import { VECTORS } from "./support/vectors";
 import { PtyPair, startPtyPair } from "./support/ptyPair";
+import { sleep } from "./support/wait";
 import { Anvil, CHAIN_ID, DEV_KEY, freePort } from "./support/anvil";
 import { deployMarket } from "./support/market";
 import { CLI, REPO_ROOT } from "./support/paths";
@@ -210,6 +211,29 @@ describe("meter-bridge run stops on a wrong setting with one line (exit code 2)"
     provider.destroy();
     const other = deployed!.contractAddress!;
     assertCleanFailure(await runWith((config) => (config.market = other)), new RegExp(`^meter-bridge: the contract at market ${other} on chain ${CHAIN_ID} is not an EnergyMarket: it has no schedule\\(\\) \\(`), 2);
+  });
+
+  it("a port that cannot be opened: without requirePorts, an error at start and at every interval, and the bridge keeps running", async () => {
+    const provider = new JsonRpcProvider(anvil.url, CHAIN_ID, { staticNetwork: true });
+    const { address: fast } = await deployMarket(new Wallet(DEV_KEY, provider), { startTime: Math.floor(Date.now() / 1000) - 10, intervalSeconds: 5, meters: [] });
+    provider.destroy();
+    const config = { rpcUrl: anvil.url, chainId: CHAIN_ID, market: fast, journal: `journal-${++configs}.jsonl`, maxReadDelaySeconds: 1, timeSync: { enabled: false }, ports: [{ path: "/dev/meter-bridge-no-such-port", meters: [{ address: "000000000001", key: { keyFile: "meter1.key" } }] }] };
+    const file = path.join(dir, `bridge-${configs}.json`);
+    writeFileSync(file, JSON.stringify(config));
+    const child = spawn(process.execPath, [CLI, "run", "--config", file], { stdio: ["ignore", "pipe", "pipe"] });
+    let stdout = "";
+    child.stdout!.on("data", (chunk: Buffer) => (stdout += chunk));
+    const lines = () => stdout.split("\n").filter((line) => line.startsWith("{")).map((line) => JSON.parse(line) as { level: string; msg: string; interval?: number; port?: string });
+    const missed = () => lines().filter((line) => line.msg === "readings missed: port unavailable");
+    for (const until = Date.now() + 20_000; missed().length < 3 && Date.now() < until; ) await sleep(100);
+    const exited = new Promise<number | null>((resolve) => child.once("exit", resolve));
+    child.kill("SIGTERM");
+    assert.equal(await exited, 0, "still running, stopped cleanly by SIGTERM");
+    const start = lines().filter((line) => line.msg === "port unavailable at start: its meters are not read until it appears");
+    assert.deepEqual(start.map((line) => [line.level, line.port]), [["error", "/dev/meter-bridge-no-such-port"]]);
+    const intervals = missed().map((line) => line.interval!);
+    assert.ok(intervals.length >= 3 && missed().every((line) => line.level === "error"), `an error each interval: ${intervals.join(",")}`);
+    assert.deepEqual(intervals, intervals.map((_, i) => intervals[0] + i), "every interval, one after the other");
   });
 
   it("a port that cannot be opened, with requirePorts", async () => {
