@@ -212,7 +212,7 @@ export class MeterPoster {
     return "wait";
   }
 
-  private settlePosted(entry: Entry, hash: string, receipt: TransactionReceipt): void {
+  private settlePosted(entry: Entry, hash: string, receipt: { blockNumber: number; blockHash: string }): void {
     const { meter, interval, importWh, exportWh } = entry.reading;
     this.journal.settle({ meter, interval, outcome: "posted", hash, block: receipt.blockNumber, blockHash: receipt.blockHash });
     this.log.info("reading posted", { meter, interval, importWh, exportWh, tx: hash, block: receipt.blockNumber });
@@ -230,12 +230,11 @@ export class MeterPoster {
     if (!posted) return false;
     if (importWh === BigInt(entry.reading.importWh) && exportWh === BigInt(entry.reading.exportWh)) {
       const event = (await this.provider.getLogs({ address: this.marketAddress, topics: MARKET.encodeFilterTopics("ReadingPosted", [participantId, interval]), fromBlock: 0 })).at(-1);
-      const ours = event && entry.txs.some((tx) => tx.hash === event.transactionHash);
-      const receipt = ours ? await this.canonicalReceipt(event.transactionHash) : null;
-      if (receipt) {
-        this.settlePosted(entry, event!.transactionHash, receipt);
+      if (event && entry.txs.some((tx) => tx.hash === event.transactionHash)) {
+        // one of its own posts, whose receipt the node did not give (a node without a transaction index, a node change)
+        this.settlePosted(entry, event.transactionHash, { blockNumber: event.blockNumber, blockHash: event.blockHash });
       } else {
-        this.journal.settle({ meter, interval, outcome: "already-posted", hash: event?.transactionHash, block: event?.blockNumber });
+        this.journal.settle({ meter, interval, outcome: "already-posted", hash: event?.transactionHash, block: event?.blockNumber, blockHash: event?.blockHash });
         this.log.info("reading already on chain, posted by another transaction", { meter, interval, tx: event?.transactionHash ?? "unknown (the node keeps no logs of it)" });
       }
     } else {

@@ -17,6 +17,7 @@ import { MeterPoster } from "../src/poster";
 import { NodePool } from "../src/rpc";
 import { Anvil, CHAIN_ID, DEV_KEY, freePort } from "./support/anvil";
 import { CapturedLog } from "./support/capturedLog";
+import { startRpcProxy } from "./support/rpcProxy";
 import { deployMarket } from "./support/market";
 import { waitUntil } from "./support/wait";
 
@@ -158,5 +159,71 @@ describe("two nodes of one chain", () => {
       nodes.destroy();
       await other.stop();
     }
+  });
+});
+
+describe("a reading found already on chain", () => {
+  let anvil: Anvil;
+  let setup: Awaited<ReturnType<typeof marketOn>>;
+  const key = Wallet.createRandom().privateKey;
+  before(async () => {
+    anvil = new Anvil({ port: await freePort() });
+    await anvil.start();
+    setup = await marketOn(anvil, key);
+  });
+  after(() => anvil?.stop());
+
+  /** Runs a poster over `journal` through `url` until the reading of `interval` is settled; returns its log. */
+  async function postUntilSettled(url: string, journal: Journal, interval: number): Promise<CapturedLog> {
+    const log = new CapturedLog();
+    const nodes = new NodePool([url], CHAIN_ID, log, { timeoutMs: 5000, onWrongChain: (error) => assert.fail(error) });
+    const stop = new AbortController();
+    const running = new MeterPoster(METER, new Wallet(key), nodes, setup.market, journal, log, { pollMs: 100 }).run(stop.signal);
+    try {
+      await waitUntil(() => journal.get(METER, interval)?.done !== undefined, 10_000, `interval ${interval} settled`);
+    } finally {
+      stop.abort();
+      await running;
+      nodes.destroy();
+    }
+    return log;
+  }
+
+  it("is logged as posted when its own journaled transaction put it there, even if the node gives no receipt of it", async () => {
+    const first = Journal.open(path.join(dir, "own-1.jsonl"), setup.header);
+    first.addReading(reading(3, "1500"));
+    await postUntilSettled(anvil.url, first, 3);
+    const [tx] = first.get(METER, 3)!.txs;
+    const { block, blockHash } = first.get(METER, 3)!.done!;
+    first.close();
+
+    // as after a kill -9 between the broadcast and the receipt, on a node that keeps no transaction index
+    const restarted = Journal.open(path.join(dir, "own-2.jsonl"), setup.header);
+    restarted.addReading(reading(3, "1500"));
+    restarted.addTx(tx);
+    const proxy = await startRpcProxy(anvil.url, ["eth_getTransactionReceipt"]);
+    try {
+      const log = await postUntilSettled(proxy.url, restarted, 3);
+      assert.deepEqual(restarted.get(METER, 3)!.done, { t: "done", meter: METER, interval: 3, outcome: "posted", hash: tx.hash, block, blockHash });
+      assert.deepEqual(log.find("reading posted").map((line) => line.tx), [tx.hash]);
+      assert.deepEqual(log.find("reading already on chain, posted by another transaction"), []);
+      assert.equal(restarted.get(METER, 3)!.txs.length, 1, "nothing sent");
+    } finally {
+      restarted.close();
+      await proxy.stop();
+    }
+  });
+
+  it("is logged as already on chain, naming the transaction, when another transaction posted it", async () => {
+    const provider = new JsonRpcProvider(anvil.url, CHAIN_ID, { staticNetwork: true });
+    const byHand = await (await new Contract(setup.market, MARKET_ABI, new Wallet(key, provider)).postReading(BigInt(METER), 4, 1550n, 0n)).wait();
+    provider.destroy();
+    const journal = Journal.open(path.join(dir, "other.jsonl"), setup.header);
+    journal.addReading(reading(4, "1550"));
+    const log = await postUntilSettled(anvil.url, journal, 4);
+    assert.deepEqual([journal.get(METER, 4)!.done!.outcome, journal.get(METER, 4)!.done!.hash], ["already-posted", byHand!.hash]);
+    assert.deepEqual(log.find("reading already on chain, posted by another transaction").map((line) => line.tx), [byHand!.hash]);
+    assert.deepEqual(log.find("reading posted"), []);
+    journal.close();
   });
 });
