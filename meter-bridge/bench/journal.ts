@@ -54,7 +54,12 @@ async function main(): Promise<void> {
     console.log(`${String(k - 1).padStart(8)}  ${String(bytes).padStart(5)}  ${String(records).padStart(7)}`);
   }
   await bridge.stop();
-  const perReading = Math.round(Math.max(...sizes.slice(0, HISTORY_INTERVALS)) / (METERS.length * HISTORY_INTERVALS));
+  const growth = sizes
+    .slice(1)
+    .map((size, i) => size - sizes[i])
+    .filter((step) => step > 0)
+    .sort((a, b) => a - b);
+  const perReading = Math.round(growth[Math.floor(growth.length / 2)] / METERS.length); // median growth per interval, per meter
   console.log(`largest ${Math.max(...sizes)} bytes; over the last half of the run ${Math.min(...sizes.slice(intervals / 2))}..${Math.max(...sizes.slice(intervals / 2))} bytes; about ${perReading} bytes per reading (reading, transaction, outcome)`);
   simulator.stop();
   await closeSerialPort(meterPort);
