@@ -1,7 +1,7 @@
 /** The command line as a user runs it: the compiled dist/cli.js in a child process. */
 import assert from "node:assert/strict";
 import { ChildProcess, execFile, spawn } from "node:child_process";
-import { mkdtempSync, writeFileSync } from "node:fs";
+import { cpSync, existsSync, mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { after, before, describe, it } from "node:test";
@@ -12,7 +12,7 @@ import { PtyPair, startPtyPair } from "./support/ptyPair";
 import { sleep } from "./support/wait";
 import { Anvil, CHAIN_ID, DEV_KEY, freePort } from "./support/anvil";
 import { deployMarket } from "./support/market";
-import { CLI, REPO_ROOT } from "./support/paths";
+import { CLI, PACKAGE_ROOT, REPO_ROOT } from "./support/paths";
 
 interface Result {
   code: number;
@@ -20,9 +20,9 @@ interface Result {
   stderr: string;
 }
 
-async function run(file: string, args: string[], cwd?: string): Promise<Result> {
+async function run(file: string, args: string[], cwd?: string, timeout = 60_000): Promise<Result> {
   try {
-    const { stdout, stderr } = await promisify(execFile)(file, args, { cwd, timeout: 60_000 });
+    const { stdout, stderr } = await promisify(execFile)(file, args, { cwd, timeout });
     return { code: 0, stdout, stderr };
   } catch (error) {
     const failed = error as { code: number; stdout: string; stderr: string };
@@ -128,11 +128,24 @@ describe("meter-bridge read and simulate over a pty pair", () => {
   });
 });
 
-describe("npx meter-bridge from the repository root", () => {
-  it("runs the command the README shows", async () => {
+describe("npx meter-bridge", () => {
+  it("runs from the repository root after npm ci, as the README shows", async () => {
     const result = await run("npx", ["--no-install", "meter-bridge", "frame", "decode", VECTORS.replyForward112280_26], REPO_ROOT);
     assert.equal(result.code, 0, result.stderr);
     assert.equal(JSON.parse(result.stdout).value, "112280.26");
+  });
+
+  it("runs on a gateway installed as the README shows (package.json, package-lock.json and meter-bridge/ only)", async () => {
+    const gateway = mkdtempSync(path.join(tmpdir(), "meter-bridge-gateway-"));
+    for (const file of ["package.json", "package-lock.json"]) cpSync(path.join(REPO_ROOT, file), path.join(gateway, file));
+    for (const entry of ["package.json", "tsconfig.json", "README.md", "src", "bin", "scripts", "deploy", "examples"]) cpSync(path.join(PACKAGE_ROOT, entry), path.join(gateway, "meter-bridge", entry), { recursive: true });
+    // the packages are in npm's cache after the repository's own npm ci; its prepare script builds dist/
+    const install = await run("npm", ["ci", "-w", "meter-bridge", "--include-workspace-root=false", "--prefer-offline", "--no-audit", "--no-fund"], gateway, 120_000);
+    assert.equal(install.code, 0, install.stderr);
+    const result = await run("npx", ["--no-install", "meter-bridge", "frame", "decode", VECTORS.replyForward112280_26], gateway);
+    assert.equal(result.code, 0, result.stderr);
+    assert.equal(JSON.parse(result.stdout).value, "112280.26");
+    assert.ok(existsSync(path.join(gateway, "meter-bridge/dist/cli.js")));
   });
 });
 
