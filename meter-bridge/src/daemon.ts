@@ -38,7 +38,7 @@ export async function runBridge(config: BridgeConfig, log: Logger, signal: Abort
       if (fatal) throw fatal;
       return;
     }
-    const journal = Journal.open(config.journal, { chainId: String(config.chainId), market: config.market, ...timing }, { historyIntervals: config.journalHistoryIntervals });
+    const journal = openJournal(config, timing);
     const posters = new Map<string, MeterPoster>();
     const maxReadDelayMs = 1000 * (config.maxReadDelaySeconds ?? Math.min(60, Math.max(1, Math.floor(timing.intervalSeconds / 10))));
     const readers = config.ports.map((port) => new PortReader(port, timing, journal, log, (meter) => posters.get(meter)?.wake(), { maxReadDelayMs, timeSync: config.timeSync }));
@@ -73,6 +73,15 @@ export async function runBridge(config: BridgeConfig, log: Logger, signal: Abort
   } finally {
     signal.removeEventListener("abort", onAbort);
     provider.destroy();
+  }
+}
+
+/** The journal; one of another chain, market or clock, or a damaged one, is a setting to fix (SettingsError). */
+function openJournal(config: BridgeConfig, timing: MarketTiming): Journal {
+  try {
+    return Journal.open(config.journal, { chainId: String(config.chainId), market: config.market, ...timing }, { historyIntervals: config.journalHistoryIntervals });
+  } catch (error) {
+    throw new SettingsError((error as Error).message);
   }
 }
 

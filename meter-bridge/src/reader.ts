@@ -33,8 +33,8 @@ export class PortReader {
   /** a broadcast time is owed since start (postponed when the start fell near midnight) */
   private startSyncPending: boolean;
   private lastSyncDay: string | undefined;
-  /** meter/interval pairs already reported as lost for good */
-  private readonly reportedLost = new Set<string>();
+  /** per meter, the newest interval already reported as lost for good */
+  private readonly reportedLost = new Map<string, number>();
   /** why the port could not be opened, last time it was tried */
   private openError: string | undefined;
   /** the clock keeping in progress */
@@ -111,24 +111,22 @@ export class PortReader {
   /**
    * Intervals up to `interval` meter `address` still owes, oldest first: after its newest journaled
    * reading, those whose reading the market still waits for, and `interval` itself. A meter with no
-   * reading yet owes only `interval`.
+   * reading yet owes only `interval`. The ones the market no longer waits for are reported once.
    */
   private owed(address: string, interval: number): number[] {
     const last = this.journal.lastInterval(address);
     if (last !== undefined && last >= interval) return [];
-    const intervals: number[] = [];
-    for (let owed = last === undefined ? interval : last + 1; owed <= interval; owed++) {
-      if (owed === interval || this.marketWaitsFor(owed)) intervals.push(owed);
-      else this.reportLost(address, owed, "the market no longer waits for it (its grace period has passed)");
-    }
-    return intervals;
+    if (last === undefined) return [interval];
+    const waited = Math.min(interval, Math.max(last + 1, this.oldestWaitedFor()));
+    if (waited > last + 1) this.reportLost(address, last + 1, "the market no longer waits for it (its grace period has passed)", waited - 1);
+    return Array.from({ length: interval - waited + 1 }, (_, i) => waited + i);
   }
 
-  /** Whether a reading of `interval` may still reach the market before it settles the interval without one. */
-  private marketWaitsFor(interval: number): boolean {
+  /** The oldest interval whose reading the market still waits for: it settles one without a reading only after its grace period. */
+  private oldestWaitedFor(): number {
     const { settleOffsetSeconds, readingGraceSeconds, intervalSeconds } = this.timing;
     const waitSeconds = settleOffsetSeconds !== undefined && readingGraceSeconds !== undefined ? settleOffsetSeconds + readingGraceSeconds : intervalSeconds;
-    return this.now() < boundaryMs(this.timing, interval + 1) + waitSeconds * 1000;
+    return lastBoundary(this.timing, this.now() - waitSeconds * 1000);
   }
 
   /**
@@ -166,12 +164,13 @@ export class PortReader {
     this.journaled(meter);
   }
 
-  private reportLost(meter: string, interval: number, reason: string): void {
-    const key = `${meter}/${interval}`;
-    if (this.reportedLost.has(key)) return;
-    this.reportedLost.add(key);
-    this.log.warn("reading missed", { port: this.config.path, meter, interval, reason });
+  /** Logs once that meter `meter`'s reading of `interval` (through `through`) is lost for good. */
+  private reportLost(meter: string, interval: number, reason: string, through = interval): void {
+    if ((this.reportedLost.get(meter) ?? -1) >= interval) return;
+    this.reportedLost.set(meter, through);
+    this.log.warn("reading missed", { port: this.config.path, meter, interval, ...(through > interval ? { through } : {}), reason });
   }
+
 
   /** Reads the meters' clocks, broadcasts the time, and reads again the clocks that were off. */
   private async keepClocks(bus: MeterBus, reason: "start" | "daily"): Promise<void> {

@@ -172,6 +172,17 @@ describe("reader: a missed boundary taken from the meter's records", () => {
     assert.match(String(missed.reason), /^too late to read at the boundary \(\d+ s after it\) and the meter has no record for it: no load record at .*; (no hourly freezes|.* is not on a freeze hour)$/);
   });
 
+  it("reports the intervals the market no longer waits for once, as a range, and recovers the ones it does", async () => {
+    const timing = localTiming(900, { settleOffsetSeconds: 600, readingGraceSeconds: 300 }); // it waits 15 min after a boundary
+    rig = await startRig([{ address: "000000000015", importWh: 10_000 }], { timing, maxReadDelayMs: 0 });
+    const k = lastBoundary(timing, Date.now());
+    rig.journal.addReading({ meter: "000000000015", interval: k - 6, importWh: "10000", exportWh: "0", readAt: "" });
+    await rig.reader.round(k);
+    await rig.reader.round(k);
+    assert.deepEqual(rig.log.find("reading missed").map((line) => [line.interval, line.through, line.reason]), [[k - 5, k - 2, "the market no longer waits for it (its grace period has passed)"]]);
+    assert.deepEqual(journaled(rig.journal, "000000000015").map(([interval, , , source]) => [interval, source]), [[k - 6, undefined], [k - 1, "load-record"]]);
+  });
+
   it("says nothing about a boundary every meter was already read at (a restart after it)", async () => {
     const timing = localTiming(900);
     rig = await startRig([{ address: "000000000014" }], { timing, maxReadDelayMs: 0 });
