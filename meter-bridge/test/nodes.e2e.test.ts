@@ -94,6 +94,50 @@ describe("a posted reading taken off the chain by a reorganization", () => {
   });
 });
 
+describe("a posted reading whose transaction the new branch holds too", () => {
+  let anvil: Anvil;
+  before(async () => {
+    anvil = new Anvil({ port: await freePort() });
+    await anvil.start();
+  });
+  after(() => anvil?.stop());
+
+  it("is settled in its new block, and nothing is sent again", async () => {
+    const key = Wallet.createRandom().privateKey;
+    const { market, header } = await marketOn(anvil, key);
+    const log = new CapturedLog(10_000);
+    const provider = new NodePool([anvil.url], CHAIN_ID, log, { timeoutMs: 5000, onWrongChain: (error) => assert.fail(error) });
+    const journal = Journal.open(path.join(dir, "remined.jsonl"), header);
+    journal.addReading(reading(3, "1500"));
+    const poster = new MeterPoster(METER, new Wallet(key), provider, market, journal, log, { pollMs: 100 });
+    const watcher = new ChainWatcher(provider, log, { windowBlocks: 16 });
+    watcher.on("reorg", (reorg) => poster.reorganized(reorg));
+    const stop = new AbortController();
+    const running = poster.run(stop.signal);
+    try {
+      await waitUntil(() => journal.get(METER, 3)?.done !== undefined, 10_000, "the first post");
+      const first = journal.get(METER, 3)!.done!;
+      await provider.send("evm_mine", []);
+      await watcher.check();
+      const [tx] = journal.get(METER, 3)!.txs;
+      await provider.send("anvil_reorg", [2, [[tx.raw, 1]]]); // the new branch holds the post one block later
+      assert.equal((await watcher.check())?.depth, 2);
+      await waitUntil(() => journal.get(METER, 3)?.done?.blockHash !== first.blockHash, 10_000, "the journal to follow the post into its new block");
+      const moved = journal.get(METER, 3)!.done!;
+      assert.deepEqual([moved.outcome, moved.hash, moved.block], ["posted", first.hash, first.block! + 1]);
+      assert.equal((await provider.getBlock(moved.block!))?.hash, moved.blockHash);
+      assert.deepEqual(log.find("reading's transaction is in another block after a reorganization").map((line) => [line.interval, line.block, line.previousBlock, line.depth]), [[3, first.block! + 1, first.block, 2]]);
+      assert.deepEqual([log.find("reading's transaction was reorganized away, sending it again"), log.find("reading sent again after a reorganization")], [[], []]);
+      assert.equal(journal.get(METER, 3)!.txs.length, 1);
+    } finally {
+      stop.abort();
+      await running;
+      journal.close();
+      provider.destroy();
+    }
+  });
+});
+
 describe("two nodes of one chain", () => {
   const stateA = path.join(dir, "node-a.json");
   const stateB = path.join(dir, "node-b.json");
