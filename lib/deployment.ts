@@ -9,7 +9,8 @@ export interface Deployment {
   network: string;
   chainId: number;
   market: string;
-  libraries: { Clearing: string; Settlement: string };
+  /** Linked library addresses by name (Clearing, Settlement, Trading, Metering, Accounts, Participants). */
+  libraries: Record<string, string>;
   operator: string;
   deployedAt: { block: number; time: number };
   schedule: ScheduleTimes;

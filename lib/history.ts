@@ -40,7 +40,7 @@ export async function readHistory(market: EnergyMarket, fromBlock: number, f: Hi
       actualKWh: whToKWh(l.args.actualWh),
       balancingEther: weiToEther(l.args.balancingWei),
       rewardEther: weiToEther(l.args.rewardWei),
-      penaltyEther: weiToEther(l.args.penaltyWei),
+      penaltyEther: weiToEther(l.args.rewardWei - l.args.incentiveWei), // the event carries reward and net
       incentiveEther: weiToEther(l.args.incentiveWei),
       readingMissing: l.args.readingMissing,
       tx: l.transactionHash,

@@ -4,8 +4,9 @@
  * Tasks, the cycle daemon, the simulator and the tests all go through these functions.
  */
 import { AbiCoder, BigNumberish, ContractRunner, EventFragment, Interface, LogDescription, Signer, hexlify, keccak256, randomBytes } from "ethers";
-import { EnergyMarket, EnergyMarket__factory, Clearing__factory, Settlement__factory } from "../typechain-types";
+import { Accounts__factory, EnergyMarket, EnergyMarket__factory, Clearing__factory, Metering__factory, Participants__factory, Settlement__factory, Trading__factory } from "../typechain-types";
 import type { IEnergyMarket } from "../typechain-types";
+import type { EnergyMarketLibraryAddresses } from "../typechain-types/factories/contracts/EnergyMarket__factory";
 import type { ScheduleTimes } from "./deployment";
 
 /** The contract's fixed timing (IEnergyMarket.Schedule). */
@@ -18,6 +19,8 @@ export interface Schedule {
   readingGraceSeconds: BigNumberish;
 }
 export type MarketParams = IEnergyMarket.MarketParamsStruct;
+export type Limits = IEnergyMarket.LimitsStruct;
+export type MeterProposal = IEnergyMarket.MeterProposalStruct;
 
 export const Side = { Sell: 0, Buy: 1 } as const;
 export type SideValue = (typeof Side)[keyof typeof Side];
@@ -27,17 +30,37 @@ export const STAGES = ["NotStarted", "Green", "All", "Release", "Done"] as const
 export const STAGE_DONE = STAGES.indexOf("Done");
 export type PhaseName = (typeof PHASES)[number];
 
-/** The paper's parameters (section 3.1), with the decisions of MECHANISM.md. */
+/**
+ * The paper's parameters (section 3.1), with the decisions of MECHANISM.md: the balancing price A is
+ * kept within [0.0003, 0.0012] ether/kWh (the paper's prices run from 0.000408 to 0.000824) and falls
+ * back to the reference price below 0.1 kWh of trades; a commit never revealed forfeits at least the
+ * whole margin.
+ */
 export const PAPER_PARAMS: IEnergyMarket.MarketParamsStruct = {
   marginWei: 10n ** 15n, // 0.001 ether
-  forfeitWei: 10n ** 14n, // 0.0001 ether
+  forfeitWei: 10n ** 15n, // the whole margin (the least forfeit; a metered bidder's grows with its rating)
+  maxEnergyWh: 1_000_000n, // 1 MWh in one interval
+  minVolumeWh: 100n, // 0.1 kWh: below it A is the reference price
   referencePriceWeiPerKWh: 7n * 10n ** 14n, // 0.0007 ether/kWh
   maxPriceWeiPerKWh: 10n ** 18n, // 1 ether/kWh
-  maxEnergyWh: 1_000_000n, // 1 MWh in one interval
+  floorPriceWeiPerKWh: 3n * 10n ** 14n, // 0.0003 ether/kWh
+  capPriceWeiPerKWh: 12n * 10n ** 14n, // 0.0012 ether/kWh
   shortRatioPpm: 1_100_000n, // W' = 1.1
   longRatioPpm: 900_000n, // W'' = 0.9
   rewardRatioPpm: 10_000n, // M' = 0.01
   penaltyRatioPpm: 50_000n, // M'' = 0.05
+};
+
+/**
+ * Bounds fixed at deployment: bid prices up to 1 ether/kWh, the balancing band (what balancing and the
+ * security can charge) up to 0.01 ether/kWh, about ten times the paper's prices; a margin up to
+ * 1 ether; meters up to 10 MW.
+ */
+export const DEFAULT_LIMITS: IEnergyMarket.LimitsStruct = {
+  maxPriceWeiPerKWh: 10n ** 18n,
+  maxBandPriceWeiPerKWh: 10n ** 16n,
+  maxMarginWei: 10n ** 18n,
+  maxRatedPowerW: 10_000_000n,
 };
 
 /**
@@ -56,32 +79,62 @@ export function scheduleFor(intervalSeconds: number, startTime: bigint | number 
   };
 }
 
-/** Deploy the two linked libraries and the market; the deployer becomes the operator. */
-export async function deployMarket(signer: Signer, schedule: Schedule, params: MarketParams = PAPER_PARAMS): Promise<EnergyMarket> {
-  return (await deployMarketWithLibraries(signer, schedule, params)).market;
+/** Deploy the linked libraries and the market; the deployer becomes the operator. */
+export async function deployMarket(signer: Signer, schedule: Schedule, params: MarketParams = PAPER_PARAMS, limits: Limits = DEFAULT_LIMITS): Promise<EnergyMarket> {
+  return (await deployMarketWithLibraries(signer, schedule, params, limits)).market;
 }
 
 /** As deployMarket, also returning the library addresses. One transaction at a time, so a plain
  * key-holding signer (which counts nonces from the node) works on any node. */
-export async function deployMarketWithLibraries(signer: Signer, schedule: Schedule, params: MarketParams = PAPER_PARAMS) {
+export async function deployMarketWithLibraries(signer: Signer, schedule: Schedule, params: MarketParams = PAPER_PARAMS, limits: Limits = DEFAULT_LIMITS) {
   const { factory, libraries } = await linkedMarketFactory(signer);
-  const market = await (await factory.deploy(schedule, params)).waitForDeployment();
+  const market = await (await factory.deploy(schedule, limits, params)).waitForDeployment();
   return { market, libraries };
 }
 
-/** Deploy the two libraries (one transaction at a time) and return the market factory linked to them. */
+/** The market's linked libraries, in deployment order. */
+const LIBRARIES = [
+  ["Clearing", Clearing__factory],
+  ["Settlement", Settlement__factory],
+  ["Trading", Trading__factory],
+  ["Metering", Metering__factory],
+  ["Accounts", Accounts__factory],
+  ["Participants", Participants__factory],
+] as const;
+
+/** Deploy the linked libraries (one transaction at a time) and return the market factory linked to them. */
 export async function linkedMarketFactory(signer: Signer) {
-  const clearing = await (await new Clearing__factory(signer).deploy()).waitForDeployment();
-  const settlement = await (await new Settlement__factory(signer).deploy()).waitForDeployment();
-  const libraries = { Clearing: await clearing.getAddress(), Settlement: await settlement.getAddress() };
-  const factory = new EnergyMarket__factory(
-    {
-      "contracts/libraries/Clearing.sol:Clearing": libraries.Clearing,
-      "contracts/libraries/Settlement.sol:Settlement": libraries.Settlement,
-    },
-    signer,
-  );
+  const libraries: Record<string, string> = {};
+  for (const [name, Factory] of LIBRARIES) {
+    const lib = await (await new Factory(signer).deploy()).waitForDeployment();
+    libraries[name] = await lib.getAddress();
+  }
+  const links = Object.fromEntries(LIBRARIES.map(([name]) => [`contracts/libraries/${name}.sol:${name}`, libraries[name]]));
+  const factory = new EnergyMarket__factory(links as unknown as EnergyMarketLibraryAddresses, signer);
   return { factory, libraries };
+}
+
+/**
+ * Bind a meter the way the contract requires: the operator proposes it, the prosumer accepts that
+ * exact proposal (its wallet must already hold the security the rated power asks for).
+ */
+export async function bindMeter(operatorMarket: EnergyMarket, prosumer: Signer, participantId: bigint | number, meter: MeterProposal) {
+  await (await operatorMarket.proposeMeter(participantId, meter)).wait();
+  const [hash] = await operatorMarket.meterProposalOf(participantId);
+  return (await operatorMarket.connect(prosumer).acceptMeter(hash)).wait();
+}
+
+/** A meter proposal for a new meter with zero registers (the common first binding). */
+export function newMeter(meterNumber: bigint | number, account: string, ratedPowerW: bigint | number, open: { importWh?: bigint; exportWh?: bigint } = {}): MeterProposal {
+  return {
+    meterNumber,
+    account,
+    ratedPowerW,
+    openImportWh: open.importWh ?? 0n,
+    openExportWh: open.exportWh ?? 0n,
+    closeImportWh: 0n,
+    closeExportWh: 0n,
+  };
 }
 
 /** The market's fixed timing, in seconds. */
@@ -167,7 +220,7 @@ export const newSalt = (): string => hexlify(randomBytes(32));
 export function commitmentOf(chainId: bigint, market: string, bidder: string, bid: SealedBid): string {
   return keccak256(
     AbiCoder.defaultAbiCoder().encode(
-      ["uint256", "address", "uint32", "address", "uint8", "uint64", "uint128", "bytes32"],
+      ["uint256", "address", "uint32", "address", "uint8", "uint64", "uint64", "bytes32"],
       [chainId, market, bid.interval, bidder, bid.side, bid.energyWh, bid.priceWeiPerKWh, bid.salt],
     ),
   );

@@ -30,6 +30,8 @@ export interface ModelClearing {
   tradedValue: bigint;
   /** Energy matched per participant ID. */
   filledWh: Map<number, bigint>;
+  /** A seller's proceeds as the contract counts them: each trade's amount rounded up to the gwei. */
+  proceedsWei: Map<number, bigint>;
 }
 
 export interface ModelRatios {
@@ -38,6 +40,8 @@ export interface ModelRatios {
   rewardRatioPpm: bigint; // M'
   penaltyRatioPpm: bigint; // M''
 }
+
+const GWEI = 10n ** 9n;
 
 /** Money for `energyWh` at `priceWeiPerKWh`, rounded down. */
 export const costOf = (energyWh: bigint, priceWeiPerKWh: bigint): bigint => (energyWh * priceWeiPerKWh) / 1000n;
@@ -60,7 +64,7 @@ function byPriority(side: BidSide) {
 /** Paper steps 2-5: green sellers against green buyers, then everyone with quantity left. */
 export function clearBook(bids: ModelBid[]): ModelClearing {
   const remaining = new Map<number, bigint>(bids.map((b) => [b.id, b.energyWh]));
-  const result: ModelClearing = { trades: [], tradedWh: 0n, tradedValue: 0n, filledWh: new Map() };
+  const result: ModelClearing = { trades: [], tradedWh: 0n, tradedValue: 0n, filledWh: new Map(), proceedsWei: new Map() };
   const sellers = bids.filter((b) => b.side === "sell").sort(byPriority("sell"));
   const buyers = bids.filter((b) => b.side === "buy").sort(byPriority("buy"));
   match(sellers.filter((b) => b.green), buyers.filter((b) => b.green), "green", remaining, result);
@@ -77,7 +81,9 @@ function match(sellers: ModelBid[], buyers: ModelBid[], stage: "green" | "all", 
     const buyer = b[0];
     const energy = min(remaining.get(seller.id)!, remaining.get(buyer.id)!);
     const price = (seller.priceWeiPerKWh + buyer.priceWeiPerKWh) / 2n;
-    out.trades.push({ stage, sellerId: seller.id, buyerId: buyer.id, energyWh: energy, priceWeiPerKWh: price, amountWei: costOf(energy, price) });
+    const amountWei = costOf(energy, price);
+    out.trades.push({ stage, sellerId: seller.id, buyerId: buyer.id, energyWh: energy, priceWeiPerKWh: price, amountWei });
+    out.proceedsWei.set(seller.id, (out.proceedsWei.get(seller.id) ?? 0n) + ((amountWei + GWEI - 1n) / GWEI) * GWEI);
     out.tradedWh += energy;
     out.tradedValue += energy * price;
     for (const id of [seller.id, buyer.id]) {
@@ -89,9 +95,27 @@ function match(sellers: ModelBid[], buyers: ModelBid[], stage: "green" | "all", 
   }
 }
 
-/** Formula 2: A = Σ Q·G / Σ Q, or the reference price for an interval without trades. */
+/** Formula 2: A = Σ Q·G / Σ Q (the mean trade price), or the reference price for an interval without trades. */
 export function averagePrice(c: Pick<ModelClearing, "tradedWh" | "tradedValue">, referencePriceWeiPerKWh: bigint): bigint {
   return c.tradedWh === 0n ? referencePriceWeiPerKWh : c.tradedValue / c.tradedWh;
+}
+
+/** The operator's band for the balancing price. */
+export interface ModelBand {
+  referencePriceWeiPerKWh: bigint;
+  floorPriceWeiPerKWh: bigint;
+  capPriceWeiPerKWh: bigint;
+  minVolumeWh: bigint;
+}
+
+/**
+ * The price A that balancing and incentives use (MECHANISM.md, "The balancing price A is banded"):
+ * the mean trade price clamped to [floor, cap], or the reference price below the minimum volume.
+ */
+export function balancingPrice(c: Pick<ModelClearing, "tradedWh" | "tradedValue">, band: ModelBand): bigint {
+  if (c.tradedWh === 0n || c.tradedWh < band.minVolumeWh) return band.referencePriceWeiPerKWh;
+  const mean = c.tradedValue / c.tradedWh;
+  return mean < band.floorPriceWeiPerKWh ? band.floorPriceWeiPerKWh : mean > band.capPriceWeiPerKWh ? band.capPriceWeiPerKWh : mean;
 }
 
 export interface ModelSettlement {
@@ -103,27 +127,80 @@ export interface ModelSettlement {
   incentiveWei: bigint;
 }
 
+/** A participant's revealed bid after clearing, net positions in Wh (export/sell positive). */
+export interface ModelPosition {
+  /** +energy for a sell bid, -energy for a buy bid. */
+  declaredWh: bigint;
+  /** +sold, -bought. */
+  clearedWh: bigint;
+  /** The bid's price. */
+  priceWeiPerKWh: bigint;
+  /** A seller's proceeds (ModelClearing.proceedsWei), 0 for a buyer. */
+  proceedsWei: bigint;
+}
+
+/** A participant's position in a cleared book, or null when it did not bid. */
+export function positionOf(c: ModelClearing, bid: ModelBid | undefined): ModelPosition | null {
+  if (!bid) return null;
+  const filled = c.filledWh.get(bid.id) ?? 0n;
+  const sell = bid.side === "sell";
+  return {
+    declaredWh: sell ? bid.energyWh : -bid.energyWh,
+    clearedWh: sell ? filled : -filled,
+    priceWeiPerKWh: bid.priceWeiPerKWh,
+    proceedsWei: sell ? (c.proceedsWei.get(bid.id) ?? 0n) : 0n,
+  };
+}
+
 /**
- * Formulas 1-5 on net positions (Wh, export positive): `cleared` c, `actual` a, `declared` b (null
- * when the participant did not bid: no reward or penalty).
+ * What the undelivered part of a sale earned above its value at A (the unwind premium): its share of
+ * the proceeds rounded up, less its energy at A rounded down, never negative.
  */
-export function settleParticipant(
-  declaredWh: bigint | null,
-  clearedWh: bigint,
-  actualWh: bigint,
-  averagePriceWeiPerKWh: bigint,
-  r: ModelRatios,
-): ModelSettlement {
+export function unwindPremium(p: ModelPosition | null, shortWh: bigint, A: bigint): bigint {
+  if (!p || p.declaredWh < 0n || p.clearedWh <= 0n) return 0n;
+  const sold = p.clearedWh;
+  const undelivered = min(shortWh, sold);
+  const earned = (p.proceedsWei * undelivered + sold - 1n) / sold;
+  const atPrice = costOf(undelivered, A);
+  return earned > atPrice ? earned - atPrice : 0n;
+}
+
+/**
+ * Formulas 1-5 with the integrity rules (MECHANISM.md): `position` null when the participant did not
+ * bid (no reward or penalty, cleared 0). A short seller also pays the unwind premium; the reward counts
+ * the declared energy only for a bid priced to trade at A, otherwise the cleared energy.
+ */
+export function settleParticipant(position: ModelPosition | null, actualWh: bigint, A: bigint, r: ModelRatios): ModelSettlement {
+  const clearedWh = position?.clearedWh ?? 0n;
   const deviation = abs(actualWh - clearedWh);
   let balancingWei = 0n;
-  if (actualWh < clearedWh) balancingWei = -valueOf(deviation, averagePriceWeiPerKWh, r.shortRatioPpm);
-  if (actualWh > clearedWh) balancingWei = valueOf(deviation, averagePriceWeiPerKWh, r.longRatioPpm);
-  if (declaredWh === null) return { balancingWei, rewardWei: 0n, penaltyWei: 0n, incentiveWei: 0n };
-  const sameSign = (declaredWh > 0n && actualWh > 0n) || (declaredWh < 0n && actualWh < 0n);
-  const consistent = sameSign ? min(abs(declaredWh), abs(actualWh)) : 0n;
-  const rewardWei = valueOf(consistent, averagePriceWeiPerKWh, r.rewardRatioPpm);
-  const penaltyWei = valueOf(abs(declaredWh - actualWh), averagePriceWeiPerKWh, r.penaltyRatioPpm);
+  if (actualWh < clearedWh) balancingWei = -(valueOf(deviation, A, r.shortRatioPpm) + unwindPremium(position, deviation, A));
+  if (actualWh > clearedWh) balancingWei = valueOf(deviation, A, r.longRatioPpm);
+  if (position === null) return { balancingWei, rewardWei: 0n, penaltyWei: 0n, incentiveWei: 0n };
+  const buy = position.declaredWh < 0n;
+  const marketable = buy ? position.priceWeiPerKWh >= A : position.priceWeiPerKWh <= A;
+  const b = marketable ? position.declaredWh : position.clearedWh;
+  const sameSign = (b > 0n && actualWh > 0n) || (b < 0n && actualWh < 0n);
+  const consistent = sameSign ? min(abs(b), abs(actualWh)) : 0n;
+  const rewardWei = valueOf(consistent, A, r.rewardRatioPpm);
+  const penaltyWei = valueOf(abs(position.declaredWh - actualWh), A, r.penaltyRatioPpm);
   return { balancingWei, rewardWei, penaltyWei, incentiveWei: rewardWei - penaltyWei };
+}
+
+/** The security a bound meter keeps: 2 × R × cap × (W' + M''), R the rated energy per interval. */
+export function securityOf(ratedEnergyWh: bigint, p: { capPriceWeiPerKWh: bigint; shortRatioPpm: bigint; penaltyRatioPpm: bigint }): bigint {
+  return 2n * valueOf(ratedEnergyWh, p.capPriceWeiPerKWh, p.shortRatioPpm + p.penaltyRatioPpm);
+}
+
+/** A sell bid's collateral: E × cap × (W' + M''). */
+export function saleCollateralOf(energyWh: bigint, p: { capPriceWeiPerKWh: bigint; shortRatioPpm: bigint; penaltyRatioPpm: bigint }): bigint {
+  return valueOf(energyWh, p.capPriceWeiPerKWh, p.shortRatioPpm + p.penaltyRatioPpm);
+}
+
+/** The forfeit of a commit never revealed: max(forfeitWei, R × cap × (1 + M'')). */
+export function forfeitOf(ratedEnergyWh: bigint, p: { forfeitWei: bigint; capPriceWeiPerKWh: bigint; penaltyRatioPpm: bigint }): bigint {
+  const byRating = valueOf(ratedEnergyWh, p.capPriceWeiPerKWh, 1_000_000n + p.penaltyRatioPpm);
+  return byRating > p.forfeitWei ? byRating : p.forfeitWei;
 }
 
 const min = (a: bigint, b: bigint) => (a < b ? a : b);

@@ -3,7 +3,7 @@
  * paper's values as defaults. Decimal strings in, exact integers (Wh, wei, ppm) out.
  */
 import { readFileSync } from "node:fs";
-import { MarketParams, Schedule, scheduleFor } from "./market";
+import { MarketParams, PAPER_PARAMS, Schedule, scheduleFor } from "./market";
 import type { ScheduleTimes } from "./deployment";
 import { UnitError, etherToWei, kWhToWh, parseDecimal, ratioToPpm } from "./units";
 
@@ -174,7 +174,10 @@ function parseInterval(x: unknown, at: string, byName: Map<string, ScenarioParti
   return { label, bids, metered };
 }
 
-/** The contract's parameters from the scenario's market block. */
+/**
+ * The contract's parameters from the scenario's market block. The balancing price's band and minimum
+ * volume are not scenario fields (yet): the paper's defaults (lib/market PAPER_PARAMS) apply.
+ */
 export function marketParams(m: ScenarioMarket): MarketParams {
   return {
     marginWei: etherToWei(m.marginEther, "marginEther"),
@@ -182,6 +185,9 @@ export function marketParams(m: ScenarioMarket): MarketParams {
     referencePriceWeiPerKWh: etherToWei(m.referencePriceEtherPerKWh, "referencePriceEtherPerKWh"),
     maxPriceWeiPerKWh: etherToWei(m.maxPriceEtherPerKWh, "maxPriceEtherPerKWh"),
     maxEnergyWh: kWhToWh(m.maxEnergyKWh, "maxEnergyKWh"),
+    minVolumeWh: PAPER_PARAMS.minVolumeWh,
+    floorPriceWeiPerKWh: PAPER_PARAMS.floorPriceWeiPerKWh,
+    capPriceWeiPerKWh: PAPER_PARAMS.capPriceWeiPerKWh,
     shortRatioPpm: ratioToPpm(m.balancingShortRatio, "balancingShortRatio"),
     longRatioPpm: ratioToPpm(m.balancingLongRatio, "balancingLongRatio"),
     rewardRatioPpm: ratioToPpm(m.rewardRatio, "rewardRatio"),

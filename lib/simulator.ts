@@ -1,6 +1,7 @@
 /**
  * The scenario engine behind `npx hardhat simulate`: deploys a fresh market, registers and funds the
- * scenario's participants, binds a meter account to each prosumer, then runs every interval through
+ * scenario's participants, binds a meter account to each prosumer (the operator proposes it, the
+ * prosumer accepts it once its deposit covers the meter's security), then runs every interval through
  * the real contract (commit, reveal, clear, cumulative meter registers through the meter accounts,
  * settle) on a timeline of phase times, and reads the results back from the contract's events.
  * The same engine runs on the in-process network (block time moved forward) and on a real node
@@ -9,10 +10,11 @@
 import { Signer, Wallet, id as keccakText } from "ethers";
 import { EnergyMarket } from "../typechain-types";
 import { Call, ChainClock, Mined, TransactionFailed, call } from "./chain";
-import { HintBook, STAGE_DONE, SealedBid, Side, commitmentOf, deployMarket, newSalt, DEFAULT_CLEAR_STEPS } from "./market";
+import { HintBook, STAGE_DONE, SealedBid, Side, commitmentOf, deployMarket, newMeter, newSalt, DEFAULT_CLEAR_STEPS } from "./market";
+import { securityOf } from "./model";
 import { Scenario, ScenarioBid, ScenarioError, ScenarioParticipant, marketParams, marketSchedule } from "./scenario";
 import { GasFigures, IntervalResult, ParticipantIntervalResult, SimulationResult, Trade } from "./result";
-import { etherToWei, weiToEther } from "./units";
+import { etherToWei, weiToEther, whToKWh } from "./units";
 import { readHistory } from "./history";
 
 const SETTLE_BATCH = 100;
@@ -29,7 +31,7 @@ interface Member {
   id: bigint;
   signer: Wallet;
   address: string;
-  meter?: { signer: Wallet; address: string; number: bigint; importWh: bigint; exportWh: bigint };
+  meter?: { signer: Wallet; address: string; number: bigint; ratedPowerW: bigint; importWh: bigint; exportWh: bigint };
 }
 
 
@@ -83,7 +85,6 @@ export async function simulate(scenario: Scenario, o: SimulationOptions): Promis
     steps.push({ time: view.commitStart, order: 0, what: what("commits"), run: () => commitAll(d, spec.bids, sealed) });
     steps.push({ time: view.revealStart, order: 1, what: what("reveals"), run: () => revealAll(d, spec.bids, sealed) });
     steps.push({ time: view.revealEnd, order: 2, what: what("clearing"), run: () => clearInterval(d) });
-    if (j === 0) steps.push({ time: startOf(d), order: 3, what: what("initial meter readings"), run: () => postReadings(d - 1) });
     steps.push({
       time: startOf(d + 1),
       order: 3,
@@ -166,7 +167,11 @@ export async function simulate(scenario: Scenario, o: SimulationOptions): Promis
     gas.add("postReading", await clock.sendAll(calls));
   }
 
-  /** Settle every interval up to `d` (the first call also settles the empty ones since binding). */
+  /**
+   * Settle every interval up to `d`. The first call also settles the intervals from the binding to the
+   * first traded one: no bids, no readings (the first reading carries the registers' difference from
+   * the opening registers, zero here), settled once their grace period is over.
+   */
   async function settleThrough(d: number, j: number) {
     for (let k = settledThrough + 1; k <= d; k++) {
       const view = await at(k);
@@ -257,7 +262,27 @@ export async function simulate(scenario: Scenario, o: SimulationOptions): Promis
   }
 }
 
-/** Register, authorize, bind meters and fund every participant (meter accounts get their own keys). */
+/**
+ * The rated power a prosumer's meter is bound with: the scenario's (100 kW unless given), raised where
+ * one of its bids is larger than the meter's rated energy per interval (rated power × interval length),
+ * which the contract refuses (QuantityTooLarge). Metered flows are not considered: a reading above what
+ * the meter can measure is the scenario's error, and the market refuses it.
+ */
+export function meterRatingW(spec: ScenarioParticipant, scenario: Scenario): bigint {
+  const seconds = BigInt(scenario.market.intervalSeconds);
+  let largestBidWh = 0n;
+  for (const iv of scenario.intervals) {
+    for (const b of iv.bids) if (b.participant === spec.name && b.energyWh > largestBidWh) largestBidWh = b.energyWh;
+  }
+  const needed = (largestBidWh * 3600n + seconds - 1n) / seconds;
+  return needed > spec.ratedPowerW ? needed : spec.ratedPowerW;
+}
+
+/**
+ * Register, authorize and fund every participant, then bind each prosumer's meter (meter accounts get
+ * their own keys): the operator proposes it and the prosumer accepts it, its deposit being in its
+ * wallet already; a deposit short of the meter's security is the scenario's error.
+ */
 async function enroll(scenario: Scenario, market: EnergyMarket, operator: Signer, clock: ChainClock, gas: GasLedger): Promise<Member[]> {
   const provider = market.runner!.provider!;
   const members: Member[] = [];
@@ -268,7 +293,7 @@ async function enroll(scenario: Scenario, market: EnergyMarket, operator: Signer
     if (!spec.grid) {
       const meter = new Wallet(keccakText(`grid-ledger/simulation/meter/${i}`), provider);
       await clock.fund(meter.address, etherToWei("10"));
-      member.meter = { signer: meter, address: meter.address, number: 100000000001n + BigInt(i), importWh: 0n, exportWh: 0n };
+      member.meter = { signer: meter, address: meter.address, number: 100000000001n + BigInt(i), ratedPowerW: meterRatingW(spec, scenario), importWh: 0n, exportWh: 0n };
     }
     members.push(member);
   }
@@ -285,12 +310,31 @@ async function enroll(scenario: Scenario, market: EnergyMarket, operator: Signer
   for (const x of members) {
     if (x.meter) {
       setup.push(await call(operator, market.authorize.populateTransaction(x.id, true), 200_000));
-      setup.push(await call(operator, market.bindMeter.populateTransaction(x.id, x.meter.number, x.meter.address, x.spec.ratedPowerW), 300_000));
+      setup.push(await call(operator, market.proposeMeter.populateTransaction(x.id, newMeter(x.meter.number, x.meter.address, x.meter.ratedPowerW)), 300_000));
     }
     if (x.spec.depositWei > 0n) setup.push(await call(x.signer, market.deposit.populateTransaction({ value: x.spec.depositWei }), 200_000));
   }
   const pool = etherToWei(scenario.market.incentivePoolEther);
   if (pool > 0n) setup.push(await call(operator, market.fundPool.populateTransaction({ value: pool }), 200_000));
   gas.add("setup", await clock.sendAll(setup));
+  const accept: Call[] = [];
+  for (const [i, x] of members.entries()) {
+    if (!x.meter) continue;
+    const [proposal] = await market.meterProposalOf(x.id);
+    const acceptance = await call(x.signer, market.acceptMeter.populateTransaction(proposal), 300_000);
+    const reason = await clock.refusal(acceptance);
+    if (reason) throw new ScenarioError(`participants[${i}] ("${x.spec.name}"): its meter cannot be bound (${reason}): ${securityNote(scenario, x.meter.ratedPowerW)}`);
+    accept.push(acceptance);
+  }
+  gas.add("setup", await clock.sendAll(accept));
   return members;
+}
+
+/** What a bound meter keeps in its prosumer's wallet, in the scenario's words. */
+function securityNote(scenario: Scenario, ratedPowerW: bigint): string {
+  const p = marketParams(scenario.market);
+  const ratedWh = (ratedPowerW * BigInt(scenario.market.intervalSeconds)) / 3600n;
+  const security = securityOf(ratedWh, { capPriceWeiPerKWh: BigInt(p.capPriceWeiPerKWh), shortRatioPpm: BigInt(p.shortRatioPpm), penaltyRatioPpm: BigInt(p.penaltyRatioPpm) });
+  const kW = whToKWh(ratedPowerW); // W -> kW, the same factor as Wh -> kWh
+  return `depositEther must cover the security of its ${kW} kW meter, ${weiToEther(security)} ether (two intervals of its rated energy short at the cap price)`;
 }

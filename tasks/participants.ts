@@ -1,5 +1,5 @@
 /**
- * register, authorize, grid:register, meter:bind: who takes part.
+ * register, authorize, grid:register, meter:propose and meter:accept: who takes part.
  */
 import { task, types } from "hardhat/config";
 import { CliError, asCli, output } from "./cli";
@@ -45,21 +45,68 @@ task("grid:register", "Register the public-grid account (operator)")
     }),
   );
 
-task("meter:bind", "Bind a meter (number, account, rated power) to a prosumer (operator)")
+task("meter:propose", "Propose a meter (number, account, rated power, registers) for a prosumer, who binds it with meter:accept (operator)")
   .addParam("participant", "participant ID or account", undefined, types.string)
   .addParam("meter", "meter number: the 12-digit DL/T 645 address", undefined, types.string)
   .addParam("account", "the meter's own account (it posts the readings)", undefined, types.string)
-  .addOptionalParam("ratedKw", "rated power in kW (readings above what it can deliver are refused)", "100", types.string)
+  .addOptionalParam("ratedKw", "rated power in kW (bounds its readings and bids, and sizes the security)", "100", types.string)
+  .addOptionalParam("openImportKwh", "the meter's import register when it starts serving, kWh", "0", types.string)
+  .addOptionalParam("openExportKwh", "the meter's export register when it starts serving, kWh", "0", types.string)
+  .addOptionalParam("closeImportKwh", "for a swap: the replaced meter's import register when it stops, kWh", "0", types.string)
+  .addOptionalParam("closeExportKwh", "for a swap: the replaced meter's export register when it stops, kWh", "0", types.string)
   .addFlag("json", "print JSON")
   .setAction(async (a, hre) =>
     asCli(async () => {
-      const { parseDecimal } = await import("../lib/units");
+      const { kWhToWh, parseDecimal } = await import("../lib/units");
       if (!/^\d{1,12}$/.test(a.meter) || BigInt(a.meter) === 0n) throw new CliError(`--meter: expected a meter number of up to 12 digits, got ${JSON.stringify(a.meter)}`);
       if (!hre.ethers.isAddress(a.account)) throw new CliError(`--account: not an account address: ${a.account}`);
       const ratedW = parseDecimal(a.ratedKw, 3, "--rated-kw");
+      const register = (value: string, flag: string) => {
+        const wh = kWhToWh(value, flag);
+        if (wh < 0n) throw new CliError(`${flag}: a register cannot be negative, got ${JSON.stringify(value)}`);
+        return wh;
+      };
+      const proposal = {
+        meterNumber: BigInt(a.meter),
+        account: a.account,
+        ratedPowerW: ratedW,
+        openImportWh: register(a.openImportKwh, "--open-import-kwh"),
+        openExportWh: register(a.openExportKwh, "--open-export-kwh"),
+        closeImportWh: register(a.closeImportKwh, "--close-import-kwh"),
+        closeExportWh: register(a.closeExportKwh, "--close-export-kwh"),
+      };
       const { market } = await asOperator(hre);
       const id = await participantId(market, a.participant);
-      const r = await mined(await market.bindMeter(id, BigInt(a.meter), a.account, ratedW));
-      output(a.json, { id, meter: a.meter, account: a.account, ratedPowerW: ratedW, ...r }, () => `meter ${a.meter.padStart(12, "0")} (${a.account}) bound to participant ${id} (tx ${r.tx})`);
+      const r = await mined(await market.proposeMeter(id, proposal));
+      const [hash] = await market.meterProposalOf(id);
+      output(a.json, { id, meter: a.meter, account: a.account, ratedPowerW: ratedW, proposal: hash, ...r }, () =>
+        `meter ${a.meter.padStart(12, "0")} (${a.account}) proposed to participant ${id}; it is bound when the prosumer runs meter:accept (tx ${r.tx})`,
+      );
+    }),
+  );
+
+withKey(task("meter:accept", "Accept the meter the operator proposed for this account (its wallet must already hold the meter's security)"))
+  .addFlag("json", "print JSON")
+  .setAction(async (a, hre) =>
+    asCli(async () => {
+      const { weiToEther } = await import("../lib/units");
+      const { decodeRevert } = await import("../lib/market");
+      const { market, signer } = await asParticipant(hre, a);
+      const address = await signer.getAddress();
+      const id = await market.idOf(address);
+      if (id === 0n) throw new CliError(`${address} is not registered`);
+      const [hash, m] = await market.meterProposalOf(id);
+      if (hash === hre.ethers.ZeroHash) throw new CliError(`no meter proposal waits for participant ${id} (the operator proposes one with meter:propose)`);
+      try {
+        await market.acceptMeter.staticCall(hash);
+      } catch (e) {
+        const revert = decodeRevert(e);
+        if (revert?.name !== "InsufficientFunds") throw e;
+        const [, needed, available] = revert.args as bigint[];
+        throw new CliError(`the meter's security is ${weiToEther(needed)} ether and the wallet has ${weiToEther(available)} ether free: deposit ${weiToEther(needed - available)} ether first`);
+      }
+      const r = await mined(await market.acceptMeter(hash));
+      const number = m.meterNumber.toString().padStart(12, "0");
+      output(a.json, { id, meter: number, account: m.account, ratedPowerW: m.ratedPowerW, proposal: hash, ...r }, () => `meter ${number} (${m.account}) bound to participant ${id} (tx ${r.tx})`);
     }),
   );

@@ -6,8 +6,8 @@
 import { expect } from "chai";
 import { ethers } from "hardhat";
 import type { HardhatEthersSigner } from "@nomicfoundation/hardhat-ethers/signers";
-import { PAPER_PARAMS, Side, SealedBid, commitmentOf, deployMarket, newSalt, scheduleFor } from "../lib/market";
-import { ModelBid, averagePrice, clearBook, settleParticipant } from "../lib/model";
+import { PAPER_PARAMS, Side, SealedBid, bindMeter, commitmentOf, deployMarket, newMeter, newSalt, scheduleFor } from "../lib/market";
+import { ModelBand, ModelBid, averagePrice, balancingPrice, clearBook, positionOf, settleParticipant } from "../lib/model";
 import { ETH, INTERVAL, toClearing, toCommit, toGraceOver, toNextBoundary, toReveal, toStart } from "./shared/fixtures";
 import { rng } from "./shared/random";
 
@@ -23,6 +23,7 @@ interface Trader {
 
 const RATIOS = PAPER_PARAMS as unknown as { shortRatioPpm: bigint; longRatioPpm: bigint; rewardRatioPpm: bigint; penaltyRatioPpm: bigint };
 const REFERENCE = PAPER_PARAMS.referencePriceWeiPerKWh as bigint;
+const BAND = PAPER_PARAMS as unknown as ModelBand;
 const TRADERS = 10;
 const ROUNDS = Number(process.env.MODEL_ROUNDS ?? 24);
 
@@ -44,8 +45,8 @@ describe("contract against the reference model (randomized)", function () {
       const id = Number(await market.idOf(signer.address));
       await market.authorize(id, true);
       const number = 200000000000n + BigInt(i);
-      await market.bindMeter(id, number, signers[2 + TRADERS + i].address, 50_000);
       await market.connect(signer).deposit({ value: 10n * ETH });
+      await bindMeter(market, signer, id, newMeter(number, signers[2 + TRADERS + i].address, 50_000));
       traders.push({ id, green, signer, meter: signers[2 + TRADERS + i], number, imp: 0n, exp: 0n });
     }
     const ids = traders.map((t) => BigInt(t.id));
@@ -53,6 +54,8 @@ describe("contract against the reference model (randomized)", function () {
     balances.set(gridId, 1000n * ETH);
     let pool = 100n * ETH;
     let tradesSeen = 0;
+    let shortSellers = 0;
+    const bandsHit = new Set<string>();
     let settledIntervals = Number((await market.settlementOf(ids[0])).nextInterval);
 
     let d = Number(await market.currentInterval()) + 2;
@@ -60,12 +63,18 @@ describe("contract against the reference model (randomized)", function () {
       // ---- random book, committed and revealed in random order with random hints
       const bidders = traders.filter(() => r.chance(0.8));
       const coarse = r.chance(0.5); // coarse prices make ties likely
+      const wide = r.chance(0.3) ? (r.chance(0.5) ? "low" : "high") : null; // prices beyond the band: A is clamped
+      const thin = r.chance(0.15); // tiny quantities: the volume may stay below the minimum
       const bids: ModelBid[] = bidders.map((t) => ({
         id: t.id,
         side: r.chance(0.5) ? "sell" : "buy",
         green: t.green,
-        energyWh: BigInt(r.int(1, 3000)),
-        priceWeiPerKWh: coarse ? BigInt(r.int(4, 9)) * 10n ** 14n : BigInt(r.int(400_000, 900_000)) * 10n ** 9n + BigInt(r.int(0, 999)),
+        energyWh: BigInt(thin ? r.int(1, 40) : r.int(1, 3000)),
+        priceWeiPerKWh: wide
+          ? BigInt(wide === "low" ? r.int(1, 4) : r.int(10, 30)) * 10n ** 14n + BigInt(r.int(0, 999))
+          : coarse
+            ? BigInt(r.int(4, 9)) * 10n ** 14n
+            : BigInt(r.int(400_000, 900_000)) * 10n ** 9n + BigInt(r.int(0, 999)),
       }));
       await toCommit(market, d);
       const sealed = new Map<number, SealedBid>();
@@ -94,8 +103,11 @@ describe("contract against the reference model (randomized)", function () {
         logs.map((l) => [Number(l.args.stage) === 1 ? "green" : "all", Number(l.args.sellerId), Number(l.args.buyerId), l.args.energyWh, l.args.priceWeiPerKWh, l.args.amountWei]),
         `trades of round ${round} (seed ${seed})`,
       ).to.deep.equal(model.trades.map((t) => [t.stage, t.sellerId, t.buyerId, t.energyWh, t.priceWeiPerKWh, t.amountWei]));
-      const price = averagePrice(model, REFERENCE);
-      expect((await market.intervalOf(d)).averagePriceWeiPerKWh).to.equal(price);
+      const view = await market.intervalOf(d);
+      expect(view.averagePriceWeiPerKWh).to.equal(averagePrice(model, REFERENCE));
+      const price = balancingPrice(model, BAND);
+      expect(view.balancingPriceWeiPerKWh).to.equal(price);
+      bandsHit.add(price === REFERENCE && model.tradedWh < BAND.minVolumeWh ? "reference" : price === BAND.floorPriceWeiPerKWh ? "floor" : price === BAND.capPriceWeiPerKWh ? "cap" : "mean");
       tradesSeen += model.trades.length;
       for (const t of model.trades) {
         balances.set(t.sellerId, balances.get(t.sellerId)! + t.amountWei);
@@ -127,15 +139,21 @@ describe("contract against the reference model (randomized)", function () {
       expect(settled.length).to.equal(traders.length);
       for (const log of settled) {
         const id = Number(log.args.id);
-        const bid = bids.find((b) => b.id === id);
-        const filled = model.filledWh.get(id) ?? 0n;
-        const cleared = bid?.side === "buy" ? -filled : filled;
-        const declared = bid ? (bid.side === "sell" ? bid.energyWh : -bid.energyWh) : null;
-        const expected = settleParticipant(declared, cleared, actual.get(id)!, price, RATIOS);
+        const position = positionOf(model, bids.find((b) => b.id === id));
+        const expected = settleParticipant(position, actual.get(id)!, price, RATIOS);
+        if (position && position.clearedWh > actual.get(id)! && position.clearedWh > 0n) shortSellers++;
         expect(
-          [log.args.declaredWh, log.args.clearedWh, log.args.actualWh, log.args.balancingWei, log.args.rewardWei, log.args.penaltyWei, log.args.incentiveWei],
+          [log.args.declaredWh, log.args.clearedWh, log.args.actualWh, log.args.balancingWei, log.args.rewardWei, (log.args.rewardWei - log.args.incentiveWei), log.args.incentiveWei],
           `settlement of ${id} in round ${round} (seed ${seed})`,
-        ).to.deep.equal([declared ?? 0n, cleared, actual.get(id)!, expected.balancingWei, expected.rewardWei, expected.penaltyWei, expected.incentiveWei]);
+        ).to.deep.equal([
+          position?.declaredWh ?? 0n,
+          position?.clearedWh ?? 0n,
+          actual.get(id)!,
+          expected.balancingWei,
+          expected.rewardWei,
+          expected.penaltyWei,
+          expected.incentiveWei,
+        ]);
         balances.set(id, balances.get(id)! + expected.balancingWei + expected.incentiveWei);
         balances.set(gridId, balances.get(gridId)! - expected.balancingWei);
         pool -= expected.incentiveWei;
@@ -144,10 +162,13 @@ describe("contract against the reference model (randomized)", function () {
         const w = await market.walletOf(id);
         expect(w.balance, `wallet of ${id} after round ${round} (seed ${seed})`).to.equal(balance);
         expect(w.reserved).to.equal(0n);
+        expect(w.locked, "every sale is settled, so nothing stays locked").to.equal(0n);
         expect(w.owed).to.equal(0n);
       }
       expect((await market.pool()).balance).to.equal(pool);
     }
     expect(tradesSeen, "the random books produced trades").to.be.greaterThan(ROUNDS);
+    expect(shortSellers, "some sellers fell short of their sales (the unwind premium was compared)").to.be.greaterThan(0);
+    expect([...bandsHit].sort(), "A came from the mean, the floor, the cap and the reference price").to.deep.equal(["cap", "floor", "mean", "reference"]);
   });
 });

@@ -10,29 +10,37 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { InProcessClock } from "../lib/chain";
-import { ModelBid, averagePrice, clearBook, settleParticipant } from "../lib/model";
+import { PAPER_PARAMS } from "../lib/market";
+import { ModelBid, averagePrice, balancingPrice, clearBook, positionOf, settleParticipant } from "../lib/model";
 import { ScenarioError, parseScenario } from "../lib/scenario";
-import { simulate } from "../lib/simulator";
+import { meterRatingW, simulate } from "../lib/simulator";
 import { kWhToWh, etherToWei, weiToEther, whToKWh } from "../lib/units";
 import { Anvil } from "./shared/anvil";
 
 const run = promisify(execFile);
 
-// rated 1 MW: a 16-second interval can then meter up to 4.4 kWh (the plausibility cap)
-const participants = [
-  { name: "wind", green: true, depositEther: "1", ratedPowerKW: "1000" },
-  { name: "solar", green: true, depositEther: "1", ratedPowerKW: "1000" },
-  { name: "chp", depositEther: "1", ratedPowerKW: "1000" },
-  { name: "ev", green: true, depositEther: "1", ratedPowerKW: "1000" },
-  { name: "home", depositEther: "0.0015", ratedPowerKW: "1000" },
-  { name: "grid", grid: true, depositEther: "10" },
-];
+/**
+ * Five prosumers and the grid. "home" deposits a little more than its meter's security (0.069 ether for
+ * the default 100 kW at 900 s) and the margin, so its 9 kWh buy cannot be covered. `ratedPowerKW` for
+ * short intervals: rated 1 MW, a 16-second interval can meter up to 4.4 kWh (the plausibility cap).
+ */
+function participantsRated(ratedPowerKW?: string): { name: string; green?: boolean; grid?: boolean; depositEther: string; ratedPowerKW?: string }[] {
+  const prosumers = [
+    { name: "wind", green: true, depositEther: "1" },
+    { name: "solar", green: true, depositEther: "1" },
+    { name: "chp", depositEther: "1" },
+    { name: "ev", green: true, depositEther: "1" },
+    { name: "home", depositEther: "0.072" },
+  ];
+  return [...prosumers.map((p) => (ratedPowerKW ? { ...p, ratedPowerKW } : p)), { name: "grid", grid: true, depositEther: "10" }];
+}
+const participants = participantsRated();
 
 /** Three intervals with crossing books, a bid the wallet cannot cover, and forecast errors. */
-function smallScenario(market: Record<string, unknown> = {}) {
+function smallScenario(market: Record<string, unknown> = {}, ratedPowerKW?: string) {
   return {
     market,
-    participants,
+    participants: participantsRated(ratedPowerKW),
     intervals: [
       {
         label: "a",
@@ -120,20 +128,22 @@ describe("the simulator", function () {
         wallets.set(name(t.sellerId), wallets.get(name(t.sellerId))! + t.amountWei);
         wallets.set(name(t.buyerId), wallets.get(name(t.buyerId))! - t.amountWei);
       }
-      const price = averagePrice(model, etherToWei("0.0007"));
-      expect(got.averagePriceEtherPerKWh).to.equal(weiToEther(price));
+      expect(got.averagePriceEtherPerKWh).to.equal(weiToEther(averagePrice(model, etherToWei("0.0007"))));
+      // balancing and incentives use the banded price: the paper's band, the reference price 0.0007
+      const A = balancingPrice(model, {
+        referencePriceWeiPerKWh: etherToWei("0.0007"),
+        floorPriceWeiPerKWh: BigInt(PAPER_PARAMS.floorPriceWeiPerKWh),
+        capPriceWeiPerKWh: BigInt(PAPER_PARAMS.capPriceWeiPerKWh),
+        minVolumeWh: BigInt(PAPER_PARAMS.minVolumeWh),
+      });
       for (const p of participants.filter((x) => !x.grid)) {
-        const bid = firm.find((b) => b.participant === p.name);
-        const filled = model.filledWh.get(ids.get(p.name)!) ?? 0n;
-        const cleared = bid?.side === "buy" ? -filled : filled;
+        const position = positionOf(model, bids.find((b) => b.id === ids.get(p.name)));
         const e = spec.metered.get(p.name);
         const actual = (e?.exportWh ?? 0n) - (e?.importWh ?? 0n);
-        const s = settleParticipant(bid ? (bid.side === "sell" ? bid.energyWh : -bid.energyWh) : null, cleared, actual, price, {
-          shortRatioPpm: 1_100_000n, longRatioPpm: 900_000n, rewardRatioPpm: 10_000n, penaltyRatioPpm: 50_000n,
-        });
+        const s = settleParticipant(position, actual, A, { shortRatioPpm: 1_100_000n, longRatioPpm: 900_000n, rewardRatioPpm: 10_000n, penaltyRatioPpm: 50_000n });
         expect(got.participants[p.name], `${p.name} in ${spec.label}`).to.deep.equal({
-          declaredKWh: whToKWh(bid ? (bid.side === "sell" ? bid.energyWh : -bid.energyWh) : 0n),
-          clearedKWh: whToKWh(cleared),
+          declaredKWh: whToKWh(position?.declaredWh ?? 0n),
+          clearedKWh: whToKWh(position?.clearedWh ?? 0n),
           actualKWh: whToKWh(actual),
           balancingEther: weiToEther(s.balancingWei),
           rewardEther: weiToEther(s.rewardWei),
@@ -148,12 +158,37 @@ describe("the simulator", function () {
     expect(result.gas.perParticipantPerInterval).to.be.a("number");
   });
 
+  it("binds each meter at the scenario's rating, raised only where a bid is above its energy per interval", function () {
+    const at900 = parseScenario(smallScenario());
+    expect(at900.participants.filter((p) => !p.grid).map((p) => meterRatingW(p, at900))).to.deep.equal([100_000n, 100_000n, 100_000n, 100_000n, 100_000n]);
+    // 16-second intervals: 100 kW meters measure 444 Wh; ev's 0.94 kWh needs 211.5 kW, home's 9 kWh 2,025 kW
+    const at16 = parseScenario(smallScenario({ intervalSeconds: 16, commitSeconds: 6, revealSeconds: 5, settleOffsetSeconds: 3, readingGraceSeconds: 2 }));
+    const rated = new Map(at16.participants.filter((p) => !p.grid).map((p) => [p.name, meterRatingW(p, at16)]));
+    expect(Object.fromEntries(rated)).to.deep.equal({ wind: 189_000n, solar: 112_500n, chp: 155_250n, ev: 211_500n, home: 2_025_000n });
+    for (const [name, w] of rated) {
+      const largest = at16.intervals.flatMap((i) => i.bids).filter((b) => b.participant === name).reduce((m, b) => (b.energyWh > m ? b.energyWh : m), 0n);
+      expect((w * 16n) / 3600n, name).to.be.greaterThanOrEqual(largest);
+    }
+  });
+
+  it("refuses a scenario whose deposit does not cover a meter's security, naming the participant", async function () {
+    const json = smallScenario();
+    json.participants[4] = { name: "home", depositEther: "0.05" };
+    const [operator] = await hre.ethers.getSigners();
+    let error: unknown;
+    await simulate(parseScenario(json), { clock: new InProcessClock(hre.network.provider), operator }).catch((e) => (error = e));
+    expect(error).to.be.instanceOf(ScenarioError);
+    expect((error as Error).message).to.equal(
+      'participants[4] ("home"): its meter cannot be bound (InsufficientFunds): depositEther must cover the security of its 100 kW meter, 0.069 ether (two intervals of its rated energy short at the cap price)',
+    );
+  });
+
   it("gives identical results on a real node in real time (anvil, 16-second intervals)", async function () {
     this.timeout(240_000);
     const dir = mkdtempSync(join(tmpdir(), "sim-"));
     const market = { intervalSeconds: 16, commitSeconds: 6, revealSeconds: 5, settleOffsetSeconds: 3, readingGraceSeconds: 2 };
     const file = join(dir, "scenario.json");
-    writeFileSync(file, JSON.stringify(smallScenario(market)));
+    writeFileSync(file, JSON.stringify(smallScenario(market, "1000")));
     const anvil = await Anvil.start(["--hardfork", "london", "--block-time", "1"]);
     try {
       const env = { ...process.env, LOCALHOST_RPC_URL: anvil.url };

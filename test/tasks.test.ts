@@ -71,11 +71,17 @@ describe("operations tasks (in-process network)", function () {
     expect((await run("grid:register", { address: signers[4].address })).id).to.equal("3");
     for (const [who, meter, account] of [[1, "100000000001", 10], [2, "100000000002", 11]] as const) {
       expect((await run("authorize", { participant: String(who) })).authorized).to.equal(true);
-      await run("meter:bind", { participant: String(who), meter, account: signers[account].address, ratedKw: "50" });
+      await run("meter:propose", { participant: String(who), meter, account: signers[account].address, ratedKw: "50" });
     }
+    // a 50 kW meter keeps 2 × 12.5 kWh × 0.0012 ether/kWh × 1.15 in the wallet: deposit before accepting it
+    expect(await refused("meter:accept", { account: 2 })).to.equal("the meter's security is 0.0345 ether and the wallet has 0 ether free: deposit 0.0345 ether first");
     const dep = await run("deposit", { amount: "1.5", account: 3 });
     expect(dep.balanceWei).to.equal((15n * 10n ** 17n).toString());
     await run("deposit", { amount: "1", account: 2 });
+    for (const [account, meter] of [[2, "100000000001"], [3, "100000000002"]] as const) {
+      expect((await run("meter:accept", { account })).meter).to.equal(meter);
+    }
+    expect(await refused("meter:accept", { account: 2 })).to.match(/no meter proposal waits for participant 1 \(the operator proposes one with meter:propose\)/);
 
     const market = attachMarket(JSON.parse(readFileSync(process.env.MARKET_DEPLOYMENT!, "utf8")).market, signers[0]);
     // the commit window of the next interval: start of the current one
@@ -141,7 +147,9 @@ describe("operations tasks (in-process network)", function () {
     expect(await refused("deposit", { amount: "1", account: 99 })).to.match(/--account 99: there are 40 development accounts/);
     expect(await refused("history")).to.match(/give --interval, --participant or both/);
     expect(await refused("authorize", { participant: "42" })).to.match(/no participant with ID 42/);
-    expect(await refused("meter:bind", { participant: "1", meter: "12ab", account: "0x0" })).to.match(/--meter/);
+    expect(await refused("meter:propose", { participant: "1", meter: "12ab", account: "0x0" })).to.match(/--meter/);
+    expect(await refused("meter:propose", { participant: "1", meter: "42", account: hre.ethers.ZeroAddress.replace(/0$/, "1"), openImportKwh: "-1" })).to.match(/--open-import-kwh/);
+    expect(await refused("meter:accept", { account: 9 })).to.match(/is not registered/);
     expect(await refused("withdraw", { amount: "1000", account: 2 })).to.match(/InsufficientFunds/);
     expect(await refused("register", { name: "wind", account: 2 })).to.match(/AlreadyRegistered/);
   });

@@ -4,9 +4,12 @@ pragma solidity 0.8.28;
 /// @title The distribution-network retail electricity market
 /// @notice Registration, meter binding, internal wallets, sealed bids, green-first double-auction
 /// clearing, deviation balancing against the public grid and reward/penalty for accurate bids
-/// (Han Dong et al., 2019). The rules are written out in MECHANISM.md.
+/// (Han Dong et al., 2019). The rules, and every change made to them to keep cheats unprofitable, are
+/// written out in docs/MECHANISM.md.
 /// @dev Units: energy in Wh, prices in wei per kWh, money in wei, ratios in parts per million.
 /// Delivery interval `d` is traded in interval `d-1`, delivered in `d` and settled in `d+1`.
+/// A participant keeps its bids and readings of its last four intervals in a ring of storage slots,
+/// so interval `d` must be settled before the same participant can bid or post a reading for `d+4`.
 interface IEnergyMarket {
     // ---------------------------------------------------------------- types
 
@@ -20,22 +23,83 @@ interface IEnergyMarket {
         uint32 readingGraceSeconds; // after settlement opens, how long to wait for a missing reading
     }
 
+    /// @notice Bounds fixed at deployment that no parameter change and no meter binding can exceed.
+    struct Limits {
+        uint64 maxPriceWeiPerKWh; // ceiling of the highest bid price
+        uint64 maxBandPriceWeiPerKWh; // ceiling of the balancing band (floor, reference, cap): what balancing can charge
+        uint96 maxMarginWei; // ceiling of the margin (and so of the forfeit floor)
+        uint32 maxRatedPowerW; // ceiling of a meter's rated power
+    }
+
     /// @notice Market parameters of the operator; a new set applies from a future interval only.
+    /// Ratios are bounded in code: 1 <= W' <= 2, M'' <= W'' <= 1, M' <= 0.1, M'' <= 0.5.
     struct MarketParams {
-        uint128 marginWei; // must stay in a trader's wallet (保证金)
-        uint128 forfeitWei; // paid to the pool for a commit never validly revealed (at most the margin)
-        uint128 referencePriceWeiPerKWh; // average price of an interval without trades
-        uint128 maxPriceWeiPerKWh; // a higher bid price is absurd
-        uint64 maxEnergyWh; // a larger bid quantity is absurd
+        uint96 marginWei; // must stay in a trader's wallet while its bids are unsettled (保证金)
+        uint96 forfeitWei; // least forfeit of a commit never validly revealed (at most the margin)
+        uint32 maxEnergyWh; // a larger bid quantity is absurd
+        uint32 minVolumeWh; // an interval that traded less uses the reference price for balancing
+        uint64 referencePriceWeiPerKWh; // balancing price of an interval without (enough) trades
+        uint64 maxPriceWeiPerKWh; // a higher bid price is absurd
+        uint64 floorPriceWeiPerKWh; // the balancing price A is never below this
+        uint64 capPriceWeiPerKWh; // nor above this
         uint32 shortRatioPpm; // W': paid by a participant short of its cleared position (1.1)
         uint32 longRatioPpm; // W'': paid by the grid to a participant long of it (0.9)
         uint32 rewardRatioPpm; // M': reward on consistent energy (0.01)
         uint32 penaltyRatioPpm; // M'': penalty on deviating energy (0.05)
     }
 
+    /// @notice A prosumer's commit, signed off-chain (EIP-712 `Commit`) for a relayer to carry.
+    struct SignedCommit {
+        uint32 participant;
+        bytes32 commitment;
+        bytes32 replaces; // the commitment this one replaces, zero for the first: a replay changes nothing
+        bytes32 r; // EIP-2098 compact signature
+        bytes32 vs;
+    }
+
+    /// @notice A meter's reading, signed off-chain by the meter's key (EIP-712 `Reading`).
+    struct SignedReading {
+        uint64 meterNumber;
+        uint32 interval;
+        uint64 importWh;
+        uint64 exportWh;
+        bytes32 r;
+        bytes32 vs;
+    }
+
+    /// @notice A prosumer's registration, signed off-chain by its account (EIP-712 `Registration`).
+    struct SignedRegistration {
+        address account;
+        string name;
+        bool green;
+        bytes32 r;
+        bytes32 vs;
+    }
+
+    /// @notice A meter binding the operator proposes and the prosumer must accept.
+    struct MeterProposal {
+        uint64 meterNumber; // 12 decimal digits (DL/T 645 address)
+        address account; // the meter's own key, which signs and posts its readings
+        uint32 ratedPowerW; // bounds every reading and bid, and sizes the security
+        uint64 openImportWh; // the new meter's registers when it starts serving the prosumer
+        uint64 openExportWh;
+        uint64 closeImportWh; // the replaced meter's registers when it stops (ignored without one)
+        uint64 closeExportWh;
+    }
+
     enum Side {
         Sell,
         Buy
+    }
+
+    /// @notice The opening of a sealed bid: what its commitment hashes, with the book position hint.
+    struct Opening {
+        uint32 participant;
+        Side side;
+        uint64 energyWh;
+        uint64 priceWeiPerKWh;
+        bytes32 salt;
+        uint32 hintPrevId; // a bid already in the same book that sorts before this one, 0 for none
     }
 
     /// @notice Stage of the clearing of one delivery interval.
@@ -67,20 +131,23 @@ interface IEnergyMarket {
     }
 
     struct WalletView {
-        uint256 balance; // free funds (includes the margin)
-        uint256 reserved; // buy reservations until clearing
+        uint256 balance; // funds in the wallet (includes everything locked below)
+        uint256 reserved; // buy reservations until clearing (outside the balance)
+        uint256 locked; // sale collateral and sale proceeds until their interval is settled
+        uint256 security; // kept while a meter is bound: two intervals of rated energy at the cap price
         uint256 owed; // what this participant owes and could not pay yet
         uint256 due; // what others owe this participant
         uint256 withdrawable; // what withdraw() would pay now
     }
 
     struct MeterView {
-        uint64 meterNumber;
+        uint64 meterNumber; // 0: none bound
         address account;
         uint32 ratedPowerW;
-        uint32 epoch; // increases at every (re)binding; readings of another epoch start a new series
-        bool hasReading;
+        bool hasReading; // a reading was posted since binding
         uint32 lastInterval; // interval of the last reading, valid when hasReading
+        uint64 importWh; // registers of the last reading (or the opening registers)
+        uint64 exportWh;
     }
 
     struct BidView {
@@ -90,9 +157,10 @@ interface IEnergyMarket {
         bool green;
         uint64 energyWh;
         uint64 remainingWh; // not matched (after clearing: unfilled)
-        uint128 priceWeiPerKWh;
+        uint64 priceWeiPerKWh;
         uint32 next; // next bid in its sorted book (0 = end)
         bool closed; // the grid's bid was settled (other participants: see settlementOf)
+        uint256 proceedsWei; // a seller's proceeds so far, rounded up to the gwei
     }
 
     struct IntervalView {
@@ -100,26 +168,26 @@ interface IEnergyMarket {
         Stage stage;
         uint32 trades;
         uint64 tradedWh;
-        uint256 averagePriceWeiPerKWh; // reference price while no trade
+        uint256 averagePriceWeiPerKWh; // the mean trade price (reference price while no trade)
+        uint256 balancingPriceWeiPerKWh; // A used for balancing and incentives: banded, reference below the minimum volume
         uint64 commitStart;
         uint64 revealStart;
         uint64 revealEnd;
         uint64 settleStart;
     }
 
-    /// @notice A participant's settlement cursor and the register baseline it settles from.
+    /// @notice A participant's settlement cursor.
     struct SettlementView {
-        bool started; // the participant has (had) a meter, or is the grid
+        bool started; // the participant has (had) a meter
         uint32 nextInterval; // next delivery interval to settle
-        bool baseSet;
-        uint64 baseImportWh;
-        uint64 baseExportWh;
     }
 
     // ---------------------------------------------------------------- errors
 
     /// @dev The caller is not the operator.
     error NotOperator(address caller);
+    /// @dev The caller is not the proposed next operator.
+    error NotProposedOperator(address caller);
     /// @dev The caller's account has no participant.
     error NotRegistered(address account);
     /// @dev This account already has a participant.
@@ -136,24 +204,38 @@ interface IEnergyMarket {
     error GridNotRegistered();
     /// @dev The grid cannot do this (have a meter, be deauthorized).
     error NotForGrid(uint32 id);
-    /// @dev A zero address or zero meter number.
+    /// @dev A zero address, zero meter number or zero rated power.
     error ZeroValue();
     /// @dev The participant has no meter bound.
     error NoMeterBound(uint32 id);
+    /// @dev A meter number is 1 to 999999999999 (12 decimal digits).
+    error InvalidMeterNumber(uint64 meterNumber);
+    /// @dev Rated power above the deployment's limit.
+    error RatedPowerTooHigh(uint32 ratedPowerW, uint32 maxW);
+    /// @dev The meter number or account serves another participant.
+    error MeterInUse(uint32 holder);
+    /// @dev No meter proposal for this participant, or not the one accepted.
+    error NoSuchProposal(uint32 id, bytes32 proposal);
+    /// @dev The participant still has bids or readings to settle.
+    error NotSettledYet(uint32 id, uint32 nextInterval);
     /// @dev The caller is no bound meter account.
     error UnknownMeterAccount(address account);
     /// @dev The meter number does not match the caller's meter.
     error WrongMeterNumber(uint64 meterNumber);
     /// @dev Readings are accepted only once the interval has ended.
     error IntervalNotEnded(uint32 interval);
-    /// @dev A reading for an interval before the meter's last reading.
-    error ReadingOutOfOrder(uint32 interval, uint32 lastInterval);
+    /// @dev A reading for an interval before the meter's last reading (or before its binding).
+    error ReadingOutOfOrder(uint32 interval, uint32 nextInterval);
+    /// @dev The interval was already settled for this participant: the next reading carries its energy.
+    error ReadingTooLate(uint32 interval, uint32 settledUntil);
     /// @dev A cumulative register went down.
     error RegisterDecreased(uint64 previousWh, uint64 postedWh);
     /// @dev More energy than the meter's rated power can deliver in the elapsed time.
     error ImplausibleReading(uint64 energyWh, uint64 maxWh);
     /// @dev A different reading was already posted for this interval.
     error ConflictingReading(uint32 participantId, uint32 interval);
+    /// @dev The ring slot still holds an unsettled older interval: settle it first.
+    error SettlementBehind(uint32 id, uint32 unsettledInterval);
     /// @dev A zero amount.
     error ZeroAmount();
     /// @dev Not enough free funds for the operation.
@@ -174,9 +256,12 @@ interface IEnergyMarket {
     error BadReveal(uint32 interval, uint32 id);
     /// @dev The bid was already revealed.
     error AlreadyRevealed(uint32 interval, uint32 id);
+    /// @dev A relayed commit names another commitment to replace than the one held: a replayed or stale
+    /// message changes nothing.
+    error NotReplacing(uint32 interval, uint32 id);
     /// @dev A zero bid quantity.
     error ZeroQuantity();
-    /// @dev A bid quantity above the market's maximum.
+    /// @dev A bid quantity above the market's maximum or the meter's rated energy per interval.
     error QuantityTooLarge(uint64 energyWh, uint64 maxWh);
     /// @dev A zero bid price.
     error ZeroPrice();
@@ -192,14 +277,23 @@ interface IEnergyMarket {
     error ReadingPending(uint32 interval, uint32 id);
     /// @dev A batch bound of zero.
     error ZeroSteps();
-    /// @dev Parameters out of range.
+    /// @dev Parameters out of their documented bounds.
     error InvalidParams();
-    /// @dev Schedule out of range.
+    /// @dev Schedule or limits out of range.
     error InvalidSchedule();
     /// @dev Parameters may only change from an interval whose trading has not started.
     error ParamsNotInFuture(uint32 fromInterval, uint32 earliest);
     /// @dev Nothing is owed by this debtor to this creditor.
     error NothingOwed(uint32 debtor, uint32 creditor);
+    /// @dev Participant IDs are limited to 2^24 - 1.
+    error TooManyParticipants();
+    /// @dev A message for participant `id` was not signed by its account (or was signed for another
+    /// chain, market or content).
+    error WrongSigner(uint32 id, address signer);
+    /// @dev A batch longer than the market takes in one call.
+    error BatchTooLarge(uint256 length, uint256 max);
+    /// @dev A signed withdrawal whose nonce is not the participant's next one (a replay, or out of order).
+    error WrongNonce(uint32 id, uint32 nonce, uint32 expected);
 
     // ---------------------------------------------------------------- events
 
@@ -207,9 +301,11 @@ interface IEnergyMarket {
     event ParticipantRegistered(uint32 indexed id, address indexed account, string name, bool green, bool grid);
     /// @notice The operator authorized or deauthorized trading.
     event AuthorizationChanged(uint32 indexed id, bool authorized);
-    /// @notice A meter was bound to a participant (a new epoch of its register series).
-    event MeterBound(uint32 indexed participantId, uint64 indexed meterNumber, address meterAccount, uint32 ratedPowerW, uint32 epoch);
-    /// @notice A participant lost its meter to another binding.
+    /// @notice The operator proposed a meter for a prosumer, who must accept it.
+    event MeterProposed(uint32 indexed participantId, bytes32 proposal, MeterProposal meter);
+    /// @notice A meter was bound to a participant (accepted proposal), serving it from `fromInterval`.
+    event MeterBound(uint32 indexed participantId, uint64 indexed meterNumber, address meterAccount, uint32 ratedPowerW, uint32 fromInterval);
+    /// @notice A participant's meter was released.
     event MeterUnbound(uint32 indexed participantId, uint64 indexed meterNumber);
     /// @notice A meter posted its cumulative registers at the end of an interval.
     event ReadingPosted(uint32 indexed participantId, uint32 indexed interval, uint64 importWh, uint64 exportWh);
@@ -223,15 +319,17 @@ interface IEnergyMarket {
     event DebtRecorded(uint32 indexed debtor, uint32 indexed creditor, uint256 amount);
     /// @notice An owed amount was paid.
     event DebtPaid(uint32 indexed debtor, uint32 indexed creditor, uint256 amount);
-    /// @notice New parameters were scheduled.
+    /// @notice New parameters were scheduled (a pending set for the same or a later interval is replaced).
     event ParamsScheduled(uint32 indexed fromInterval, uint32 version, MarketParams params);
+    /// @notice The operator proposed to hand over its role.
+    event OperatorProposed(address indexed current, address indexed proposed);
     /// @notice The operator role moved.
     event OperatorChanged(address indexed previous, address indexed next);
     /// @notice A sealed bid was committed (or its commitment replaced).
     event BidCommitted(uint32 indexed interval, uint32 indexed id, bytes32 commitment);
     /// @notice A sealed bid was revealed and became firm.
-    event BidRevealed(uint32 indexed interval, uint32 indexed id, Side side, bool green, uint64 energyWh, uint128 priceWeiPerKWh);
-    /// @notice A commit was never validly revealed; its deposit went to the pool.
+    event BidRevealed(uint32 indexed interval, uint32 indexed id, Side side, bool green, uint64 energyWh, uint64 priceWeiPerKWh);
+    /// @notice A commit was never validly revealed; the forfeit went to the pool.
     event BidForfeited(uint32 indexed interval, uint32 indexed id, uint256 amount);
     /// @notice Two bids traded. `amountWei` moved from the buyer to the seller.
     event TradeMatched(uint32 indexed interval, uint32 indexed sellerId, uint32 indexed buyerId, Stage stage, uint64 energyWh, uint128 priceWeiPerKWh, uint256 amountWei);
@@ -241,7 +339,8 @@ interface IEnergyMarket {
     event IntervalCleared(uint32 indexed interval, uint32 trades, uint64 tradedWh, uint256 averagePriceWeiPerKWh);
     /// @notice One participant's balancing and reward/penalty for a delivery interval.
     /// @param balancingWei positive: paid by the grid to the participant; negative: paid to the grid
-    /// @param incentiveWei positive: paid from the pool (reward above penalty); negative: paid into it
+    /// @param incentiveWei reward less penalty: positive paid from the pool, negative paid into it (the
+    /// penalty is `rewardWei - incentiveWei`)
     event ParticipantSettled(
         uint32 indexed interval,
         uint32 indexed id,
@@ -250,10 +349,13 @@ interface IEnergyMarket {
         int64 actualWh,
         int256 balancingWei,
         uint256 rewardWei,
-        uint256 penaltyWei,
         int256 incentiveWei,
         bool readingMissing
     );
+    /// @notice An entry of a batch (or a participant of a settle call) was skipped; the rest stands.
+    /// @param subject the participant ID (the meter number for readings)
+    /// @param reason the custom error that entry would have reverted with
+    event EntrySkipped(uint32 indexed interval, uint256 indexed subject, uint256 index, bytes reason);
 
     // ---------------------------------------------------------------- participants and meters
 
@@ -265,15 +367,25 @@ interface IEnergyMarket {
     /// @notice Register the public-grid account (operator only); the grid is authorized at once.
     function registerGrid(address account, string calldata name) external returns (uint32 id);
 
-    /// @notice Allow or stop a prosumer's trading (operator only).
+    /// @notice Allow or stop a prosumer's trading (operator only). A bid committed while authorized
+    /// can still be revealed.
     function authorize(uint32 id, bool allowed) external;
 
-    /// @notice Bind a meter to a prosumer (operator only); a meter number or account bound
-    /// elsewhere is taken from its old holder, and the prosumer's old meter is released.
-    function bindMeter(uint32 participantId, uint64 meterNumber, address meterAccount, uint32 ratedPowerW) external;
+    /// @notice Propose a meter for a prosumer (operator only); it is bound when the prosumer accepts.
+    /// A new proposal replaces a pending one.
+    /// @return proposal the hash the prosumer accepts (unique to this market, participant and proposal)
+    function proposeMeter(uint32 participantId, MeterProposal calldata meter) external returns (bytes32 proposal);
+
+    /// @notice Accept the pending meter proposal (the prosumer only). Its wallet must hold the security
+    /// the meter's rated power requires. The same meter number continues its register series; another
+    /// meter's closing registers put the energy it measured since its last reading into this interval.
+    function acceptMeter(bytes32 proposal) external;
+
+    /// @notice Release a prosumer's meter (operator only) once everything it measured is settled.
+    function unbindMeter(uint32 participantId) external;
 
     /// @notice Post a meter's cumulative registers at the end of `interval` (the meter account only).
-    /// @dev An identical re-post is a no-op; a different one for a posted interval reverts.
+    /// @dev An identical re-post of the last reading is a no-op.
     function postReading(uint64 meterNumber, uint32 interval, uint64 importWh, uint64 exportWh) external;
 
     // ---------------------------------------------------------------- wallets
@@ -281,7 +393,11 @@ interface IEnergyMarket {
     /// @notice Add ether to the caller's wallet; debts are collected from it first.
     function deposit() external payable;
 
-    /// @notice Withdraw free funds: balance less debts, less the margin while bids are unsettled.
+    /// @notice Add ether to participant `id`'s wallet (anyone may pay in for anyone).
+    function depositFor(uint32 id) external payable;
+
+    /// @notice Withdraw free funds: balance less debts, locked sale funds, the security of a bound
+    /// meter, and the margin while bids are unsettled.
     function withdraw(uint256 amount) external;
 
     /// @notice Add ether to the incentive pool (anyone); the pool's debts are collected by creditors.
@@ -299,22 +415,58 @@ interface IEnergyMarket {
     /// @notice Reveal the committed bid during the reveal window; it is checked and becomes firm.
     /// @param hintPrevId a bid already in the same book that sorts before this one, 0 for none
     /// (`revealHint` computes it; a stale hint only costs gas)
-    function revealBid(uint32 interval, Side side, uint64 energyWh, uint128 priceWeiPerKWh, bytes32 salt, uint32 hintPrevId) external;
+    function revealBid(uint32 interval, Side side, uint64 energyWh, uint64 priceWeiPerKWh, bytes32 salt, uint32 hintPrevId) external;
 
     /// @notice Run up to `maxSteps` steps of the clearing of `interval` (anyone, after its reveal window).
     /// @return done whether clearing finished
     function clear(uint32 interval, uint256 maxSteps) external returns (bool done);
 
     /// @notice Settle balancing and reward/penalty of `interval` for each of `ids` (anyone, once open).
+    /// A participant that cannot be settled now is skipped with `EntrySkipped`.
     function settle(uint32 interval, uint32[] calldata ids) external;
+
+    // ---------------------------------------------------------------- relayed (signed off-chain, carried by anyone)
+
+    /// @notice Commit signed bids for `interval` (its commit window); each entry is checked on its own
+    /// and a refused one is skipped with `EntrySkipped`. A relayer pays the gas, the prosumer only signs.
+    function commitBatch(uint32 interval, SignedCommit[] calldata entries) external;
+
+    /// @notice Reveal bids for `interval` (its reveal window); the opening needs no signature, as the
+    /// commitment binds the bidder. Refused entries are skipped with `EntrySkipped`.
+    function revealBatch(uint32 interval, Opening[] calldata entries) external;
+
+    /// @notice Post readings signed by their meters' keys; refused entries are skipped with `EntrySkipped`.
+    function postReadings(SignedReading[] calldata entries) external;
+
+    /// @notice Register prosumers who signed their registration; refused entries are skipped.
+    function registerBatch(SignedRegistration[] calldata entries) external;
+
+    /// @notice Withdraw to participant `id`'s own account on its signature (EIP-712 `Withdrawal`).
+    function withdrawFor(uint32 id, uint256 amount, uint32 nonce, bytes32 r, bytes32 vs) external;
+
+    /// @notice Accept a meter proposal on the prosumer's signature (EIP-712 `MeterAcceptance`).
+    function acceptMeterFor(uint32 id, bytes32 proposal, bytes32 r, bytes32 vs) external;
+
+    /// @notice The EIP-712 domain separator of this market (name "EnergyMarket", version "1").
+    function domainSeparator() external view returns (bytes32);
+
+    /// @notice Signed withdrawals participant `id` has made (the nonce its next one must carry).
+    function withdrawalNonce(uint32 id) external view returns (uint32);
+
+    /// @notice The most entries a batch may hold.
+    function maxBatch() external pure returns (uint256);
 
     // ---------------------------------------------------------------- operator
 
-    /// @notice Schedule new parameters from interval `fromInterval` on (operator only).
+    /// @notice Schedule new parameters from interval `fromInterval` on (operator only). At most one set
+    /// is pending: scheduling again before it takes effect replaces it.
     function scheduleParams(MarketParams calldata params, uint32 fromInterval) external;
 
-    /// @notice Hand the operator role to another account (operator only).
+    /// @notice Propose another account as operator (operator only); it takes over when it accepts.
     function transferOperator(address next) external;
+
+    /// @notice Take over the operator role (the proposed account only).
+    function acceptOperator() external;
 
     // ---------------------------------------------------------------- queries
 
@@ -324,8 +476,14 @@ interface IEnergyMarket {
         view
         returns (uint64 startTime, uint32 intervalSeconds, uint32 commitSeconds, uint32 revealSeconds, uint32 settleOffsetSeconds, uint32 readingGraceSeconds);
 
+    /// @notice The bounds fixed at deployment.
+    function limits() external view returns (Limits memory);
+
     /// @notice The operator's account.
     function operator() external view returns (address);
+
+    /// @notice The account proposed as next operator (zero for none).
+    function pendingOperator() external view returns (address);
 
     /// @notice The interval block time is in.
     function currentInterval() external view returns (uint32);
@@ -360,13 +518,17 @@ interface IEnergyMarket {
     /// @notice A participant's meter.
     function meterOf(uint32 id) external view returns (MeterView memory);
 
-    /// @notice A participant's reading at the end of `interval`.
+    /// @notice The meter proposal waiting for participant `id`'s acceptance, and its hash (zero for none).
+    function meterProposalOf(uint32 id) external view returns (bytes32 proposal, MeterProposal memory meter);
+
+    /// @notice A participant's reading at the end of `interval`, while it is among its last four
+    /// (older readings are in the `ReadingPosted` events).
     function readingOf(uint32 participantId, uint32 interval) external view returns (bool posted, uint64 importWh, uint64 exportWh);
 
     /// @notice A participant's settlement cursor.
     function settlementOf(uint32 id) external view returns (SettlementView memory);
 
-    /// @notice A participant's bid for `interval`.
+    /// @notice A participant's bid for `interval` (while it is among its last four).
     function bidOf(uint32 interval, uint32 id) external view returns (BidView memory);
 
     /// @notice Head of one of the four sorted books of `interval` (remaining bids once clearing started).
@@ -374,17 +536,14 @@ interface IEnergyMarket {
     function bookHead(uint32 interval, Side side, bool green) external view returns (uint32);
 
     /// @notice The bid after which a new bid sorts in its book (0: at the head). O(n) in the book size.
-    function revealHint(uint32 interval, uint32 id, Side side, bool green, uint128 priceWeiPerKWh) external view returns (uint32);
+    function revealHint(uint32 interval, uint32 id, Side side, bool green, uint64 priceWeiPerKWh) external view returns (uint32);
 
     /// @notice An interval's phase, timing and results.
     function intervalOf(uint32 interval) external view returns (IntervalView memory);
 
     /// @notice The commitment of a sealed bid.
-    function bidCommitment(uint32 interval, address bidder, Side side, uint64 energyWh, uint128 priceWeiPerKWh, bytes32 salt)
+    function bidCommitment(uint32 interval, address bidder, Side side, uint64 energyWh, uint64 priceWeiPerKWh, bytes32 salt)
         external
         view
         returns (bytes32);
-
-    /// @notice The caller's own record: participant, wallet, meter and settlement cursor.
-    function myRecord() external view returns (ParticipantView memory, WalletView memory, MeterView memory, SettlementView memory);
 }

@@ -13,7 +13,7 @@ import {Wallets} from "./Wallets.sol";
 /// written back (with their wallets) once per transaction, so the cost is O(steps) per call.
 /// A buyer's trades are always covered: its reveal reserved `energy × bid price`, every trade price
 /// is at most its bid price, and reservations cannot be withdrawn (the paper's purchasing-capacity
-/// check holds by construction).
+/// check holds by construction). A seller's proceeds stay locked in its wallet until its sale is settled.
 /// Deployed as a linked library (keeps the market contract under the EIP-170 size limit).
 library Clearing {
     using Wallets for Wallets.State;
@@ -23,7 +23,8 @@ library Clearing {
 
     struct Cursor {
         uint32 id; // 0: nothing loaded
-        uint48 loadedRemainingWh; // remaining when loaded or last written
+        uint32 loadedRemainingWh; // remaining when loaded or last written
+        uint64 loadedProceedsGwei; // proceeds when loaded or last written (locked in the seller's wallet)
         OrderBook.Bid bid;
         uint256 value; // wei traded since loaded or last written
     }
@@ -75,11 +76,12 @@ library Clearing {
         Cursor memory s = r.cursors[sellList];
         Cursor memory b = r.cursors[buyList];
         if (s.bid.priceWeiPerKWh > b.bid.priceWeiPerKWh) return false;
-        uint48 energy = s.bid.remainingWh < b.bid.remainingWh ? s.bid.remainingWh : b.bid.remainingWh;
-        uint96 price = uint96((uint256(s.bid.priceWeiPerKWh) + b.bid.priceWeiPerKWh) / 2);
+        uint32 energy = s.bid.remainingWh < b.bid.remainingWh ? s.bid.remainingWh : b.bid.remainingWh;
+        uint64 price = uint64((uint256(s.bid.priceWeiPerKWh) + b.bid.priceWeiPerKWh) / 2);
         uint256 amount = OrderBook.costOf(energy, price);
         s.bid.remainingWh -= energy;
         b.bid.remainingWh -= energy;
+        s.bid.proceedsGwei += uint64((amount + 1 gwei - 1) / 1 gwei);
         s.value += amount;
         b.value += amount;
         r.book.trades += 1;
@@ -123,7 +125,7 @@ library Clearing {
         uint32 id = OrderBook.headOf(r.book, list);
         if (id == 0) return false;
         OrderBook.Bid memory bid = ob.bidOf(r.d, id);
-        r.cursors[list] = Cursor({id: id, loadedRemainingWh: bid.remainingWh, bid: bid, value: 0});
+        r.cursors[list] = Cursor({id: id, loadedRemainingWh: bid.remainingWh, loadedProceedsGwei: bid.proceedsGwei, bid: bid, value: 0});
         return true;
     }
 
@@ -134,16 +136,18 @@ library Clearing {
         delete r.cursors[list];
     }
 
-    /// @dev Write a cached bid's remaining quantity and move its traded value between wallets.
+    /// @dev Write a cached bid back and move its traded value: from the buyer's reservation to the
+    /// seller's wallet, where it stays locked until the seller's sale is settled.
     function flush(OrderBook.State storage ob, Wallets.State storage w, Run memory r, uint8 list) private {
         Cursor memory c = r.cursors[list];
         if (c.id == 0 || c.bid.remainingWh == c.loadedRemainingWh) return;
         ob.storeBid(r.d, c.id, c.bid);
         if (c.bid.flags & OrderBook.BUY != 0) {
             uint256 released = OrderBook.costOf(c.loadedRemainingWh, c.bid.priceWeiPerKWh) - OrderBook.costOf(c.bid.remainingWh, c.bid.priceWeiPerKWh);
-            w.useReservation(c.id, released, c.value);
+            w.release(c.id, released - c.value);
         } else {
-            w.credit(c.id, c.value);
+            w.creditSale(c.id, c.value, uint256(c.bid.proceedsGwei - c.loadedProceedsGwei) * 1 gwei);
+            c.loadedProceedsGwei = c.bid.proceedsGwei;
         }
         c.loadedRemainingWh = c.bid.remainingWh;
         c.value = 0;

@@ -1,18 +1,30 @@
 /**
- * The gas benchmark behind `npx hardhat bench:gas`. Books: half sellers, half buyers, a third green,
- * random prices that cross. The largest book up to 1000 bids is run through a whole interval
- * (commit, reveal, clear, readings, settle) for the per-participant figures; the others are cleared only.
+ * The gas benchmark behind `npx hardhat bench:gas`. Participants only sign: registrations, meter
+ * acceptances, commits and readings are carried in batches of 100 by the operator (the relayer),
+ * reveals too (an opening needs no signature). Books: half sellers, half buyers, a third green, random
+ * prices that cross. The largest book up to 1000 bids is run through whole intervals (commit, reveal,
+ * clear, readings, settle) five times, so that each participant's four ring slots of bids and
+ * readings are in use and the fifth interval, the one measured, shows the steady state; 20 of its
+ * participants send their commit, reveal and reading themselves, for the direct figures. The other
+ * book sizes are committed, revealed and cleared only.
  */
 import type { HardhatRuntimeEnvironment } from "hardhat/types";
-import { Wallet, keccak256, toBeHex } from "ethers";
+import { Signer, Wallet, keccak256, toBeHex } from "ethers";
 import { EnergyMarket } from "../../typechain-types";
-import { DEFAULT_CLEAR_STEPS, HintBook, STAGE_DONE, PAPER_PARAMS, SealedBid, Side, commitmentOf, deployMarket, newSalt, scheduleFor } from "../../lib/market";
+import { DEFAULT_CLEAR_STEPS, HintBook, STAGE_DONE, PAPER_PARAMS, SealedBid, Side, commitmentOf, deployMarket, newMeter, newSalt, scheduleFor } from "../../lib/market";
 import { ModelBid } from "../../lib/model";
+import { marketDomain, signAcceptance, signCommit, signReading, signRegistration, signWithdrawal } from "../../lib/signed";
 import { Call, InProcessClock, call } from "../../lib/chain";
 import { rng } from "../../test/shared/random";
 
 const INTERVAL = 900;
-const SETTLE_BATCH = 100;
+/** Entries per relayed batch and participants per settle call. */
+const BATCH = 100;
+/** Participants of the measured interval that send their own transactions. */
+const DIRECT = 20;
+/** Whole intervals run before the measured one (a participant's ring has four slots). */
+const WARM_UP = 4;
+const RATED_POWER_W = 100_000;
 
 export interface ClearingGas {
   bids: number;
@@ -27,25 +39,43 @@ export interface GasBench {
   network: string;
   hardfork: string;
   clearStepsPerTransaction: number;
-  operations: { commit: number; reveal: number; postReading: number; settle: number; withdraw: number };
+  /** Entries per relayed batch, participants per settle call. */
+  batch: number;
+  operations: {
+    commit: number;
+    reveal: number;
+    postReading: number;
+    settle: number;
+    withdraw: number;
+    relayedCommit: number;
+    relayedReveal: number;
+    relayedReading: number;
+    relayedRegistration: number;
+    relayedWithdrawal: number;
+  };
+  /** Relayed commit + relayed reveal + clearing per bid, at 1000 bids. */
+  placePlusClearPerOrder: number;
   clearing: ClearingGas[];
   cycle: { bids: number; participants: number; totalGas: number; cyclePerParticipant: number; settleBatch: number };
-  targets: { gasPerBidAt1000: number; maxTxGas: number; cyclePerParticipant: number };
+  targets: { relayedEntry: number; settle: number; clearingPerBidAt1000: number; placePlusClearPerOrder: number; cyclePerParticipant: number; maxTxGas: number };
 }
 
 interface Trader {
   id: bigint;
   green: boolean;
   wallet: Wallet;
-  address: string;
   meter: Wallet;
   number: bigint;
+  importWh: bigint;
+  exportWh: bigint;
 }
 
 const median = (xs: number[]) => {
   const s = [...xs].sort((a, b) => a - b);
   return s.length ? s[Math.floor(s.length / 2)] : 0;
 };
+const sum = (xs: number[]) => xs.reduce((a, b) => a + b, 0);
+const chunks = <T>(xs: T[], size = BATCH): T[][] => Array.from({ length: Math.ceil(xs.length / size) }, (_, i) => xs.slice(i * size, (i + 1) * size));
 
 export async function runGasBench(hre: HardhatRuntimeEnvironment, counts: number[], seed: number, log: (m: string) => void): Promise<GasBench> {
   const { ethers, network } = hre;
@@ -54,84 +84,115 @@ export async function runGasBench(hre: HardhatRuntimeEnvironment, counts: number
   const rand = rng(seed).next;
   const now = BigInt((await ethers.provider.getBlock("latest"))!.timestamp);
   const market = await deployMarket(operator, scheduleFor(INTERVAL, now - (now % BigInt(INTERVAL))), PAPER_PARAMS);
-  const grid = Wallet.createRandom(ethers.provider);
-  await clock.fund(grid.address, 10n ** 22n);
-  await (await market.registerGrid(grid.address, "grid")).wait();
+  const domain = marketDomain((await ethers.provider.getNetwork()).chainId, await market.getAddress());
+  await (await market.registerGrid(operator.address, "grid")).wait();
+  await (await market.deposit({ value: 10n ** 21n })).wait();
   await (await market.fundPool({ value: 10n ** 20n })).wait();
-  await (await market.connect(grid).deposit({ value: 10n ** 21n })).wait();
+  const op = operator;
 
   const maxBids = Math.max(...counts);
-  log(`registering ${maxBids} participants with meters …`);
-  const op = operator;
+  log(`registering ${maxBids} participants (signed, relayed in batches of ${BATCH}), meters accepted by signature …`);
   const traders: Trader[] = [];
   for (let i = 0; i < maxBids; i++) {
     const key = keccak256(toBeHex(seed * 1_000_003 + i, 32));
-    const wallet = new Wallet(key, ethers.provider);
-    const meter = new Wallet(keccak256(key), ethers.provider);
-    await clock.fund(wallet.address, 10n ** 22n);
-    await clock.fund(meter.address, 10n ** 22n);
-    traders.push({ id: BigInt(i + 2), green: i % 3 === 0, wallet, address: wallet.address, meter, number: 300000000000n + BigInt(i) });
+    traders.push({
+      id: 0n,
+      green: i % 3 === 0,
+      wallet: new Wallet(key, ethers.provider),
+      meter: new Wallet(keccak256(key), ethers.provider),
+      number: 300000000000n + BigInt(i),
+      importWh: 0n,
+      exportWh: 0n,
+    });
   }
-  await inBlocks(clock, traders.map((t, i) => () => call(t.wallet, market.register.populateTransaction(`bench-${i}`, t.green), 300_000)));
+  const registrations = await Promise.all(traders.map((t, i) => signRegistration(t.wallet, domain, `bench-${i}`, t.green)));
+  const registered = await inBlocks(clock, chunks(registrations).map((batch) => () => call(op, market.registerBatch.populateTransaction(batch), 30_000_000)));
+  for (const t of traders) t.id = await market.idOf(t.wallet.address);
   await inBlocks(
     clock,
     traders.flatMap((t) => [
       () => call(op, market.authorize.populateTransaction(t.id, true), 300_000),
-      () => call(op, market.bindMeter.populateTransaction(t.id, t.number, t.meter.address, 1_000_000), 300_000),
-      () => call(t.wallet, market.deposit.populateTransaction({ value: 10n ** 19n }), 300_000),
+      () => call(op, market.depositFor.populateTransaction(t.id, { value: 10n ** 18n }), 300_000),
+      () => call(op, market.proposeMeter.populateTransaction(t.id, newMeter(t.number, t.meter.address, RATED_POWER_W)), 400_000),
     ]),
+  );
+  await inBlocks(
+    clock,
+    traders.map((t) => async () => {
+      const [proposal] = await market.meterProposalOf(t.id);
+      const { r, vs } = await signAcceptance(t.wallet, domain, { participant: t.id, proposal });
+      return call(op, market.acceptMeterFor.populateTransaction(t.id, proposal, r, vs), 400_000);
+    }),
   );
 
   const cycleCount = Math.max(...counts.filter((c) => c <= 1000));
-  const order = [cycleCount, ...counts.filter((c) => c !== cycleCount)];
+  const players = traders.slice(0, cycleCount);
+  const direct = players.slice(0, DIRECT);
+  for (const t of [...direct, ...direct.map((p) => ({ wallet: p.meter }))]) await clock.fund(t.wallet.address, 10n ** 20n);
+  const ops = { commit: 0, reveal: 0, postReading: 0, settle: 0, withdraw: 0, relayedCommit: 0, relayedReveal: 0, relayedReading: 0, relayedRegistration: 0, relayedWithdrawal: 0 };
+  ops.relayedRegistration = Math.round(sum(registered) / maxBids);
   const clearing: ClearingGas[] = [];
-  const ops = { commit: [] as number[], reveal: [] as number[], postReading: [] as number[], settle: 0, withdraw: 0 };
-  let cycle = { bids: cycleCount, participants: cycleCount, totalGas: 0, cyclePerParticipant: 0, settleBatch: SETTLE_BATCH };
+  let cycle = { bids: cycleCount, participants: cycleCount, totalGas: 0, cyclePerParticipant: 0, settleBatch: BATCH };
   let d = Number(await market.currentInterval()) + 2;
-  for (const n of order) {
-    const isCycle = n === cycleCount && ops.commit.length === 0;
-    log(`interval ${d}: ${n} bids${isCycle ? " (whole cycle)" : ""} …`);
-    const players = traders.slice(0, n);
+  for (let round = 0; round <= WARM_UP; round++) {
+    const measured = round === WARM_UP;
+    log(`interval ${d}: ${cycleCount} bids, whole cycle${measured ? " (measured)" : ` (warm-up ${round + 1} of ${WARM_UP})`} …`);
     const bids = randomBook(players, rand);
-    const gas = await runBook(clock, market, d, players, bids);
-    if (isCycle) {
-      ops.commit.push(...gas.commit);
-      ops.reveal.push(...gas.reveal);
-    }
-    log(`  clearing …`);
-    const receipts = await clearAll(market, d);
-    const clearGas = receipts.map((r) => Number(r.gasUsed));
-    const trades = Number((await market.intervalOf(d)).trades);
-    const total = clearGas.reduce((a, b) => a + b, 0);
-    clearing.push({ bids: n, trades, totalGas: total, maxTxGas: Math.max(...clearGas), transactions: clearGas.length, gasPerBid: Math.round(total / n) });
-    if (isCycle) {
-      log(`  readings and settlement …`);
-      const post = await postReadings(clock, market, d, players, bids);
-      ops.postReading.push(...post);
-      const settleGas = await settleAll(clock, market, d, players);
-      ops.settle = Math.round(settleGas / n);
-      [ops.withdraw] = await inBlocks(clock, [() => call(players[0].wallet, market.withdraw.populateTransaction(10n ** 15n), 300_000)]);
-      const totalCycle = sum(gas.commit) + sum(gas.reveal) + total + sum(post) + settleGas;
-      cycle = { bids: n, participants: n, totalGas: totalCycle, cyclePerParticipant: Math.round(totalCycle / n), settleBatch: SETTLE_BATCH };
+    const placed = await placeBook(clock, op, market, domain, d, players, bids, measured ? direct : []);
+    const cleared = await clearAll(market, d);
+    const readings = await postReadings(clock, op, market, domain, d, players, bids, measured ? direct : []);
+    const settled = await settleAll(clock, market, d, players);
+    if (measured) {
+      const relayed = cycleCount - DIRECT;
+      ops.relayedCommit = Math.round(sum(placed.commitBatches) / relayed);
+      ops.relayedReveal = Math.round(sum(placed.revealBatches) / relayed);
+      ops.relayedReading = Math.round(sum(readings.batches) / relayed);
+      ops.commit = median(placed.directCommits);
+      ops.reveal = median(placed.directReveals);
+      ops.postReading = median(readings.direct);
+      ops.settle = Math.round(settled / cycleCount);
+      clearing.push(clearingOf(cycleCount, Number((await market.intervalOf(d)).trades), cleared));
+      const perBid = clearing[0].gasPerBid;
+      cycle = {
+        bids: cycleCount,
+        participants: cycleCount,
+        totalGas: sum(placed.commitBatches) + sum(placed.revealBatches) + sum(placed.directCommits) + sum(placed.directReveals) + sum(cleared) + sum(readings.batches) + sum(readings.direct) + settled,
+        cyclePerParticipant: ops.relayedCommit + ops.relayedReveal + perBid + ops.relayedReading + ops.settle,
+        settleBatch: BATCH,
+      };
     }
     d = Number(await market.currentInterval()) + 2;
   }
+  const p0 = direct[0];
+  [ops.withdraw] = await inBlocks(clock, [() => call(p0.wallet, market.withdraw.populateTransaction(10n ** 15n), 300_000)]);
+  const w = await signWithdrawal(players[DIRECT].wallet, domain, { participant: players[DIRECT].id, amount: 10n ** 15n, nonce: 0 });
+  [ops.relayedWithdrawal] = await inBlocks(clock, [() => call(op, market.withdrawFor.populateTransaction(players[DIRECT].id, 10n ** 15n, 0, w.r, w.vs), 300_000)]);
+
+  for (const n of counts.filter((c) => c !== cycleCount)) {
+    log(`interval ${d}: ${n} bids, cleared only …`);
+    const book = traders.slice(0, n);
+    await placeBook(clock, op, market, domain, d, book, randomBook(book, rand), []);
+    clearing.push(clearingOf(n, Number((await market.intervalOf(d)).trades), await clearAll(market, d)));
+    d = Number(await market.currentInterval()) + 2;
+  }
   clearing.sort((a, b) => a.bids - b.bids);
+  const at1000 = clearing.find((c) => c.bids === 1000) ?? clearing[clearing.length - 1];
   return {
     network: network.name,
     hardfork: String((network.config as { hardfork?: string }).hardfork ?? ""),
     clearStepsPerTransaction: DEFAULT_CLEAR_STEPS,
-    operations: {
-      commit: median(ops.commit),
-      reveal: median(ops.reveal),
-      postReading: median(ops.postReading),
-      settle: ops.settle,
-      withdraw: ops.withdraw,
-    },
+    batch: BATCH,
+    operations: ops,
+    placePlusClearPerOrder: ops.relayedCommit + ops.relayedReveal + at1000.gasPerBid,
     clearing,
     cycle,
-    targets: { gasPerBidAt1000: 30_000, maxTxGas: 10_000_000, cyclePerParticipant: 250_000 },
+    targets: { relayedEntry: 25_000, settle: 20_000, clearingPerBidAt1000: 15_695, placePlusClearPerOrder: 60_000, cyclePerParticipant: 110_000, maxTxGas: 10_000_000 },
   };
+}
+
+function clearingOf(bids: number, trades: number, gas: number[]): ClearingGas {
+  const total = sum(gas);
+  return { bids, trades, totalGas: total, maxTxGas: Math.max(...gas), transactions: gas.length, gasPerBid: Math.round(total / bids) };
 }
 
 /** Half sellers, half buyers, prices that cross: asks 0.40-0.80, bids 0.50-0.90 ×10^-3 ether/kWh. */
@@ -149,62 +210,92 @@ function randomBook(players: Trader[], rand: () => number): ModelBid[] {
   });
 }
 
-/** Commit and reveal a book (hints from an off-chain copy of the sorted books). */
-async function runBook(clock: InProcessClock, market: EnergyMarket, d: number, players: Trader[], bids: ModelBid[]) {
+/**
+ * Commit and reveal a book: signed commits and openings in batches (openings in book order, each
+ * hinted by the one before it in its book), and `direct` participants' own transactions.
+ */
+async function placeBook(
+  clock: InProcessClock,
+  relayer: Signer,
+  market: EnergyMarket,
+  domain: ReturnType<typeof marketDomain>,
+  d: number,
+  players: Trader[],
+  bids: ModelBid[],
+  direct: Trader[],
+) {
   const view = await market.intervalOf(d);
   await clock.until(view.commitStart);
-  const { chainId } = await market.runner!.provider!.getNetwork();
-  const address = await market.getAddress();
-  const sealed: SealedBid[] = bids.map((b) => ({
-    interval: d,
-    side: b.side === "sell" ? Side.Sell : Side.Buy,
-    energyWh: b.energyWh,
-    priceWeiPerKWh: b.priceWeiPerKWh,
-    salt: newSalt(),
-  }));
-  const commit = await inBlocks(
+  const chainId = BigInt(domain.chainId!);
+  const address = String(domain.verifyingContract);
+  const sealed: SealedBid[] = bids.map((b) => ({ interval: d, side: b.side === "sell" ? Side.Sell : Side.Buy, energyWh: b.energyWh, priceWeiPerKWh: b.priceWeiPerKWh, salt: newSalt() }));
+  const isDirect = new Set(direct.map((p) => p.id));
+  const relayed = players.map((p, i) => ({ p, s: sealed[i] })).filter((x) => !isDirect.has(x.p.id));
+  const signed = await Promise.all(relayed.map(({ p, s }) => signCommit(p.wallet, domain, { participant: p.id, interval: d, commitment: commitmentOf(chainId, address, p.wallet.address, s) })));
+  const commitBatches = await inBlocks(clock, chunks(signed).map((batch) => () => call(relayer, market.commitBatch.populateTransaction(d, batch), 30_000_000)));
+  const directCommits = await inBlocks(
     clock,
-    sealed.map((s, i) => () => call(players[i].wallet, market.commitBid.populateTransaction(d, commitmentOf(chainId, address, players[i].address, s)), 300_000)),
+    players.map((p, i) => ({ p, i })).filter(({ p }) => isDirect.has(p.id)).map(({ p, i }) => () => call(p.wallet, market.commitBid.populateTransaction(d, commitmentOf(chainId, address, p.wallet.address, sealed[i])), 300_000)),
   );
   await clock.until(view.revealStart);
   const book = new HintBook();
-  const hints = sealed.map((s, i) => book.add(players[i].id, s.side, players[i].green, s.priceWeiPerKWh));
-  const reveal = await inBlocks(
+  const order = players.map((p, i) => ({ p, s: sealed[i] })).sort((a, b) => {
+    if (a.s.side !== b.s.side) return a.s.side - b.s.side;
+    if (a.s.priceWeiPerKWh !== b.s.priceWeiPerKWh) return (a.s.side === Side.Sell ? a.s.priceWeiPerKWh < b.s.priceWeiPerKWh : a.s.priceWeiPerKWh > b.s.priceWeiPerKWh) ? -1 : 1;
+    return a.p.id < b.p.id ? -1 : 1;
+  });
+  // Hints follow insertion: the relayed openings go in first, in book order, then the direct ones.
+  const hinted = [...order.filter(({ p }) => !isDirect.has(p.id)), ...order.filter(({ p }) => isDirect.has(p.id))];
+  const openings = hinted.map(({ p, s }) => ({ p, s, hint: book.add(p.id, s.side, p.green, s.priceWeiPerKWh) }));
+  const revealBatches = await inBlocks(
     clock,
-    sealed.map((s, i) => () => call(players[i].wallet, market.revealBid.populateTransaction(d, s.side, s.energyWh, s.priceWeiPerKWh, s.salt, hints[i]), 500_000)),
+    chunks(openings.filter((o) => !isDirect.has(o.p.id))).map((batch) => () =>
+      call(relayer, market.revealBatch.populateTransaction(d, batch.map(({ p, s, hint }) => ({ participant: p.id, side: s.side, energyWh: s.energyWh, priceWeiPerKWh: s.priceWeiPerKWh, salt: s.salt, hintPrevId: hint }))), 30_000_000),
+    ),
+  );
+  const directReveals = await inBlocks(
+    clock,
+    openings.filter((o) => isDirect.has(o.p.id)).map(({ p, s, hint }) => () => call(p.wallet, market.revealBid.populateTransaction(d, s.side, s.energyWh, s.priceWeiPerKWh, s.salt, hint), 500_000)),
   );
   await clock.until(view.revealEnd);
-  return { commit, reveal };
+  return { commitBatches, revealBatches, directCommits, directReveals };
 }
 
-async function clearAll(market: EnergyMarket, d: number) {
-  const receipts = [];
+async function clearAll(market: EnergyMarket, d: number): Promise<number[]> {
+  const gas: number[] = [];
   for (;;) {
     const r = await (await market.clear(d, DEFAULT_CLEAR_STEPS)).wait();
-    receipts.push(r!);
-    if (Number((await market.intervalOf(d)).stage) === STAGE_DONE) return receipts;
+    gas.push(Number(r!.gasUsed));
+    if (Number((await market.intervalOf(d)).stage) === STAGE_DONE) return gas;
   }
 }
 
-/** Registers at the end of d-1 (the baseline) and of d (the interval's reading, the one measured). */
-async function postReadings(clock: InProcessClock, market: EnergyMarket, d: number, players: Trader[], bids: ModelBid[]) {
+/**
+ * Readings of every interval since each meter's last one, up to `d` (the measured one: each meter
+ * delivers 90 % of its bid), signed by the meters and carried in batches; `direct` meters post their own.
+ */
+async function postReadings(clock: InProcessClock, relayer: Signer, market: EnergyMarket, domain: ReturnType<typeof marketDomain>, d: number, players: Trader[], bids: ModelBid[], direct: Trader[]) {
   const [start, len] = await market.schedule();
-  await clock.until(start + BigInt(d) * len);
-  await inBlocks(clock, players.map((p) => () => call(p.meter, market.postReading.populateTransaction(p.number, d - 1, 1_000_000n, 1_000_000n), 300_000)));
   await clock.until(start + BigInt(d + 1) * len);
-  return inBlocks(
-    clock,
-    players.map((p, i) => () => {
-      const b = bids[i];
-      const delivered = (b.energyWh * 9n) / 10n; // a 10 % forecast error
-      const imp = b.side === "buy" ? 1_000_000n + delivered : 1_000_000n;
-      const exp = b.side === "sell" ? 1_000_000n + delivered : 1_000_000n;
-      return call(p.meter, market.postReading.populateTransaction(p.number, d, imp, exp), 300_000);
-    }),
-  );
+  const isDirect = new Set(direct.map((p) => p.id));
+  const last = Number((await market.meterOf(players[0].id)).lastInterval);
+  const from = (await market.meterOf(players[0].id)).hasReading ? last + 1 : Number((await market.settlementOf(players[0].id)).nextInterval);
+  for (let k = from; k < d; k++) {
+    const before = await Promise.all(players.map((p) => signReading(p.meter, domain, { meterNumber: p.number, interval: k, importWh: p.importWh, exportWh: p.exportWh })));
+    await inBlocks(clock, chunks(before).map((batch) => () => call(relayer, market.postReadings.populateTransaction(batch), 30_000_000)));
+  }
+  players.forEach((p, i) => {
+    const delivered = (bids[i].energyWh * 9n) / 10n; // a 10 % forecast error
+    if (bids[i].side === "buy") p.importWh += delivered;
+    else p.exportWh += delivered;
+  });
+  const signed = await Promise.all(players.filter((p) => !isDirect.has(p.id)).map((p) => signReading(p.meter, domain, { meterNumber: p.number, interval: d, importWh: p.importWh, exportWh: p.exportWh })));
+  const batches = await inBlocks(clock, chunks(signed).map((batch) => () => call(relayer, market.postReadings.populateTransaction(batch), 30_000_000)));
+  const own = await inBlocks(clock, direct.map((p) => () => call(p.meter, market.postReading.populateTransaction(p.number, d, p.importWh, p.exportWh), 300_000)));
+  return { batches, direct: own };
 }
 
-/** Settle interval d (measured), after settling the empty intervals since each meter was bound. */
+/** Settle interval d (measured), after settling the intervals since each participant's last settlement. */
 async function settleAll(clock: InProcessClock, market: EnergyMarket, d: number, players: Trader[]) {
   const view = await market.intervalOf(d);
   const [, , , , , grace] = await market.schedule();
@@ -213,33 +304,37 @@ async function settleAll(clock: InProcessClock, market: EnergyMarket, d: number,
   for (let k = Math.min(...next); k < d; k++) {
     if (Number((await market.intervalOf(k)).stage) !== STAGE_DONE) await (await market.clear(k, 1)).wait();
     const due = players.filter((_, i) => next[i] <= k).map((p) => p.id);
-    for (let i = 0; i < due.length; i += SETTLE_BATCH) await (await market.settle(k, due.slice(i, i + SETTLE_BATCH))).wait();
+    for (const ids of chunks(due)) await (await market.settle(k, ids)).wait();
   }
   let total = 0;
-  for (let i = 0; i < players.length; i += SETTLE_BATCH) {
-    const ids = players.slice(i, i + SETTLE_BATCH).map((p) => p.id);
-    const r = await (await market.settle(d, ids)).wait();
+  for (const batch of chunks(players)) {
+    const r = await (await market.settle(d, batch.map((p) => p.id))).wait();
     total += Number(r!.gasUsed);
   }
   return total;
 }
 
-/** Send a batch in full blocks and return each transaction's gas. */
+/** Send calls in full blocks and return each transaction's gas. */
 async function inBlocks(clock: InProcessClock, calls: (() => Promise<Call>)[]): Promise<number[]> {
   return (await clock.sendAll(await Promise.all(calls.map((c) => c())))).map((r) => Number(r.gasUsed));
 }
 
-const sum = (xs: number[]) => xs.reduce((a, b) => a + b, 0);
-
 export function formatGasBench(b: GasBench): string {
   const o = b.operations;
-  const rows = [
-    "operation            gas",
-    `commit        ${o.commit.toLocaleString("en").padStart(12)}`,
-    `reveal        ${o.reveal.toLocaleString("en").padStart(12)}`,
-    `postReading   ${o.postReading.toLocaleString("en").padStart(12)}`,
-    `settle/part.  ${o.settle.toLocaleString("en").padStart(12)}   (batches of ${b.cycle.settleBatch})`,
-    `withdraw      ${o.withdraw.toLocaleString("en").padStart(12)}`,
+  const t = b.targets;
+  const row = (name: string, gas: number, note = "") => `${name.padEnd(34)}${gas.toLocaleString("en").padStart(10)}${note ? `   ${note}` : ""}`;
+  return [
+    `gas per operation (batches of ${b.batch}, steady state)`,
+    row("relayed commit, per entry", o.relayedCommit, `target ${t.relayedEntry.toLocaleString("en")}`),
+    row("relayed reveal, per entry", o.relayedReveal, `target ${t.relayedEntry.toLocaleString("en")}`),
+    row("relayed reading, per entry", o.relayedReading, `target ${t.relayedEntry.toLocaleString("en")}`),
+    row("settle, per participant", o.settle, `target ${t.settle.toLocaleString("en")}`),
+    row("relayed registration, per entry", o.relayedRegistration),
+    row("relayed withdrawal", o.relayedWithdrawal),
+    row("direct commit", o.commit),
+    row("direct reveal", o.reveal),
+    row("direct reading", o.postReading),
+    row("direct withdrawal", o.withdraw),
     "",
     "bids   trades   clearing total   max tx gas   txs   gas/bid",
     ...b.clearing.map(
@@ -249,8 +344,7 @@ export function formatGasBench(b: GasBench): string {
           .padStart(12)} ${String(c.transactions).padStart(5)} ${c.gasPerBid.toLocaleString("en").padStart(9)}`,
     ),
     "",
-    `whole interval of ${b.cycle.bids} bids: ${b.cycle.totalGas.toLocaleString("en")} gas, ${b.cycle.cyclePerParticipant.toLocaleString("en")} per participant`,
-    `targets: clearing <= ${b.targets.gasPerBidAt1000.toLocaleString("en")} gas/bid at 1000, tx <= ${b.targets.maxTxGas.toLocaleString("en")}, interval <= ${b.targets.cyclePerParticipant.toLocaleString("en")}/participant`,
-  ];
-  return rows.join("\n");
+    row("placing and clearing one order", b.placePlusClearPerOrder, `commit + reveal + clearing per bid at 1000 bids; target ${t.placePlusClearPerOrder.toLocaleString("en")}`),
+    row(`whole interval, per participant`, b.cycle.cyclePerParticipant, `${b.cycle.participants} participants; target ${t.cyclePerParticipant.toLocaleString("en")}`),
+  ].join("\n");
 }

@@ -6,7 +6,7 @@ import { ethers } from "hardhat";
 import { time } from "@nomicfoundation/hardhat-network-helpers";
 import type { HardhatEthersSigner } from "@nomicfoundation/hardhat-ethers/signers";
 import { EnergyMarket } from "../../typechain-types";
-import { PAPER_PARAMS, SealedBid, Side, SideValue, clearUntilDone, commitmentOf, deployMarket, newSalt, revealSealed, scheduleFor } from "../../lib/market";
+import { PAPER_PARAMS, SealedBid, Side, SideValue, bindMeter, clearUntilDone, commitmentOf, deployMarket, newMeter, newSalt, revealSealed, scheduleFor } from "../../lib/market";
 
 export const INTERVAL = 900;
 export const ETH = 10n ** 18n;
@@ -71,8 +71,8 @@ export async function paperFixture() {
     const id = await market.idOf(signer.address);
     await market.authorize(id, true);
     const meterNumber = 100000000001n + BigInt(i);
-    await market.bindMeter(id, meterNumber, meter.address, 100_000);
     await market.connect(signer).deposit({ value: ETH });
+    await bindMeter(market, signer, id, newMeter(meterNumber, meter.address, 100_000));
     actors[name] = { name, id, signer, meter, meterNumber, green };
   }
   return { ...base, gridSigner, gridId, actors };

@@ -1,20 +1,39 @@
 /**
- * Sealed bids: commitBid and revealBid (windows, checks, replacement, forfeit) and the sorted books.
+ * Sealed bids: commitBid and revealBid (windows, checks, replacement, funds put up, forfeit, the ring
+ * of four intervals) and the sorted books.
  */
 import { expect } from "chai";
 import { ethers } from "hardhat";
 import { loadFixture } from "@nomicfoundation/hardhat-network-helpers";
-import { Actor, ETH, buy, commit, paperFixture, reveal, sell, settleThrough, toClearing, toCommit, toReveal, toSettlement } from "../shared/fixtures";
+import { Actor, ETH, buy, commit, paperFixture, placeBids, reveal, sell, settleThrough, toClearing, toCommit, toReveal, toSettlement } from "../shared/fixtures";
 import { clearUntilDone } from "../../lib/market";
 import { EnergyMarket } from "../../typechain-types";
-import { FORFEIT, MARGIN, MAX_ENERGY, MAX_PRICE, PHASE, Side, bookOf, crowdFixture, expectConserved, postAt, revealWith, seal, snapshot } from "./helpers";
+import {
+  FORFEIT,
+  MARGIN,
+  MAX_ENERGY,
+  MAX_PRICE,
+  MAX_WH_PER_INTERVAL,
+  METERED_FORFEIT,
+  PHASE,
+  SECURITY,
+  Side,
+  bookOf,
+  collateralOf,
+  crowdFixture,
+  expectConserved,
+  postAt,
+  revealWith,
+  seal,
+  snapshot,
+} from "./helpers";
 import type { SideValue } from "../../lib/market";
 
 const D = 2; // the first delivery interval whose whole commit window lies after the fixture
 
 describe("bids", function () {
   describe("commitBid", function () {
-    it("stores the commitment, keeps the forfeit and margin in the wallet, and emits BidCommitted", async function () {
+    it("stores the commitment, keeps the margin (besides the security) in the wallet, and emits BidCommitted", async function () {
       const { market, actors } = await loadFixture(paperFixture);
       const { wind } = actors;
       await toCommit(market, D);
@@ -22,19 +41,24 @@ describe("bids", function () {
       await expect(market.connect(wind.signer).commitBid(D, commitment)).to.emit(market, "BidCommitted").withArgs(D, wind.id, commitment);
       const b = await market.bidOf(D, wind.id);
       expect([b.committed, b.revealed]).to.deep.equal([true, false]);
-      // the forfeit stays in the wallet (held with the margin) until settlement: nothing leaves
+      // nothing leaves the wallet; the margin is kept besides the meter's security until settlement
       const w = await market.walletOf(wind.id);
-      expect(w.balance + w.reserved).to.equal(ETH);
-      expect(w.balance).to.be.gte(FORFEIT);
-      expect(w.withdrawable).to.equal(w.balance - MARGIN);
+      expect([w.balance, w.reserved, w.locked, w.security]).to.deep.equal([ETH, 0n, 0n, SECURITY]);
+      expect(w.withdrawable).to.equal(ETH - SECURITY - MARGIN);
       await expectConserved(market);
     });
 
-    it("the grid may bid without a meter", async function () {
+    it("the grid may bid without a meter, holding only the flat forfeit", async function () {
       const { market, gridSigner, gridId } = await loadFixture(paperFixture);
       await toCommit(market, D);
-      const { commitment } = await seal(market, gridSigner, D, Side.Sell, 100n, 1000n);
+      await market.connect(gridSigner).withdraw((await market.walletOf(gridId)).balance - FORFEIT);
+      const { bid, commitment } = await seal(market, gridSigner, D, Side.Sell, 100n, 1000n);
       await expect(market.connect(gridSigner).commitBid(D, commitment)).to.emit(market, "BidCommitted").withArgs(D, gridId, commitment);
+      // the grid's sell locks no collateral: it is the balancing party itself
+      await toReveal(market, D);
+      await expect(revealWith(market, gridSigner, bid)).to.emit(market, "BidRevealed");
+      const w = await market.walletOf(gridId);
+      expect([w.balance, w.locked, w.security, w.withdrawable]).to.deep.equal([FORFEIT, 0n, 0n, FORFEIT]);
     });
 
     it("reverts NotRegistered, NotAuthorized and NoMeterBound, changing nothing", async function () {
@@ -74,19 +98,43 @@ describe("bids", function () {
       expect((await market.bidOf(D, wind.id)).committed).to.equal(false);
     });
 
-    it("reverts ZeroValue for a zero commitment and InsufficientFunds without the forfeit deposit", async function () {
+    it("reverts ZeroValue for a zero commitment and InsufficientFunds without the margin and the security free", async function () {
       const { market, actors } = await loadFixture(paperFixture);
       const { wind, ev } = actors;
-      await market.connect(ev.signer).withdraw(ETH - FORFEIT + 1n);
+      const needed = MARGIN + SECURITY;
+      await market.connect(ev.signer).withdraw(ETH - (needed - 1n));
       await toCommit(market, D);
       const before = await snapshot(market);
       await expect(market.connect(wind.signer).commitBid(D, ethers.ZeroHash)).to.be.revertedWithCustomError(market, "ZeroValue").withArgs();
       const { commitment } = await seal(market, ev.signer, D, Side.Buy, 1n, 1n);
-      await expect(market.connect(ev.signer).commitBid(D, commitment))
-        .to.be.revertedWithCustomError(market, "InsufficientFunds")
-        .withArgs(ev.id, FORFEIT, FORFEIT - 1n);
+      await expect(market.connect(ev.signer).commitBid(D, commitment)).to.be.revertedWithCustomError(market, "InsufficientFunds").withArgs(ev.id, needed, needed - 1n);
       expect(await snapshot(market)).to.deep.equal(before);
       expect((await market.bidOf(D, ev.id)).committed).to.equal(false);
+      await market.connect(ev.signer).deposit({ value: 1n });
+      await expect(market.connect(ev.signer).commitBid(D, commitment)).to.emit(market, "BidCommitted");
+    });
+
+    it("reverts SettlementBehind for a bid four intervals after one not settled yet; bidOf answers for the last four intervals", async function () {
+      const { market, actors } = await loadFixture(paperFixture);
+      const { wind } = actors;
+      await placeBids(market, D, [sell(wind, 100n, 1000n)]);
+      await toCommit(market, D + 4);
+      const { commitment } = await seal(market, wind.signer, D + 4, Side.Sell, 100n, 1000n);
+      await expect(market.connect(wind.signer).commitBid(D + 4, commitment))
+        .to.be.revertedWithCustomError(market, "SettlementBehind")
+        .withArgs(wind.id, D);
+      expect((await market.bidOf(D, wind.id)).revealed).to.equal(true);
+      // intervals D-1 and D settled (nothing delivered): the slot is free again
+      await clearUntilDone(market, D - 1);
+      await clearUntilDone(market, D);
+      await market.settle(D - 1, [wind.id]);
+      await market.settle(D, [wind.id]);
+      await expect(market.connect(wind.signer).commitBid(D + 4, commitment)).to.emit(market, "BidCommitted");
+      // D + 4 uses D's slot: the bid of D is in the events only
+      expect((await market.bidOf(D + 4, wind.id)).committed).to.equal(true);
+      const old = await market.bidOf(D, wind.id);
+      expect([old.committed, old.revealed, old.energyWh]).to.deep.equal([false, false, 0n]);
+      expect(await market.queryFilter(market.filters.BidRevealed(D, wind.id))).to.have.length(1);
     });
 
     it("a second commit replaces the first without a second deposit; only the new one reveals", async function () {
@@ -109,7 +157,7 @@ describe("bids", function () {
   });
 
   describe("revealBid", function () {
-    it("makes the bid firm: BidRevealed, a buy's maximum cost reserved", async function () {
+    it("makes the bid firm: BidRevealed, a buy's maximum cost reserved, a sell's collateral locked", async function () {
       const { market, actors } = await loadFixture(paperFixture);
       const { wind, ev } = actors;
       await toCommit(market, D);
@@ -120,10 +168,12 @@ describe("bids", function () {
       await expect(reveal(market, buy(ev, 400n, 7000n), b)).to.emit(market, "BidRevealed").withArgs(D, ev.id, Side.Buy, true, 400n, 7000n);
       const sv = await market.bidOf(D, wind.id);
       expect([sv.committed, sv.revealed, sv.side, sv.green, sv.energyWh, sv.remainingWh, sv.priceWeiPerKWh]).to.deep.equal([false, true, 0n, true, 300n, 300n, 5000n]);
+      // the seller's collateral (300 Wh short at the cap price with the penalty) stays in its wallet, locked
       const ws = await market.walletOf(wind.id);
-      expect([ws.balance, ws.reserved]).to.deep.equal([ETH, 0n]);
+      expect([ws.balance, ws.reserved, ws.locked]).to.deep.equal([ETH, 0n, collateralOf(300n)]);
+      expect(ws.withdrawable).to.equal(ETH - collateralOf(300n) - MARGIN - SECURITY);
       const wb = await market.walletOf(ev.id);
-      expect([wb.balance, wb.reserved]).to.deep.equal([ETH - 2800n, 2800n]); // 400 Wh × 7000 wei/kWh
+      expect([wb.balance, wb.reserved, wb.locked]).to.deep.equal([ETH - 2800n, 2800n, 0n]); // 400 Wh × 7000 wei/kWh
       await expectConserved(market);
     });
 
@@ -138,8 +188,8 @@ describe("bids", function () {
       const b = await market.bidOf(D, wind.id);
       expect([b.committed, b.revealed]).to.deep.equal([true, false]);
       const w = await market.walletOf(wind.id);
-      expect(w.balance + w.reserved).to.equal(ETH);
-      expect(w.withdrawable).to.equal(w.balance - MARGIN);
+      expect([w.balance, w.reserved, w.locked]).to.deep.equal([ETH, 0n, 0n]);
+      expect(w.withdrawable).to.equal(ETH - MARGIN - SECURITY);
     });
 
     it("reverts WrongInterval, NoCommitment, BadReveal and AlreadyRevealed", async function () {
@@ -170,22 +220,33 @@ describe("bids", function () {
       expect([b.revealed, b.energyWh]).to.deep.equal([true, 300n]);
     });
 
-    it("a deauthorized bidder cannot reveal (NotAuthorized)", async function () {
+    it("a bid committed while authorized can be revealed after a deauthorization, and is settled without forfeit", async function () {
       const { market, actors } = await loadFixture(paperFixture);
       const { wind } = actors;
       await toCommit(market, D);
       const s = await commit(market, D, sell(wind, 300n, 5000n));
       await market.authorize(wind.id, false);
       await toReveal(market, D);
-      await expect(revealWith(market, wind.signer, s)).to.be.revertedWithCustomError(market, "NotAuthorized").withArgs(wind.id);
-      expect((await market.bidOf(D, wind.id)).revealed).to.equal(false);
+      await expect(revealWith(market, wind.signer, s)).to.emit(market, "BidRevealed").withArgs(D, wind.id, Side.Sell, true, 300n, 5000n);
+      await postAt(market, wind, D, 0n, 300n);
+      await settleThrough(market, D, [wind.id]);
+      expect(await market.queryFilter(market.filters.BidForfeited(D, wind.id))).to.deep.equal([]);
+      const [settled] = await market.queryFilter(market.filters.ParticipantSettled(D, wind.id));
+      expect([settled.args.declaredWh, settled.args.actualWh]).to.deep.equal([300n, 300n]);
+      // the next commit is refused
+      const later = Number(await market.currentInterval()) + 2;
+      await toCommit(market, later);
+      const next = await seal(market, wind.signer, later, Side.Sell, 100n, 1000n);
+      await expect(market.connect(wind.signer).commitBid(later, next.commitment)).to.be.revertedWithCustomError(market, "NotAuthorized").withArgs(wind.id);
     });
 
-    it("checks quantity and price: ZeroQuantity, QuantityTooLarge, ZeroPrice, PriceTooHigh (maxima are allowed)", async function () {
+    it("checks quantity and price: ZeroQuantity, QuantityTooLarge (the meter's rated energy), ZeroPrice, PriceTooHigh (maxima are allowed)", async function () {
       const { market, users } = await loadFixture(crowdFixture);
+      // a 100 kW meter measures at most 25 kWh in 900 s: a larger bid is above what it could deliver or take
+      expect(MAX_WH_PER_INTERVAL < MAX_ENERGY).to.equal(true);
       const cases: [Actor, bigint, bigint][] = [
         [users[0], 0n, 1000n],
-        [users[1], MAX_ENERGY + 1n, 1000n],
+        [users[1], MAX_WH_PER_INTERVAL + 1n, 1000n],
         [users[2], 100n, 0n],
         [users[3], 100n, MAX_PRICE + 1n],
       ];
@@ -196,14 +257,14 @@ describe("bids", function () {
         await market.connect(u.signer).commitBid(D, s.commitment);
         sealed.push(s.bid);
       }
-      const ok = await seal(market, users[4].signer, D, Side.Sell, MAX_ENERGY, MAX_PRICE);
+      const ok = await seal(market, users[4].signer, D, Side.Sell, MAX_WH_PER_INTERVAL, MAX_PRICE);
       await market.connect(users[4].signer).commitBid(D, ok.commitment);
       await toReveal(market, D);
       const before = await snapshot(market);
       await expect(revealWith(market, users[0].signer, sealed[0])).to.be.revertedWithCustomError(market, "ZeroQuantity").withArgs();
       await expect(revealWith(market, users[1].signer, sealed[1]))
         .to.be.revertedWithCustomError(market, "QuantityTooLarge")
-        .withArgs(MAX_ENERGY + 1n, MAX_ENERGY);
+        .withArgs(MAX_WH_PER_INTERVAL + 1n, MAX_WH_PER_INTERVAL);
       await expect(revealWith(market, users[2].signer, sealed[2])).to.be.revertedWithCustomError(market, "ZeroPrice").withArgs();
       await expect(revealWith(market, users[3].signer, sealed[3]))
         .to.be.revertedWithCustomError(market, "PriceTooHigh")
@@ -213,16 +274,27 @@ describe("bids", function () {
       await expect(revealWith(market, users[4].signer, ok.bid)).to.emit(market, "BidRevealed");
     });
 
-    it("InsufficientFunds for a buyer below energy × price + margin and a seller below the margin; the boundaries pass", async function () {
+    it("the grid, which has no meter, is bounded by the market's maximum energy (QuantityTooLarge)", async function () {
+      const { market, gridSigner } = await loadFixture(crowdFixture);
+      await toCommit(market, D);
+      const tooLarge = await seal(market, gridSigner, D, Side.Sell, MAX_ENERGY + 1n, 1000n);
+      await market.connect(gridSigner).commitBid(D, tooLarge.commitment);
+      await toReveal(market, D);
+      await expect(revealWith(market, gridSigner, tooLarge.bid)).to.be.revertedWithCustomError(market, "QuantityTooLarge").withArgs(MAX_ENERGY + 1n, MAX_ENERGY);
+    });
+
+    it("InsufficientFunds for a buyer below energy × price and a seller below its collateral, beyond margin and security; the boundaries pass", async function () {
       const { market, users } = await loadFixture(crowdFixture);
       const [poorBuyer, okBuyer, poorSeller, okSeller] = users;
-      // sellers keep exactly margin - 1 and margin (the commit deposit comes back at the reveal)
-      await market.connect(poorSeller.signer).withdraw(ETH - (MARGIN - 1n));
-      await market.connect(okSeller.signer).withdraw(ETH - MARGIN);
+      const kept = MARGIN + SECURITY;
+      const collateral = collateralOf(1000n);
+      // sellers keep exactly margin + security + collateral, less one wei for the poor one
+      await market.connect(poorSeller.signer).withdraw(ETH - (kept + collateral - 1n));
+      await market.connect(okSeller.signer).withdraw(ETH - (kept + collateral));
       await toCommit(market, D);
       // 1000 Wh at price p costs p wei
-      const tooMuch = await seal(market, poorBuyer.signer, D, Side.Buy, 1000n, ETH - MARGIN + 1n);
-      const justEnough = await seal(market, okBuyer.signer, D, Side.Buy, 1000n, ETH - MARGIN);
+      const tooMuch = await seal(market, poorBuyer.signer, D, Side.Buy, 1000n, ETH - kept + 1n);
+      const justEnough = await seal(market, okBuyer.signer, D, Side.Buy, 1000n, ETH - kept);
       const s1 = await seal(market, poorSeller.signer, D, Side.Sell, 1000n, 1000n);
       const s2 = await seal(market, okSeller.signer, D, Side.Sell, 1000n, 1000n);
       await market.connect(poorBuyer.signer).commitBid(D, tooMuch.commitment);
@@ -233,19 +305,21 @@ describe("bids", function () {
       const before = await snapshot(market);
       await expect(revealWith(market, poorBuyer.signer, tooMuch.bid))
         .to.be.revertedWithCustomError(market, "InsufficientFunds")
-        .withArgs(poorBuyer.id, ETH + 1n, ETH);
+        .withArgs(poorBuyer.id, ETH - kept + 1n, ETH - kept);
       await expect(revealWith(market, poorSeller.signer, s1.bid))
         .to.be.revertedWithCustomError(market, "InsufficientFunds")
-        .withArgs(poorSeller.id, MARGIN, MARGIN - 1n);
+        .withArgs(poorSeller.id, collateral, collateral - 1n);
       expect(await snapshot(market)).to.deep.equal(before);
       await expect(revealWith(market, okBuyer.signer, justEnough.bid)).to.emit(market, "BidRevealed");
       const w = await market.walletOf(okBuyer.id);
-      expect([w.balance, w.reserved, w.withdrawable]).to.deep.equal([MARGIN, ETH - MARGIN, 0n]);
+      expect([w.balance, w.reserved, w.withdrawable]).to.deep.equal([kept, ETH - kept, 0n]);
       await expect(revealWith(market, okSeller.signer, s2.bid)).to.emit(market, "BidRevealed");
+      const ws = await market.walletOf(okSeller.id);
+      expect([ws.balance, ws.locked, ws.withdrawable]).to.deep.equal([kept + collateral, collateral, 0n]);
       await expectConserved(market);
     });
 
-    it("an unrevealed commit is forfeited at settlement (BidForfeited), its deposit moved to the pool", async function () {
+    it("an unrevealed commit forfeits at settlement (BidForfeited) one interval of the meter's rated energy at the cap price with the penalty", async function () {
       const { market, actors } = await loadFixture(paperFixture);
       const { wind, ev } = actors;
       await toCommit(market, D);
@@ -261,16 +335,19 @@ describe("bids", function () {
       await clearUntilDone(market, D);
       await toSettlement(market, D);
       const [poolBefore] = await market.pool();
+      // 25 kWh × 0.0012 ether/kWh × 1.05: more than the flat forfeit (the whole margin)
+      expect(METERED_FORFEIT).to.equal(315n * 10n ** 14n);
+      expect(METERED_FORFEIT > FORFEIT).to.equal(true);
       await expect(market.settle(D, [wind.id, ev.id]))
         .to.emit(market, "BidForfeited")
-        .withArgs(D, wind.id, FORFEIT)
+        .withArgs(D, wind.id, METERED_FORFEIT)
         .and.to.emit(market, "BidForfeited")
-        .withArgs(D, ev.id, FORFEIT);
-      expect((await market.pool())[0]).to.equal(poolBefore + 2n * FORFEIT);
+        .withArgs(D, ev.id, METERED_FORFEIT);
+      expect((await market.pool())[0]).to.equal(poolBefore + 2n * METERED_FORFEIT);
       for (const a of [wind, ev]) {
         const w = await market.walletOf(a.id);
-        expect([w.balance, w.reserved, w.withdrawable]).to.deep.equal([ETH - FORFEIT, 0n, ETH - FORFEIT]);
-        expect((await market.bidOf(D, a.id)).committed).to.equal(false);
+        expect([w.balance, w.reserved, w.withdrawable]).to.deep.equal([ETH - METERED_FORFEIT, 0n, ETH - METERED_FORFEIT - SECURITY]);
+        expect((await market.settlementOf(a.id)).nextInterval).to.equal(BigInt(D + 1));
       }
       await expectConserved(market);
     });

@@ -7,7 +7,7 @@ import { loadFixture } from "@nomicfoundation/hardhat-network-helpers";
 import { EnergyMarket } from "../../typechain-types";
 import { Actor, BidSpec, ETH, buy, paperFixture, placeBids, sell, toCommit, toReveal, toSettlement } from "../shared/fixtures";
 import { clearUntilDone } from "../../lib/market";
-import { MARGIN, PHASE, REF_PRICE, STAGE, costOf, crowdFixture, expectConserved } from "./helpers";
+import { CAP_PRICE, FLOOR_PRICE, MARGIN, MIN_VOLUME, PHASE, REF_PRICE, SECURITY, STAGE, collateralOf, costOf, crowdFixture, expectConserved, toGwei } from "./helpers";
 
 const D = 2;
 const P = 10n ** 12n; // prices below in 10^-6 ether per kWh
@@ -45,9 +45,9 @@ describe("clearing", function () {
     await expect(market.clear(D, 10)).to.be.revertedWithCustomError(market, "WrongPhase").withArgs(D, PHASE.Delivery);
     await toSettlement(market, D);
     await expect(market.clear(D, 10)).to.be.revertedWithCustomError(market, "WrongPhase").withArgs(D, PHASE.Settlement);
-    // no trades: the interval's average price is the reference price
+    // no trades: the interval's average price, and the balancing price, are the reference price
     const v = await market.intervalOf(D);
-    expect([v.trades, v.tradedWh, v.averagePriceWeiPerKWh]).to.deep.equal([0n, 0n, REF_PRICE]);
+    expect([v.trades, v.tradedWh, v.averagePriceWeiPerKWh, v.balancingPriceWeiPerKWh]).to.deep.equal([0n, 0n, REF_PRICE, REF_PRICE]);
   });
 
   it("trades at the mean of ask and bid for the smaller quantity, and records the average price", async function () {
@@ -122,7 +122,7 @@ describe("clearing", function () {
     void wind;
   });
 
-  it("releases the unfilled part of a buy reservation; the seller is paid the trade amount", async function () {
+  it("releases the unfilled part of a buy reservation; the seller is paid the trade amount, locked until its sale is settled", async function () {
     const { market, actors } = await loadFixture(paperFixture);
     const { wind, ev } = actors;
     await placeBids(market, D, [sell(wind, 400n, 700n * P), buy(ev, 1000n, 900n * P)]);
@@ -133,7 +133,8 @@ describe("clearing", function () {
     const after = await market.walletOf(ev.id);
     expect([after.reserved, after.balance + after.reserved]).to.deep.equal([0n, before.balance + before.reserved - paid]);
     const seller = await market.walletOf(wind.id);
-    expect(seller.balance + seller.reserved).to.equal(ETH + paid);
+    expect([seller.balance, seller.reserved, seller.locked]).to.deep.equal([ETH + paid, 0n, collateralOf(400n) + toGwei(paid)]);
+    expect((await market.bidOf(D, wind.id)).proceedsWei).to.equal(toGwei(paid));
     await expectConserved(market);
   });
 
@@ -144,7 +145,7 @@ describe("clearing", function () {
     await placeBids(market, D, [sell(wind, 1000n, 500_000n * P), buy(ev, 1000n, price)]);
     const w = await market.walletOf(ev.id);
     expect(w.reserved).to.equal(costOf(1000n, price));
-    expect(w.withdrawable).to.equal(w.balance - MARGIN);
+    expect(w.withdrawable).to.equal(w.balance - MARGIN - SECURITY);
     await expect(market.connect(ev.signer).withdraw(w.balance))
       .to.be.revertedWithCustomError(market, "InsufficientFunds")
       .withArgs(ev.id, w.balance, w.withdrawable);
@@ -158,8 +159,36 @@ describe("clearing", function () {
     expect(t[0].amount).to.equal(amount);
     expect((await market.walletOf(wind.id)).balance).to.equal(sellerBefore.balance + amount);
     const e = await market.walletOf(ev.id);
-    expect([e.reserved, e.balance]).to.deep.equal([0n, MARGIN + costOf(1000n, price) - amount]);
+    expect([e.reserved, e.balance]).to.deep.equal([0n, MARGIN + SECURITY + costOf(1000n, price) - amount]);
     await expectConserved(market);
+  });
+
+  describe("the balancing price A (banded)", function () {
+    async function priceAfter(bids: (actors: Record<string, Actor>) => BidSpec[]) {
+      const { market, actors } = await loadFixture(paperFixture);
+      await placeBids(market, D, bids(actors));
+      await clearUntilDone(market, D);
+      return market.intervalOf(D);
+    }
+
+    it("is the mean trade price inside [floor, cap]", async function () {
+      const v = await priceAfter(({ wind, ev }) => [sell(wind, 1000n, 600n * P), buy(ev, 1000n, 800n * P)]);
+      expect([v.averagePriceWeiPerKWh, v.balancingPriceWeiPerKWh]).to.deep.equal([700n * P, 700n * P]);
+    });
+
+    it("is the cap when colluders trade above it, and the floor when they trade below it", async function () {
+      const high = await priceAfter(({ wind, ev }) => [sell(wind, MIN_VOLUME, 10n ** 18n), buy(ev, MIN_VOLUME, 10n ** 18n)]);
+      expect([high.averagePriceWeiPerKWh, high.balancingPriceWeiPerKWh]).to.deep.equal([10n ** 18n, CAP_PRICE]);
+      const low = await priceAfter(({ wind, ev }) => [sell(wind, 1000n, 1n), buy(ev, 1000n, 1n)]);
+      expect([low.averagePriceWeiPerKWh, low.balancingPriceWeiPerKWh]).to.deep.equal([1n, FLOOR_PRICE]);
+    });
+
+    it("is the reference price when the interval traded less than the minimum volume", async function () {
+      const tiny = await priceAfter(({ wind, ev }) => [sell(wind, MIN_VOLUME - 1n, 10n ** 18n), buy(ev, MIN_VOLUME - 1n, 10n ** 18n)]);
+      expect([tiny.tradedWh, tiny.averagePriceWeiPerKWh, tiny.balancingPriceWeiPerKWh]).to.deep.equal([MIN_VOLUME - 1n, 10n ** 18n, REF_PRICE]);
+      const enough = await priceAfter(({ wind, ev }) => [sell(wind, MIN_VOLUME, 800n * P), buy(ev, MIN_VOLUME, 800n * P)]);
+      expect([enough.tradedWh, enough.balancingPriceWeiPerKWh]).to.deep.equal([MIN_VOLUME, 800n * P]);
+    });
   });
 
   describe("bounded steps", function () {

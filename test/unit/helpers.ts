@@ -9,11 +9,12 @@ import { time } from "@nomicfoundation/hardhat-network-helpers";
 import type { HardhatEthersSigner } from "@nomicfoundation/hardhat-ethers/signers";
 import { BaseContract, ContractFactory, Signer } from "ethers";
 import { EnergyMarket } from "../../typechain-types";
-import { PAPER_PARAMS, SealedBid, Side, SideValue, commitmentOf, newSalt, scheduleFor, deployMarket, linkedMarketFactory } from "../../lib/market";
-import type { MarketParams, Schedule } from "../../lib/market";
+import { DEFAULT_LIMITS, PAPER_PARAMS, SealedBid, Side, SideValue, bindMeter, commitmentOf, newMeter, newSalt, scheduleFor, deployMarket, linkedMarketFactory } from "../../lib/market";
+import type { Limits, MarketParams, Schedule } from "../../lib/market";
+import { forfeitOf, saleCollateralOf, securityOf } from "../../lib/model";
 import { Actor, ETH, INTERVAL, marketFixture, toStart, withGrid } from "../shared/fixtures";
 
-export { PAPER_PARAMS, Side };
+export { DEFAULT_LIMITS, PAPER_PARAMS, Side, bindMeter, newMeter };
 export const PHASE = { Upcoming: 0, Commit: 1, Reveal: 2, Clearing: 3, Delivery: 4, Settlement: 5 } as const;
 export const STAGE = { NotStarted: 0, Green: 1, All: 2, Release: 3, Done: 4 } as const;
 export const MARGIN = BigInt(PAPER_PARAMS.marginWei as bigint);
@@ -21,9 +22,29 @@ export const FORFEIT = BigInt(PAPER_PARAMS.forfeitWei as bigint);
 export const REF_PRICE = BigInt(PAPER_PARAMS.referencePriceWeiPerKWh as bigint);
 export const MAX_PRICE = BigInt(PAPER_PARAMS.maxPriceWeiPerKWh as bigint);
 export const MAX_ENERGY = BigInt(PAPER_PARAMS.maxEnergyWh as bigint);
-/** Rated power the shared fixture binds meters with (W) and the Wh it allows per 900 s interval. */
+export const FLOOR_PRICE = BigInt(PAPER_PARAMS.floorPriceWeiPerKWh as bigint);
+export const CAP_PRICE = BigInt(PAPER_PARAMS.capPriceWeiPerKWh as bigint);
+export const MIN_VOLUME = BigInt(PAPER_PARAMS.minVolumeWh as bigint);
+/** Rated power the shared fixtures bind meters with (W) and the Wh it allows per 900 s interval. */
 export const RATED_W = 100_000n;
 export const MAX_WH_PER_INTERVAL = (RATED_W * BigInt(INTERVAL)) / 3600n;
+
+const PAPER_BIGINTS = {
+  forfeitWei: FORFEIT,
+  capPriceWeiPerKWh: CAP_PRICE,
+  shortRatioPpm: BigInt(PAPER_PARAMS.shortRatioPpm as bigint),
+  penaltyRatioPpm: BigInt(PAPER_PARAMS.penaltyRatioPpm as bigint),
+};
+/** What a wallet keeps while a meter of `ratedW` is bound (paper parameters, 900 s intervals). */
+export const securityFor = (ratedW: bigint) => securityOf((ratedW * BigInt(INTERVAL)) / 3600n, PAPER_BIGINTS);
+/** The security of the fixtures' 100 kW meters: 2 × 25 kWh × cap × (W' + M'') = 0.069 ether. */
+export const SECURITY = securityFor(RATED_W);
+/** The forfeit of an unrevealed commit of a 100 kW participant: 25 kWh × cap × (1 + M'') = 0.0315 ether. */
+export const METERED_FORFEIT = forfeitOf(MAX_WH_PER_INTERVAL, PAPER_BIGINTS);
+/** A sell bid's collateral at the paper parameters. */
+export const collateralOf = (energyWh: bigint) => saleCollateralOf(energyWh, PAPER_BIGINTS);
+/** A seller's proceeds as the contract counts them: the trade amount rounded up to the gwei. */
+export const toGwei = (wei: bigint) => ((wei + 10n ** 9n - 1n) / 10n ** 9n) * 10n ** 9n;
 
 /** `energy × price` and `energy × price × ratio`, rounded down as the contract does (wei). */
 export { costOf, valueOf } from "../../lib/model";
@@ -39,8 +60,9 @@ async function actorsOn(market: EnergyMarket, signers: HardhatEthersSigner[], sp
     const id = await market.idOf(signer.address);
     await market.authorize(id, true);
     const meterNumber = 200000000001n + BigInt(i);
-    await market.bindMeter(id, meterNumber, meter.address, RATED_W);
-    if (s.depositWei > 0n) await market.connect(signer).deposit({ value: s.depositWei });
+    // the security must be in the wallet before the prosumer accepts its meter
+    await market.connect(signer).deposit({ value: s.depositWei });
+    await bindMeter(market, signer, id, newMeter(meterNumber, meter.address, RATED_W));
     actors[s.name] = { name: s.name, id, signer, meter, meterNumber, green: s.green };
   }
   return actors;
@@ -76,8 +98,8 @@ export async function crowdFixture() {
     await market.authorize(id, true);
     const meter = ethers.Wallet.createRandom().address;
     const meterNumber = 300000000001n + BigInt(i);
-    await market.bindMeter(id, meterNumber, meter, RATED_W);
     await market.connect(signer).deposit({ value: ETH });
+    await bindMeter(market, signer, id, newMeter(meterNumber, meter, RATED_W));
     users.push({ name: `user${i}`, id, signer, meter: signer, meterNumber, green });
   }
   return { ...base, gridSigner, gridId, users };
@@ -99,27 +121,37 @@ export async function linkedFactory(signer: Signer) {
 }
 
 export { deployMarket, scheduleFor };
-export type { MarketParams, Schedule };
+export type { Limits, MarketParams, Schedule };
 
 // ------------------------------------------------------------------ state snapshots
 
-/** Everything a reverted call might have touched: wallets of all participants, pool, ether, counters. */
+/**
+ * Everything a reverted call might have touched: wallets, meters, meter proposals and settlement
+ * cursors of all participants, pool, ether, counters, the operator role.
+ */
 export async function snapshot(market: EnergyMarket) {
   const count = Number(await market.participantCount());
   const wallets = [];
+  const meters = [];
   for (let id = 1; id <= count; id++) {
     const w = await market.walletOf(id);
-    wallets.push([w.balance, w.reserved, w.owed, w.due, w.withdrawable]);
+    wallets.push([w.balance, w.reserved, w.locked, w.security, w.owed, w.due, w.withdrawable]);
+    const [proposal] = await market.meterProposalOf(id);
+    const s = await market.settlementOf(id);
+    const m = await market.meterOf(id);
+    meters.push([m.meterNumber, m.account, m.ratedPowerW, m.hasReading, m.lastInterval, m.importWh, m.exportWh, proposal, s.started, s.nextInterval]);
   }
   const [poolBalance, poolOwed] = await market.pool();
   return {
     count,
     gridId: await market.gridId(),
     operator: await market.operator(),
+    pendingOperator: await market.pendingOperator(),
     ether: await ethers.provider.getBalance(await market.getAddress()),
     poolBalance,
     poolOwed,
     wallets,
+    meters,
   };
 }
 
@@ -132,6 +164,29 @@ export async function expectConserved(market: EnergyMarket) {
     sum += w.balance + w.reserved;
   }
   expect(await ethers.provider.getBalance(await market.getAddress())).to.equal(sum);
+}
+
+// ------------------------------------------------------------------ skipped batch entries
+
+/**
+ * The `reason` bytes an EntrySkipped event carries for a custom error: the error as the call would
+ * have reverted with it. Assert with
+ * `expect(tx).to.emit(market, "EntrySkipped").withArgs(d, id, index, skipReason(market, "Name", [args]))`.
+ */
+export function skipReason(market: EnergyMarket, error: string, args: unknown[] = []): string {
+  return market.interface.encodeErrorResult(error, args);
+}
+
+/** The EntrySkipped events of a mined transaction, each reason decoded to its custom error. */
+export async function skipsOf(market: EnergyMarket, tx: Promise<{ wait: () => Promise<unknown> }> | { wait: () => Promise<unknown> }) {
+  const receipt = (await (await tx).wait()) as { logs: { topics: readonly string[]; data: string }[] };
+  return receipt.logs
+    .map((l) => market.interface.parseLog(l))
+    .filter((e) => e?.name === "EntrySkipped")
+    .map((e) => {
+      const reason = market.interface.parseError(e!.args.reason)!;
+      return { interval: e!.args.interval, subject: e!.args.subject, index: e!.args.index, error: reason.name, args: reason.args.toArray() };
+    });
 }
 
 // ------------------------------------------------------------------ bids and books

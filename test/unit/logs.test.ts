@@ -47,7 +47,7 @@ describe("LogDecoder", function () {
     const topic = market.interface.getEvent("ParticipantSettled").topicHash;
     const settled = raw.filter((l) => l.topics[0] === topic);
     expect(settled).to.have.length(6); // interval 1 and interval D, three participants each
-    const fields = ["interval", "id", "declaredWh", "clearedWh", "actualWh", "balancingWei", "rewardWei", "penaltyWei", "incentiveWei"];
+    const fields = ["interval", "id", "declaredWh", "clearedWh", "actualWh", "balancingWei", "rewardWei", "incentiveWei"];
     const readers = fields.map((f) => decoder.intField("ParticipantSettled", f));
     const read = settled.map((l) => readers.map((r) => r(l)));
     const decoded = settled.map((l) => fields.map((f) => BigInt(market.interface.parseLog(l)!.args[f])));

@@ -1,9 +1,9 @@
 /**
- * Participants: register, registerGrid, authorize, transferOperator.
+ * Participants: register, registerGrid, authorize, transferOperator and acceptOperator.
  */
 import { expect } from "chai";
 import { ethers } from "hardhat";
-import { loadFixture } from "@nomicfoundation/hardhat-network-helpers";
+import { loadFixture, setStorageAt, getStorageAt } from "@nomicfoundation/hardhat-network-helpers";
 import { marketFixture, paperFixture, toCommit } from "../shared/fixtures";
 import { Side, seal, snapshot } from "./helpers";
 
@@ -53,6 +53,27 @@ describe("participants", function () {
       expect(await market.idOf(signers[2].address)).to.equal(0);
       await market.connect(signers[2]).register("x".repeat(64), true);
       expect((await market.participant(1)).name).to.equal("x".repeat(64));
+    });
+
+    it("reverts TooManyParticipants past ID 2^24 - 1 (IDs are packed into the order books' links)", async function () {
+      const { market, signers } = await loadFixture(marketFixture);
+      // 16.7 million registrations are out of reach of a test: the counter is set just below the limit.
+      // It lives in the participant registry's fifth slot (after operator, pendingOperator and three
+      // mappings), packed with the grid ID: check that before writing it.
+      const COUNT_SLOT = 5;
+      await market.connect(signers[2]).register("a", false);
+      await market.registerGrid(signers[3].address, "grid");
+      expect(BigInt(await getStorageAt(await market.getAddress(), COUNT_SLOT))).to.equal((2n << 32n) | 2n);
+      const MAX_ID = 2n ** 24n - 1n;
+      await setStorageAt(await market.getAddress(), COUNT_SLOT, (2n << 32n) | (MAX_ID - 1n));
+      expect(await market.participantCount()).to.equal(MAX_ID - 1n);
+      expect(await market.gridId()).to.equal(2n);
+      await expect(market.connect(signers[4]).register("last", false))
+        .to.emit(market, "ParticipantRegistered")
+        .withArgs(MAX_ID, signers[4].address, "last", false, false);
+      await expect(market.connect(signers[5]).register("one too many", false)).to.be.revertedWithCustomError(market, "TooManyParticipants").withArgs();
+      expect(await market.participantCount()).to.equal(MAX_ID);
+      expect(await market.idOf(signers[5].address)).to.equal(0n);
     });
   });
 
@@ -144,12 +165,20 @@ describe("participants", function () {
     });
   });
 
-  describe("transferOperator", function () {
-    it("moves the role: the new operator may act, the old one may not", async function () {
+  describe("transferOperator and acceptOperator", function () {
+    it("moves the role in two steps: proposed, then accepted by the new account; until then the old operator acts", async function () {
       const { market, operator, signers } = await loadFixture(marketFixture);
       const next = signers[5];
-      await expect(market.transferOperator(next.address)).to.emit(market, "OperatorChanged").withArgs(operator.address, next.address);
-      expect(await market.operator()).to.equal(next.address);
+      await expect(market.transferOperator(next.address))
+        .to.emit(market, "OperatorProposed")
+        .withArgs(operator.address, next.address)
+        .and.not.to.emit(market, "OperatorChanged");
+      expect([await market.operator(), await market.pendingOperator()]).to.deep.equal([operator.address, next.address]);
+      await expect(market.connect(next).registerGrid(signers[1].address, "grid"))
+        .to.be.revertedWithCustomError(market, "NotOperator")
+        .withArgs(next.address);
+      await expect(market.connect(next).acceptOperator()).to.emit(market, "OperatorChanged").withArgs(operator.address, next.address);
+      expect([await market.operator(), await market.pendingOperator()]).to.deep.equal([next.address, ethers.ZeroAddress]);
       await expect(market.registerGrid(signers[1].address, "grid"))
         .to.be.revertedWithCustomError(market, "NotOperator")
         .withArgs(operator.address);
@@ -157,13 +186,27 @@ describe("participants", function () {
       expect(await market.gridId()).to.equal(1);
     });
 
-    it("reverts NotOperator for a non-operator and ZeroValue for the zero address; the operator stays", async function () {
+    it("reverts NotProposedOperator for anyone but the proposed account (the operator too, and after a new proposal the first one)", async function () {
+      const { market, operator, signers } = await loadFixture(marketFixture);
+      await expect(market.connect(signers[5]).acceptOperator()).to.be.revertedWithCustomError(market, "NotProposedOperator").withArgs(signers[5].address);
+      await market.transferOperator(signers[5].address);
+      await expect(market.connect(signers[6]).acceptOperator()).to.be.revertedWithCustomError(market, "NotProposedOperator").withArgs(signers[6].address);
+      await expect(market.acceptOperator()).to.be.revertedWithCustomError(market, "NotProposedOperator").withArgs(operator.address);
+      // a new proposal replaces the first
+      await market.transferOperator(signers[6].address);
+      await expect(market.connect(signers[5]).acceptOperator()).to.be.revertedWithCustomError(market, "NotProposedOperator").withArgs(signers[5].address);
+      expect(await market.operator()).to.equal(operator.address);
+      await market.connect(signers[6]).acceptOperator();
+      expect(await market.operator()).to.equal(signers[6].address);
+    });
+
+    it("reverts NotOperator for a non-operator and ZeroValue for the zero address; the operator and the proposal stay", async function () {
       const { market, operator, signers } = await loadFixture(marketFixture);
       await expect(market.connect(signers[3]).transferOperator(signers[3].address))
         .to.be.revertedWithCustomError(market, "NotOperator")
         .withArgs(signers[3].address);
       await expect(market.transferOperator(ethers.ZeroAddress)).to.be.revertedWithCustomError(market, "ZeroValue").withArgs();
-      expect(await market.operator()).to.equal(operator.address);
+      expect([await market.operator(), await market.pendingOperator()]).to.deep.equal([operator.address, ethers.ZeroAddress]);
     });
   });
 });

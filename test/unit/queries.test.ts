@@ -1,13 +1,14 @@
 /**
- * Queries: the views of participants, wallets, pool, debts, meters, readings, settlement cursors,
- * bids and books, interval phases over time, commitments and the caller's own record.
+ * Queries: the views of participants, wallets, pool, debts, meters, meter proposals, readings,
+ * settlement cursors, bids and books, interval phases over time, limits, the operator and its
+ * proposed successor, and commitments.
  */
 import { expect } from "chai";
 import { ethers } from "hardhat";
 import { loadFixture } from "@nomicfoundation/hardhat-network-helpers";
 import { ETH, INTERVAL, commit, paperFixture, sell, buy, toClearing, toCommit, toReveal, toSettlement, toStart, reveal } from "../shared/fixtures";
 import { clearUntilDone, commitmentOf, newSalt } from "../../lib/market";
-import { PAPER_PARAMS, PHASE, STAGE, Side, postAt } from "./helpers";
+import { DEFAULT_LIMITS, PAPER_PARAMS, PHASE, REF_PRICE, SECURITY, STAGE, Side, newMeter, postAt } from "./helpers";
 
 describe("queries", function () {
   it("schedule, operator, currentInterval, participantCount, gridId, idOf, participantOfMeter", async function () {
@@ -15,6 +16,14 @@ describe("queries", function () {
     const s = await market.schedule();
     expect(s.map((x) => BigInt(x))).to.deep.equal([start, 900n, 120n, 60n, 600n, 300n]);
     expect(await market.operator()).to.equal(operator.address);
+    expect(await market.pendingOperator()).to.equal(ethers.ZeroAddress);
+    const l = await market.limits();
+    expect([l.maxPriceWeiPerKWh, l.maxBandPriceWeiPerKWh, l.maxMarginWei, l.maxRatedPowerW]).to.deep.equal([
+      DEFAULT_LIMITS.maxPriceWeiPerKWh,
+      DEFAULT_LIMITS.maxBandPriceWeiPerKWh,
+      DEFAULT_LIMITS.maxMarginWei,
+      DEFAULT_LIMITS.maxRatedPowerW,
+    ]);
     expect(await market.currentInterval()).to.equal(0);
     await toStart(market, 7);
     expect(await market.currentInterval()).to.equal(7);
@@ -26,30 +35,42 @@ describe("queries", function () {
     expect(await market.paramsAt(7)).to.deep.equal(Object.values(PAPER_PARAMS));
   });
 
-  it("participant, walletOf, pool, debtOf, meterOf, readingOf, settlementOf", async function () {
-    const { market, actors, gridId } = await loadFixture(paperFixture);
+  it("participant, walletOf, pool, debtOf, meterOf, meterProposalOf, readingOf, settlementOf", async function () {
+    const { market, actors, gridId, signers } = await loadFixture(paperFixture);
     const { ev } = actors;
     const p = await market.participant(ev.id);
     expect([p.id, p.account, p.name, p.green, p.authorized, p.grid]).to.deep.equal([ev.id, ev.signer.address, "ev", true, true, false]);
     const w = await market.walletOf(ev.id);
-    expect([w.balance, w.reserved, w.owed, w.due, w.withdrawable]).to.deep.equal([ETH, 0n, 0n, 0n, ETH]);
-    expect((await market.walletOf(gridId)).balance).to.equal(100n * ETH);
+    expect([w.balance, w.reserved, w.locked, w.security, w.owed, w.due, w.withdrawable]).to.deep.equal([ETH, 0n, 0n, SECURITY, 0n, 0n, ETH - SECURITY]);
+    const g = await market.walletOf(gridId);
+    expect([g.balance, g.security, g.withdrawable]).to.deep.equal([100n * ETH, 0n, 100n * ETH]);
     expect(await market.pool()).to.deep.equal([ETH, 0n]);
     expect(await market.debtOf(ev.id, gridId)).to.equal(0n);
     const m = await market.meterOf(ev.id);
-    expect([m.meterNumber, m.account, m.ratedPowerW, m.epoch, m.hasReading, m.lastInterval]).to.deep.equal([
-      ev.meterNumber,
-      ev.meter.address,
-      100_000n,
-      1n,
-      false,
+    expect([m.meterNumber, m.account, m.ratedPowerW, m.hasReading, m.importWh, m.exportWh]).to.deep.equal([ev.meterNumber, ev.meter.address, 100_000n, false, 0n, 0n]);
+    expect((await market.meterOf(gridId)).meterNumber).to.equal(0n);
+    const [none, empty] = await market.meterProposalOf(ev.id);
+    expect([none, empty.meterNumber, empty.account]).to.deep.equal([ethers.ZeroHash, 0n, ethers.ZeroAddress]);
+    const proposal = newMeter(7n, signers[19].address, 2000n, { importWh: 5n, exportWh: 6n });
+    await market.proposeMeter(ev.id, proposal);
+    const [hash, proposed] = await market.meterProposalOf(ev.id);
+    expect(hash).to.not.equal(ethers.ZeroHash);
+    expect([proposed.meterNumber, proposed.account, proposed.ratedPowerW, proposed.openImportWh, proposed.openExportWh, proposed.closeImportWh, proposed.closeExportWh]).to.deep.equal([
+      7n,
+      signers[19].address,
+      2000n,
+      5n,
+      6n,
+      0n,
       0n,
     ]);
-    expect(await market.readingOf(ev.id, 0)).to.deep.equal([false, 0n, 0n]);
-    await postAt(market, ev, 0, 12n, 34n);
-    expect(await market.readingOf(ev.id, 0)).to.deep.equal([true, 12n, 34n]);
+    expect(await market.readingOf(ev.id, 1)).to.deep.equal([false, 0n, 0n]);
+    await postAt(market, ev, 1, 12n, 34n);
+    expect(await market.readingOf(ev.id, 1)).to.deep.equal([true, 12n, 34n]);
+    const after = await market.meterOf(ev.id);
+    expect([after.hasReading, after.lastInterval, after.importWh, after.exportWh]).to.deep.equal([true, 1n, 12n, 34n]);
     const c = await market.settlementOf(ev.id);
-    expect([c.started, c.nextInterval, c.baseSet, c.baseImportWh, c.baseExportWh]).to.deep.equal([true, 1n, false, 0n, 0n]);
+    expect([c.started, c.nextInterval]).to.deep.equal([true, 1n]);
     expect((await market.settlementOf(gridId)).started).to.equal(false);
   });
 
@@ -60,6 +81,7 @@ describe("queries", function () {
     const t0 = start + BigInt((d - 1) * INTERVAL);
     expect([v.commitStart, v.revealStart, v.revealEnd, v.settleStart]).to.deep.equal([t0, t0 + 120n, t0 + 180n, start + BigInt((d + 1) * INTERVAL) + 600n]);
     expect(v.phase).to.equal(PHASE.Upcoming);
+    expect([v.averagePriceWeiPerKWh, v.balancingPriceWeiPerKWh]).to.deep.equal([REF_PRICE, REF_PRICE]);
     expect((await market.intervalOf(0)).phase).to.equal(PHASE.Upcoming);
     await toCommit(market, d);
     expect((await market.intervalOf(d)).phase).to.equal(PHASE.Commit);
@@ -145,16 +167,5 @@ describe("queries", function () {
     // books hold what remains once clearing ran: the sell book is used up and buy books released
     expect(await market.bookHead(d, Side.Sell, true)).to.equal(0n);
     expect(await market.bookHead(d, Side.Buy, false)).to.equal(0n);
-  });
-
-  it("myRecord returns the caller's participant, wallet, meter and settlement cursor; NotRegistered otherwise", async function () {
-    const { market, actors, signers } = await loadFixture(paperFixture);
-    const { wind } = actors;
-    const [p, w, m, s] = await market.connect(wind.signer).myRecord();
-    expect(p).to.deep.equal(await market.participant(wind.id));
-    expect(w).to.deep.equal(await market.walletOf(wind.id));
-    expect(m).to.deep.equal(await market.meterOf(wind.id));
-    expect(s).to.deep.equal(await market.settlementOf(wind.id));
-    await expect(market.connect(signers[9]).myRecord()).to.be.revertedWithCustomError(market, "NotRegistered").withArgs(signers[9].address);
   });
 });

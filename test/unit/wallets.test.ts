@@ -1,12 +1,15 @@
 /**
- * Wallets: deposit, withdraw (margin lock), fundPool, collect and debts (participant and pool).
+ * Wallets: deposit, withdraw (what stays: the security of a bound meter, the margin while bids are
+ * unsettled, locked sale funds, debts), fundPool, collect and debts (participant and pool).
  */
 import { expect } from "chai";
 import { loadFixture } from "@nomicfoundation/hardhat-network-helpers";
 import { ReentrantWithdrawer__factory } from "../../typechain-types";
 import { ETH, buy, commit, marketFixture, paperFixture, placeBids, reveal, sell, settleThrough, toCommit, toReveal, toSettlement } from "../shared/fixtures";
-import { clearUntilDone } from "../../lib/market";
-import { MARGIN, REF_PRICE, Side, deployPayee, emptyPoolFixture, expectConserved, postAt, seal, snapshot, valueOf } from "./helpers";
+import { PAPER_PARAMS, clearUntilDone } from "../../lib/market";
+
+const PAPER_CAP = PAPER_PARAMS.capPriceWeiPerKWh;
+import { MARGIN, MAX_WH_PER_INTERVAL, REF_PRICE, SECURITY, Side, collateralOf, deployPayee, emptyPoolFixture, expectConserved, postAt, seal, snapshot, valueOf } from "./helpers";
 
 describe("wallets", function () {
   describe("deposit", function () {
@@ -33,7 +36,7 @@ describe("wallets", function () {
   });
 
   describe("withdraw", function () {
-    it("pays free funds out and emits Withdrawn", async function () {
+    it("pays free funds out and emits Withdrawn; the security stays while the meter is bound", async function () {
       const { market, actors } = await loadFixture(paperFixture);
       const { wind } = actors;
       const tx = market.connect(wind.signer).withdraw(ETH / 4n);
@@ -41,9 +44,14 @@ describe("wallets", function () {
       await expect(tx).to.changeEtherBalances([wind.signer, market], [ETH / 4n, -ETH / 4n]);
       const w = await market.walletOf(wind.id);
       expect(w.balance).to.equal((3n * ETH) / 4n);
-      expect(w.withdrawable).to.equal((3n * ETH) / 4n);
-      // without unsettled bids the margin is free too: everything can go
+      expect(w.withdrawable).to.equal((3n * ETH) / 4n - SECURITY);
+      // without unsettled bids the margin is free too: everything but the security can go
       await market.connect(wind.signer).withdraw(w.withdrawable);
+      expect((await market.walletOf(wind.id)).balance).to.equal(SECURITY);
+      await expect(market.connect(wind.signer).withdraw(1n)).to.be.revertedWithCustomError(market, "InsufficientFunds").withArgs(wind.id, 1n, 0n);
+      // once the meter is released, the security is free too
+      await market.unbindMeter(wind.id);
+      await market.connect(wind.signer).withdraw(SECURITY);
       expect((await market.walletOf(wind.id)).balance).to.equal(0n);
       await expectConserved(market);
     });
@@ -54,29 +62,30 @@ describe("wallets", function () {
       const before = await snapshot(market);
       await expect(market.connect(signers[9]).withdraw(1n)).to.be.revertedWithCustomError(market, "NotRegistered").withArgs(signers[9].address);
       await expect(market.connect(wind.signer).withdraw(0n)).to.be.revertedWithCustomError(market, "ZeroAmount").withArgs();
-      await expect(market.connect(wind.signer).withdraw(ETH + 1n))
+      await expect(market.connect(wind.signer).withdraw(ETH - SECURITY + 1n))
         .to.be.revertedWithCustomError(market, "InsufficientFunds")
-        .withArgs(wind.id, ETH + 1n, ETH);
+        .withArgs(wind.id, ETH - SECURITY + 1n, ETH - SECURITY);
       expect(await snapshot(market)).to.deep.equal(before);
     });
 
-    it("keeps the margin locked while a bid is unsettled and frees it after settlement", async function () {
+    it("keeps the margin while a bid is unsettled and a sell's collateral locked until its settlement, then frees both", async function () {
       const { market, actors } = await loadFixture(paperFixture);
       const { wind } = actors;
       await toCommit(market, 2);
       const sealed = await commit(market, 2, sell(wind, 100n, 1000n));
       let w = await market.walletOf(wind.id);
       expect(w.balance + w.reserved).to.equal(ETH);
-      expect(w.withdrawable).to.equal(w.balance - MARGIN);
+      expect(w.withdrawable).to.equal(w.balance - MARGIN - SECURITY);
       await expect(market.connect(wind.signer).withdraw(w.withdrawable + 1n))
         .to.be.revertedWithCustomError(market, "InsufficientFunds")
         .withArgs(wind.id, w.withdrawable + 1n, w.withdrawable);
       expect(await market.walletOf(wind.id)).to.deep.equal(w);
       await toReveal(market, 2);
       await reveal(market, sell(wind, 100n, 1000n), sealed);
-      await market.connect(wind.signer).withdraw(ETH - MARGIN);
+      const collateral = collateralOf(100n);
+      await market.connect(wind.signer).withdraw(ETH - MARGIN - SECURITY - collateral);
       w = await market.walletOf(wind.id);
-      expect([w.balance, w.withdrawable]).to.deep.equal([MARGIN, 0n]);
+      expect([w.balance, w.locked, w.withdrawable]).to.deep.equal([MARGIN + SECURITY + collateral, collateral, 0n]);
       // settle 1 and 2 (readings posted, nothing delivered)
       await postAt(market, wind, 1, 0n, 0n);
       await postAt(market, wind, 2, 0n, 0n);
@@ -84,11 +93,11 @@ describe("wallets", function () {
       expect((await market.walletOf(wind.id)).withdrawable).to.equal(0n); // bid of 2 still unsettled
       await settleThrough(market, 2, [wind.id]);
       w = await market.walletOf(wind.id);
-      // declared 100 Wh, delivered none: penalty 100 Wh × reference price × 5%
+      // declared 100 Wh, nothing traded, delivered none: penalty 100 Wh × reference price × 5%
       const penalty = valueOf(100n, REF_PRICE, 50_000n);
-      expect(w.balance).to.equal(MARGIN - penalty);
-      expect(w.withdrawable).to.equal(w.balance);
-      await market.connect(wind.signer).withdraw(w.balance);
+      expect([w.balance, w.locked]).to.deep.equal([MARGIN + SECURITY + collateral - penalty, 0n]);
+      expect(w.withdrawable).to.equal(w.balance - SECURITY);
+      await market.connect(wind.signer).withdraw(w.withdrawable);
       await expectConserved(market);
     });
 
@@ -148,25 +157,32 @@ describe("wallets", function () {
   });
 
   describe("debts", function () {
-    /** ev keeps `left` wei, then imports 20 kWh in interval 1 with no bid: it owes 20 kWh × A × 1.1. */
+    /**
+     * ev keeps only its meter's security and imports its meter's full 25 kWh in each of intervals 1-4
+     * with no bid: 25 kWh × A × 1.1 an interval at the reference price. The security (two intervals at
+     * the cap price) covers the first three intervals and part of the fourth; the rest is owed.
+     */
+    const PER_INTERVAL = valueOf(MAX_WH_PER_INTERVAL, REF_PRICE, 1_100_000n);
     async function evInDebt() {
       const f = await loadFixture(paperFixture);
       const { market, actors } = f;
       const { ev } = actors;
-      const left = 10n ** 15n;
-      await market.connect(ev.signer).withdraw(ETH - left);
-      await postAt(market, ev, 0, 0n, 0n);
-      await postAt(market, ev, 1, 20_000n, 0n);
-      await clearUntilDone(market, 1);
-      await toSettlement(market, 1);
-      const owes = valueOf(20_000n, REF_PRICE, 1_100_000n);
+      await market.connect(ev.signer).withdraw(ETH - SECURITY);
+      for (const d of [1, 2, 3, 4]) await postAt(market, ev, d, BigInt(d) * MAX_WH_PER_INTERVAL, 0n);
+      await settleThrough(market, 3, [ev.id]);
+      await clearUntilDone(market, 4);
+      await toSettlement(market, 4);
+      const left = SECURITY - 3n * PER_INTERVAL;
+      const owes = PER_INTERVAL;
       return { ...f, ev, left, owes };
     }
 
-    it("a participant who cannot pay balancing gets a recorded debt (DebtRecorded) and cannot withdraw", async function () {
+    it("the security pays for consumption; once used up, what cannot be paid is a recorded debt (DebtRecorded) and nothing can be withdrawn", async function () {
       const { market, ev, left, owes, gridId } = await evInDebt();
+      expect((await market.walletOf(ev.id)).balance).to.equal(left);
+      expect(left > 0n && left < owes).to.equal(true);
       const gridBefore = (await market.walletOf(gridId)).balance;
-      await expect(market.settle(1, [ev.id]))
+      await expect(market.settle(4, [ev.id]))
         .to.emit(market, "DebtRecorded")
         .withArgs(ev.id, gridId, owes - left);
       const w = await market.walletOf(ev.id);
@@ -174,17 +190,20 @@ describe("wallets", function () {
       expect(await market.debtOf(ev.id, gridId)).to.equal(owes - left);
       expect((await market.walletOf(gridId)).due).to.equal(owes - left);
       expect((await market.walletOf(gridId)).balance).to.equal(gridBefore + left);
+      // the unsecured part is at most one interval of the meter's rated energy at the cap price × W'
+      expect(owes - left).to.be.lessThanOrEqual(valueOf(MAX_WH_PER_INTERVAL, BigInt(PAPER_CAP), 1_100_000n));
       await expectConserved(market);
     });
 
     it("a participant with a debt may not bid (HasDebt); a deposit pays the debt first (DebtPaid), then it may", async function () {
       const { market, ev, left, owes, gridId } = await evInDebt();
-      await market.settle(1, [ev.id]);
+      await market.settle(4, [ev.id]);
       const debt = owes - left;
-      await toCommit(market, 4);
-      const { commitment } = await seal(market, ev.signer, 4, Side.Buy, 100n, 1000n);
-      await expect(market.connect(ev.signer).commitBid(4, commitment)).to.be.revertedWithCustomError(market, "HasDebt").withArgs(ev.id, debt);
-      expect((await market.bidOf(4, ev.id)).committed).to.equal(false);
+      const d = Number(await market.currentInterval()) + 2;
+      await toCommit(market, d);
+      const { commitment } = await seal(market, ev.signer, d, Side.Buy, 100n, 1000n);
+      await expect(market.connect(ev.signer).commitBid(d, commitment)).to.be.revertedWithCustomError(market, "HasDebt").withArgs(ev.id, debt);
+      expect((await market.bidOf(d, ev.id)).committed).to.equal(false);
       expect((await market.walletOf(ev.id)).reserved).to.equal(0n);
       // a partial deposit pays part of the debt
       await expect(market.connect(ev.signer).deposit({ value: debt / 2n }))
@@ -192,7 +211,7 @@ describe("wallets", function () {
         .withArgs(ev.id, gridId, debt / 2n);
       expect(await market.debtOf(ev.id, gridId)).to.equal(debt - debt / 2n);
       expect((await market.walletOf(ev.id)).balance).to.equal(0n);
-      await expect(market.connect(ev.signer).commitBid(4, commitment))
+      await expect(market.connect(ev.signer).commitBid(d, commitment))
         .to.be.revertedWithCustomError(market, "HasDebt")
         .withArgs(ev.id, debt - debt / 2n);
       // the rest and more
@@ -202,7 +221,7 @@ describe("wallets", function () {
       const w = await market.walletOf(ev.id);
       expect([w.owed, w.balance]).to.deep.equal([0n, ETH - (debt - debt / 2n)]);
       expect((await market.walletOf(gridId)).due).to.equal(0n);
-      await expect(market.connect(ev.signer).commitBid(4, commitment)).to.emit(market, "BidCommitted");
+      await expect(market.connect(ev.signer).commitBid(d, commitment)).to.emit(market, "BidCommitted");
       await expectConserved(market);
     });
 

@@ -265,7 +265,7 @@ function IntervalResults() {
               { title: "Participant", width: "minmax(7rem,1fr)", render: (l) => `#${l.args.id} ${nameOf(l.args.id)}` },
               { title: "Declared / cleared / metered kWh", width: "11rem", render: (l: MarketLog) => `${kWh(l.args.declaredWh)} / ${kWh(l.args.clearedWh)} / ${kWh(l.args.actualWh)}${l.args.readingMissing ? " (no reading)" : ""}` },
               { title: "Balancing", width: "minmax(9rem,1fr)", align: "right", render: (l) => <Money wei={l.args.balancingWei} signed /> },
-              { title: "Reward / penalty", width: "9rem", align: "right", render: (l) => `+${ether(l.args.rewardWei)} / -${ether(l.args.penaltyWei)}` },
+              { title: "Reward / penalty", width: "9rem", align: "right", render: (l) => `+${ether(l.args.rewardWei)} / -${ether((l.args.rewardWei - l.args.incentiveWei))}` },
               { title: "Net incentive", width: "minmax(9rem,1fr)", align: "right", render: (l) => <Money wei={l.args.incentiveWei} signed /> },
               { title: "Owed", width: "minmax(7rem,0.8fr)", align: "right", render: (l) => (r.debts.get(Number(l.args.id)) ? <Money wei={r.debts.get(Number(l.args.id))!} /> : "–") },
             ]}

@@ -421,7 +421,7 @@ function History({ id }: { id: number }) {
               r.settled ? (
                 <span data-testid={`hist-incentive-${r.interval}`}>
                   <span class="block">
-                    +{ether(r.settled.args.rewardWei)} / -{ether(r.settled.args.penaltyWei)}
+                    +{ether(r.settled.args.rewardWei)} / -{ether((r.settled.args.rewardWei - r.settled.args.incentiveWei))}
                   </span>
                   <span class="block">
                     net <Money wei={r.settled.args.incentiveWei} signed />

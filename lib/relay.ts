@@ -1,0 +1,338 @@
+/**
+ * The relayer: the paper's back end carrying prosumers' and meters' signed messages to the market, so
+ * they never need ether for gas. Each message is validated (shape), its signature checked, its effect
+ * simulated from the signer's account (a call the market would refuse is refused here, with the
+ * market's own error), then queued; queues become one batch transaction per kind (and interval) per
+ * flush, sent and paid for by the operator's Sender. Every message gets a receipt that moves from
+ * queued to sent (transaction hash) to included (block) or skipped (the entry's EntrySkipped reason).
+ * The HTTP face is lib/relay-http.ts (used by the portal's server and by cycle:run).
+ */
+import { Interface, TypedDataDomain, verifyTypedData } from "ethers";
+import { z } from "zod";
+import type { EnergyMarket } from "../typechain-types";
+import { decodeRevert } from "./market";
+import { TYPES, ZERO_HASH } from "./signed";
+import type { Sender, SenderEvent } from "./sender";
+
+// ------------------------------------------------------------------ message shapes
+
+const hex32 = z.string().regex(/^0x[0-9a-fA-F]{64}$/, "expected 0x and 64 hex digits");
+const address = z.string().regex(/^0x[0-9a-fA-F]{40}$/, "expected an address (0x and 40 hex digits)");
+const uint = (bits: number) =>
+  z
+    .union([z.string().regex(/^\d+$/, "expected a whole number"), z.number().int().nonnegative()])
+    .transform((v) => BigInt(v))
+    .refine((v) => v < 1n << BigInt(bits), `expected a number below 2^${bits}`);
+
+const signature = { r: hex32, vs: hex32 };
+
+export const SCHEMAS = {
+  commit: z.strictObject({ interval: uint(32), participant: uint(32), commitment: hex32, replaces: hex32.optional(), ...signature }),
+  reveal: z.strictObject({
+    interval: uint(32),
+    participant: uint(32),
+    side: z.enum(["sell", "buy"]),
+    energyWh: uint(64),
+    priceWeiPerKWh: uint(64),
+    salt: hex32,
+    hintPrevId: uint(32).optional(),
+  }),
+  reading: z.strictObject({ meterNumber: uint(64), interval: uint(32), importWh: uint(64), exportWh: uint(64), ...signature }),
+  registration: z.strictObject({ account: address, name: z.string().min(1).max(64), green: z.boolean(), ...signature }),
+  acceptance: z.strictObject({ participant: uint(32), proposal: hex32, ...signature }),
+  withdrawal: z.strictObject({ participant: uint(32), amount: uint(256), nonce: uint(32), ...signature }),
+};
+export type RelayKind = keyof typeof SCHEMAS;
+export const RELAY_KINDS = Object.keys(SCHEMAS) as RelayKind[];
+type Message<K extends RelayKind> = z.output<(typeof SCHEMAS)[K]>;
+
+/** A message refused before anything was sent: `status` is the HTTP status a server answers with. */
+export class RelayRefused extends Error {
+  constructor(
+    readonly status: 400 | 403 | 409 | 413 | 429,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+// ------------------------------------------------------------------ receipts
+
+export type RelayStatus = "queued" | "sent" | "included" | "skipped" | "failed";
+
+export interface RelayReceipt {
+  id: string;
+  kind: RelayKind;
+  status: RelayStatus;
+  /** The batch transaction carrying it (once sent). */
+  hash?: string;
+  /** Its position in that batch. */
+  index?: number;
+  block?: number;
+  /** Why it was skipped or failed: the market's custom error. */
+  reason?: string;
+}
+
+interface Pending<K extends RelayKind = RelayKind> {
+  receipt: RelayReceipt;
+  message: Message<K>;
+}
+
+export interface RelayerOptions {
+  market: EnergyMarket;
+  /** The operator's sender: pays for every batch. */
+  sender: Sender;
+  domain: TypedDataDomain;
+  /** Entries per batch transaction (default 100, at most the market's maxBatch). */
+  maxBatch?: number;
+  /** How long a queue waits for more entries before it is sent (default 1000 ms: about a block). */
+  flushMs?: number;
+  /** Receipts kept for lookups (default 100,000). */
+  keepReceipts?: number;
+  log?: (e: Record<string, unknown>) => void;
+}
+
+/** Batches per kind: commits and reveals per interval, the rest together. */
+const BATCHED: Partial<Record<RelayKind, true>> = { commit: true, reveal: true, reading: true, registration: true };
+
+export class Relayer {
+  private readonly receipts = new Map<string, RelayReceipt>();
+  private readonly queues = new Map<string, Pending[]>();
+  private readonly byBatch = new Map<string, Pending[]>();
+  private readonly iface: Interface;
+  private timer: NodeJS.Timeout | undefined;
+  private nextId = 0;
+  private nextBatch = 0;
+  private flushing: Promise<void> = Promise.resolve();
+  private readonly o: Required<Omit<RelayerOptions, "log">> & Pick<RelayerOptions, "log">;
+
+  constructor(options: RelayerOptions) {
+    this.o = { maxBatch: 100, flushMs: 1000, keepReceipts: 100_000, ...options };
+    this.iface = options.market.interface as unknown as Interface;
+  }
+
+  /** The sender's log, to be passed as its `log` option: it moves a batch's receipts to "sent". */
+  readonly onSenderEvent = (e: SenderEvent) => {
+    const batch = typeof e.batch === "string" ? this.byBatch.get(e.batch) : undefined;
+    if (!batch || (e.event !== "sent" && e.event !== "replaced")) return;
+    for (const p of batch) Object.assign(p.receipt, { status: "sent", hash: String(e.tx) });
+  };
+
+  /** Validate, check and queue one message; resolves with its receipt (status "queued"). */
+  async submit(kind: RelayKind, body: unknown): Promise<RelayReceipt> {
+    if (!RELAY_KINDS.includes(kind)) throw new RelayRefused(400, `unknown message kind ${JSON.stringify(kind)}: expected one of ${RELAY_KINDS.join(", ")}`);
+    const parsed = SCHEMAS[kind].safeParse(body);
+    if (!parsed.success) throw new RelayRefused(400, `bad ${kind}: ${parsed.error.issues.map((i) => `${i.path.join(".") || "body"}: ${i.message}`).join("; ")}`);
+    const message = parsed.data as Message<RelayKind>;
+    const signer = await this.check(kind, message);
+    const receipt: RelayReceipt = { id: `${kind}-${++this.nextId}-${signer.slice(2, 10).toLowerCase()}`, kind, status: "queued" };
+    this.remember(receipt);
+    this.enqueue(kind, { receipt, message });
+    return { ...receipt };
+  }
+
+  receipt(id: string): RelayReceipt | undefined {
+    const r = this.receipts.get(id);
+    return r && { ...r };
+  }
+
+  /** Send whatever is queued now, and wait for it. */
+  async flush(): Promise<void> {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+    const queues = [...this.queues.entries()];
+    this.queues.clear();
+    const run = this.flushing.then(async () => {
+      for (const [key, entries] of queues) {
+        for (let i = 0; i < entries.length; i += this.o.maxBatch) await this.sendBatch(key, entries.slice(i, i + this.o.maxBatch));
+      }
+    });
+    this.flushing = run.catch(() => undefined);
+    await run;
+  }
+
+  /** Stop the flush timer (queued messages stay queued). */
+  stop(): void {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+  }
+
+  // ---------------------------------------------------------------- checks
+
+  /** The signature is the right key's, and the market would take the message now: returns the signer. */
+  private async check(kind: RelayKind, m: Message<RelayKind>): Promise<string> {
+    const market = this.o.market;
+    const participantAccount = async (id: bigint) => {
+      if (id === 0n || id > (await market.participantCount())) throw new RelayRefused(409, `no participant with ID ${id}`);
+      return (await market.participant(id)).account;
+    };
+    switch (kind) {
+      case "commit": {
+        const c = m as Message<"commit">;
+        const account = await participantAccount(c.participant);
+        this.requireSigner(account, "Commit", { participant: c.participant, interval: c.interval, commitment: c.commitment, replaces: c.replaces ?? ZERO_HASH }, c);
+        const held = await market.bidOf(c.interval, c.participant);
+        if (held.committed !== ((c.replaces ?? ZERO_HASH) !== ZERO_HASH)) {
+          throw new RelayRefused(409, held.committed ? "a commitment is already held for this interval: name it in `replaces` to replace it" : "`replaces` names a commitment, but none is held");
+        }
+        await this.simulate(() => market.commitBid.staticCall(c.interval, c.commitment, { from: account }));
+        return account;
+      }
+      case "reveal": {
+        const o = m as Message<"reveal">;
+        const account = await participantAccount(o.participant);
+        const side = o.side === "sell" ? 0 : 1;
+        await this.simulate(() => market.revealBid.staticCall(o.interval, side, o.energyWh, o.priceWeiPerKWh, o.salt, o.hintPrevId ?? 0n, { from: account }));
+        return account;
+      }
+      case "reading": {
+        const r = m as Message<"reading">;
+        const meter = verifyTypedData(this.o.domain, { Reading: TYPES.Reading }, { meterNumber: r.meterNumber, interval: r.interval, importWh: r.importWh, exportWh: r.exportWh }, this.join(r));
+        if ((await market.participantOfMeter(meter)) === 0n) throw new RelayRefused(403, `the reading is signed by ${meter}, which is no bound meter's key`);
+        await this.simulate(() => market.postReading.staticCall(r.meterNumber, r.interval, r.importWh, r.exportWh, { from: meter }));
+        return meter;
+      }
+      case "registration": {
+        const g = m as Message<"registration">;
+        this.requireSigner(g.account, "Registration", { account: g.account, name: g.name, green: g.green }, g);
+        await this.simulate(() => market.register.staticCall(g.name, g.green, { from: g.account }));
+        return g.account;
+      }
+      case "acceptance": {
+        const a = m as Message<"acceptance">;
+        const account = await participantAccount(a.participant);
+        this.requireSigner(account, "MeterAcceptance", { participant: a.participant, proposal: a.proposal }, a);
+        await this.simulate(() => market.acceptMeter.staticCall(a.proposal, { from: account }));
+        return account;
+      }
+      case "withdrawal": {
+        const w = m as Message<"withdrawal">;
+        const account = await participantAccount(w.participant);
+        this.requireSigner(account, "Withdrawal", { participant: w.participant, amount: w.amount, nonce: w.nonce }, w);
+        const expected = await market.withdrawalNonce(w.participant);
+        if (w.nonce !== expected) throw new RelayRefused(409, `withdrawal nonce ${w.nonce} is not the participant's next one (${expected}): a replay, or an older message`);
+        await this.simulate(() => market.withdraw.staticCall(w.amount, { from: account }));
+        return account;
+      }
+    }
+  }
+
+  private join(s: { r: string; vs: string }): string {
+    const vs = BigInt(s.vs);
+    const v = vs >> 255n ? 28 : 27;
+    const sValue = vs & ((1n << 255n) - 1n);
+    return s.r + sValue.toString(16).padStart(64, "0") + v.toString(16);
+  }
+
+  private requireSigner(account: string, type: keyof typeof TYPES, value: Record<string, unknown>, sig: { r: string; vs: string }) {
+    let signer: string;
+    try {
+      signer = verifyTypedData(this.o.domain, { [type]: TYPES[type] }, value, this.join(sig));
+    } catch {
+      throw new RelayRefused(400, "the signature is malformed");
+    }
+    if (signer.toLowerCase() !== account.toLowerCase()) throw new RelayRefused(403, `the ${type} is signed by ${signer}, not by the participant's account ${account}`);
+  }
+
+  /** The market's answer to the message's effect, from the signer's account; a refusal is refused here. */
+  private async simulate(call: () => Promise<unknown>) {
+    try {
+      await call();
+    } catch (e) {
+      const revert = decodeRevert(e);
+      if (revert) throw new RelayRefused(409, `the market refuses it: ${revert.name}(${revert.args.map(String).join(", ")})`);
+      throw e;
+    }
+  }
+
+  // ---------------------------------------------------------------- batches
+
+  private enqueue(kind: RelayKind, p: Pending) {
+    const interval = "interval" in p.message && (kind === "commit" || kind === "reveal") ? `:${p.message.interval}` : "";
+    const key = BATCHED[kind] ? `${kind}${interval}` : `${kind}:${p.receipt.id}`;
+    const queue = this.queues.get(key) ?? [];
+    queue.push(p);
+    this.queues.set(key, queue);
+    if (queue.length >= this.o.maxBatch) void this.flush();
+    else if (!this.timer) this.timer = setTimeout(() => void this.flush().catch((e) => this.o.log?.({ event: "flush-failed", error: String(e) })), this.o.flushMs);
+  }
+
+  private async sendBatch(key: string, entries: Pending[]) {
+    const kind = key.split(":")[0] as RelayKind;
+    const batch = `relay-${++this.nextBatch}`;
+    this.byBatch.set(batch, entries);
+    const data = this.encode(kind, entries);
+    try {
+      const sent = await this.o.sender.send({ to: await this.o.market.getAddress(), data }, { action: `relay ${kind}`, batch, entries: entries.length });
+      const skipped = new Map<number, string>();
+      for (const log of sent.receipt.logs) {
+        const parsed = safeParse(this.iface, log);
+        if (parsed?.name === "EntrySkipped") skipped.set(Number(parsed.args.index), describeReason(this.iface, parsed.args.reason));
+      }
+      entries.forEach((p, i) => {
+        const reason = BATCHED[kind] ? skipped.get(i) : undefined;
+        Object.assign(p.receipt, { status: reason ? "skipped" : "included", hash: sent.hash, index: i, block: sent.receipt.blockNumber, reason });
+      });
+      this.o.log?.({ event: "relayed", kind, batch, tx: sent.hash, block: sent.receipt.blockNumber, entries: entries.length, skipped: skipped.size, gasUsed: sent.receipt.gasUsed });
+    } catch (e) {
+      const revert = decodeRevert(e);
+      const reason = revert ? `${revert.name}(${revert.args.map(String).join(", ")})` : String((e as Error).message ?? e).split("\n")[0];
+      for (const p of entries) Object.assign(p.receipt, { status: "failed", reason });
+      this.o.log?.({ event: "relay-failed", kind, batch, entries: entries.length, reason });
+    } finally {
+      this.byBatch.delete(batch);
+    }
+  }
+
+  private encode(kind: RelayKind, entries: Pending[]): string {
+    const m = entries.map((p) => p.message);
+    const market = this.o.market.interface;
+    switch (kind) {
+      case "commit": {
+        const c = m as Message<"commit">[];
+        return market.encodeFunctionData("commitBatch", [
+          c[0].interval,
+          c.map((x) => ({ participant: x.participant, commitment: x.commitment, replaces: x.replaces ?? ZERO_HASH, r: x.r, vs: x.vs })),
+        ]);
+      }
+      case "reveal": {
+        const o = m as Message<"reveal">[];
+        return market.encodeFunctionData("revealBatch", [
+          o[0].interval,
+          o.map((x) => ({ participant: x.participant, side: x.side === "sell" ? 0 : 1, energyWh: x.energyWh, priceWeiPerKWh: x.priceWeiPerKWh, salt: x.salt, hintPrevId: x.hintPrevId ?? 0n })),
+        ]);
+      }
+      case "reading":
+        return market.encodeFunctionData("postReadings", [m as Message<"reading">[]]);
+      case "registration":
+        return market.encodeFunctionData("registerBatch", [m as Message<"registration">[]]);
+      case "acceptance": {
+        const a = m[0] as Message<"acceptance">;
+        return market.encodeFunctionData("acceptMeterFor", [a.participant, a.proposal, a.r, a.vs]);
+      }
+      case "withdrawal": {
+        const w = m[0] as Message<"withdrawal">;
+        return market.encodeFunctionData("withdrawFor", [w.participant, w.amount, w.nonce, w.r, w.vs]);
+      }
+    }
+  }
+
+  private remember(r: RelayReceipt) {
+    this.receipts.set(r.id, r);
+    if (this.receipts.size > this.o.keepReceipts) this.receipts.delete(this.receipts.keys().next().value!);
+  }
+}
+
+function safeParse(iface: Interface, log: { topics: readonly string[]; data: string }) {
+  try {
+    return iface.parseLog(log);
+  } catch {
+    return null;
+  }
+}
+
+/** An EntrySkipped reason (ABI-encoded custom error) as `Name(args)`. */
+export function describeReason(iface: Interface, reason: string): string {
+  const parsed = iface.parseError(reason);
+  return parsed ? `${parsed.name}(${parsed.args.map(String).join(", ")})` : reason;
+}
