@@ -34,6 +34,7 @@ export interface ReadingRecord {
   source?: "load-record" | "hourly-freeze";
 }
 
+/** A post of one reading, sent by the meter's own account. */
 export interface TxRecord {
   t: "tx";
   meter: string;
@@ -42,9 +43,39 @@ export interface TxRecord {
   nonce: number;
   raw: string;
   sentAt: number;
+  /** the transaction this one replaces (same nonce, higher fees) */
+  replaces?: string;
+  /** in memory only: the reading's position in a batch transaction (a BatchRecord) */
+  index?: number;
 }
 
-export type Outcome = "posted" | "already-posted" | "rejected";
+/** A batch of readings, each signed by its meter's key, sent by the gateway's relayer account. */
+export interface BatchRecord {
+  t: "batch";
+  hash: string;
+  nonce: number;
+  raw: string;
+  sentAt: number;
+  /** the batch's entries in order: entry i is the reading of meter `entries[i].meter` for `entries[i].interval` */
+  entries: Array<{ meter: string; interval: number }>;
+  /** the batch transaction this one replaces (same nonce, same entries, higher fees) */
+  replaces?: string;
+}
+
+/** A transaction that carried a reading without posting it, and why: the reading is sent again later. */
+export interface SkipRecord {
+  t: "skip";
+  meter: string;
+  interval: number;
+  hash: string;
+  /** the market's refusal ("Name(args)", from the batch's EntrySkipped event), or what happened to the transaction */
+  reason: string;
+  /** unix ms */
+  at: number;
+  block?: number;
+}
+
+export type Outcome = "posted" | "already-posted" | "rejected" | "too-late";
 
 export interface DoneRecord {
   t: "done";
@@ -69,7 +100,7 @@ export interface ReorgRecord {
   depth: number;
 }
 
-type JournalRecord = JournalHeader | ReadingRecord | TxRecord | DoneRecord | ReorgRecord;
+type JournalRecord = JournalHeader | ReadingRecord | TxRecord | BatchRecord | SkipRecord | DoneRecord | ReorgRecord;
 
 export interface JournalOptions {
   /** settled readings kept per meter, counted in intervals back from its newest; default 16 */
@@ -79,7 +110,10 @@ export interface JournalOptions {
 /** Everything known about one meter's reading of one interval. */
 export interface Entry {
   reading: ReadingRecord;
+  /** its transactions, oldest first (a batch's as a TxRecord with the reading's `index` in it) */
   txs: TxRecord[];
+  /** transactions that carried it without posting it, oldest first */
+  skips: SkipRecord[];
   done?: DoneRecord;
 }
 
@@ -90,6 +124,10 @@ export class Journal {
   private fileRecords = 0;
   private fileBytes = 0;
   private readonly historyIntervals: number;
+  /** batch transactions by hash, and the order transactions were journaled in (a rewrite keeps it) */
+  private readonly batches = new Map<string, BatchRecord>();
+  private readonly sequence = new Map<TxRecord | BatchRecord, number>();
+  private nextSequence = 0;
 
   private constructor(
     readonly file: string,
@@ -165,9 +203,26 @@ export class Journal {
     return true;
   }
 
-  addTx(tx: Omit<TxRecord, "t">): void {
+  addTx(tx: Omit<TxRecord, "t" | "index">): void {
     this.requireEntry(tx.meter, tx.interval);
-    this.append({ t: "tx", ...tx });
+    this.append({ t: "tx", ...stripUndefined(tx) } as TxRecord);
+  }
+
+  /** Journals a batch transaction before it is broadcast; every entry must be in the journal. */
+  addBatch(batch: Omit<BatchRecord, "t">): void {
+    for (const { meter, interval } of batch.entries) this.requireEntry(meter, interval);
+    this.append({ t: "batch", ...stripUndefined(batch) } as BatchRecord);
+  }
+
+  /** The batch transaction `hash`, if journaled. */
+  batch(hash: string): BatchRecord | undefined {
+    return this.batches.get(hash);
+  }
+
+  /** Journals that transaction `skip.hash` carried a reading without posting it; the reading stays unsettled. */
+  skip(skip: Omit<SkipRecord, "t">): void {
+    this.requireEntry(skip.meter, skip.interval);
+    this.append({ t: "skip", ...stripUndefined(skip) } as SkipRecord);
   }
 
   settle(done: Omit<DoneRecord, "t">): void {
@@ -204,8 +259,17 @@ export class Journal {
   /** Records a rewrite would keep. */
   private liveRecords(): number {
     let count = 1;
-    for (const meter of this.entries.values()) for (const entry of this.kept(meter)) count += 1 + entry.txs.length + (entry.done ? 1 : 0);
-    return count;
+    const batches = new Set<string>();
+    for (const meter of this.entries.values()) {
+      for (const entry of this.kept(meter)) {
+        count += 1 + entry.skips.length + (entry.done ? 1 : 0);
+        for (const tx of entry.txs) {
+          if (tx.index === undefined) count++;
+          else batches.add(tx.hash);
+        }
+      }
+    }
+    return count + batches.size;
   }
 
   /** A meter's entries a rewrite keeps, oldest first: unsettled ones, and settled ones within the history window (the newest always). */
@@ -228,12 +292,22 @@ export class Journal {
     if (record.t === "reading") {
       const meter = this.entries.get(record.meter) ?? new Map<number, Entry>();
       this.entries.set(record.meter, meter);
-      meter.set(record.interval, { reading: record, txs: [] });
+      meter.set(record.interval, { reading: record, txs: [], skips: [] });
+      return;
+    }
+    if (record.t === "batch") {
+      this.batches.set(record.hash, record);
+      this.sequence.set(record, this.nextSequence++);
+      const { hash, nonce, raw, sentAt, replaces } = record;
+      record.entries.forEach(({ meter, interval }, index) => this.get(meter, interval)?.txs.push(stripUndefined({ t: "tx", meter, interval, hash, nonce, raw, sentAt, replaces, index }) as TxRecord));
       return;
     }
     const entry = this.get(record.meter, record.interval);
     if (!entry) return; // its reading was compacted away
-    if (record.t === "tx") entry.txs.push(record);
+    if (record.t === "tx") {
+      this.sequence.set(record, this.nextSequence++);
+      entry.txs.push(record);
+    } else if (record.t === "skip") entry.skips.push(record);
     else if (record.t === "done") entry.done = record;
     else entry.done = undefined;
   }
@@ -243,14 +317,28 @@ export class Journal {
    * readings, and settled ones within the history window (each meter's newest always).
    */
   private rewrite(): void {
-    const records: JournalRecord[] = [this.header];
+    const readings: ReadingRecord[] = [];
+    const txs = new Set<TxRecord | BatchRecord>();
+    const outcomes: Array<SkipRecord | DoneRecord> = [];
     for (const meter of this.entries.values()) {
       const kept = new Set(this.kept(meter));
       for (const entry of [...meter.values()].sort((a, b) => a.reading.interval - b.reading.interval)) {
-        if (!kept.has(entry)) meter.delete(entry.reading.interval);
-        else records.push(entry.reading, ...entry.txs, ...(entry.done ? [entry.done] : []));
+        if (!kept.has(entry)) {
+          meter.delete(entry.reading.interval);
+          continue;
+        }
+        readings.push(entry.reading);
+        for (const tx of entry.txs) txs.add(tx.index === undefined ? tx : this.batches.get(tx.hash)!);
+        outcomes.push(...entry.skips, ...(entry.done ? [entry.done] : []));
       }
     }
+    // readings first, then the transactions in the order they were journaled (a batch once), then what became of them
+    const ordered = [...txs].sort((a, b) => this.sequence.get(a)! - this.sequence.get(b)!);
+    for (const hash of [...this.batches.keys()]) if (!txs.has(this.batches.get(hash)!)) this.batches.delete(hash);
+    this.sequence.clear();
+    ordered.forEach((tx, i) => this.sequence.set(tx, i));
+    this.nextSequence = ordered.length;
+    const records: JournalRecord[] = [this.header, ...readings, ...ordered, ...outcomes];
     const text = records.map((record) => `${JSON.stringify(record)}\n`).join("");
     const temporary = `${this.file}.tmp`;
     const fd = openSync(temporary, "w");

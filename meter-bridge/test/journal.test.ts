@@ -120,6 +120,46 @@ describe("Journal", () => {
     assert.deepEqual(reopened.unsettled("000000000001").map((entry) => entry.txs.map((tx) => tx.hash)), [["0xaa"]]);
   });
 
+  it("keeps a batch transaction once for all its readings, each with its position, and what became of each, across a reopen and a compaction", () => {
+    const file = tempFile();
+    const journal = Journal.open(file, HEADER, { historyIntervals: 0 });
+    const meters = ["000000000001", "000000000002", "000000000003"];
+    for (const meter of meters) journal.addReading(reading(meter, 7));
+    const entries = meters.map((meter) => ({ meter, interval: 7 }));
+    journal.addBatch({ hash: "0xb1", nonce: 5, raw: `0x${"cd".repeat(500)}`, sentAt: 1, entries });
+    journal.addBatch({ hash: "0xb2", nonce: 5, raw: `0x${"ce".repeat(500)}`, sentAt: 2, entries, replaces: "0xb1" }); // the stuck batch replaced
+    journal.settle({ meter: meters[0], interval: 7, outcome: "posted", hash: "0xb2", block: 9, blockHash: "0x09" });
+    journal.skip({ meter: meters[1], interval: 7, hash: "0xb2", reason: "SettlementBehind(3, 3)", at: 10, block: 9 });
+    journal.settle({ meter: meters[2], interval: 7, outcome: "too-late", reason: "ReadingTooLate(7, 8)", hash: "0xb2" });
+    assert.throws(() => journal.addBatch({ hash: "0xb3", nonce: 6, raw: "0x", sentAt: 3, entries: [{ meter: meters[0], interval: 8 }] }), /no reading of meter 000000000001 for interval 8/);
+    const state = (j: Journal) => meters.map((meter) => {
+      const entry = j.get(meter, 7);
+      return entry && [entry.txs.map((tx) => [tx.hash, tx.nonce, tx.index, tx.replaces]), entry.skips.map((skip) => skip.reason), entry.done?.outcome];
+    });
+    const expected = [
+      [[["0xb1", 5, 0, undefined], ["0xb2", 5, 0, "0xb1"]], [], "posted"],
+      [[["0xb1", 5, 1, undefined], ["0xb2", 5, 1, "0xb1"]], ["SettlementBehind(3, 3)"], undefined],
+      [[["0xb1", 5, 2, undefined], ["0xb2", 5, 2, "0xb1"]], [], "too-late"],
+    ];
+    assert.deepEqual(state(journal), expected);
+    journal.close();
+
+    const reopened = Journal.open(file, HEADER, { historyIntervals: 0 });
+    assert.deepEqual(state(reopened), expected);
+    for (const meter of [meters[0], meters[2]]) {
+      reopened.addReading(reading(meter, 8));
+      reopened.settle({ meter, interval: 8, outcome: "posted" });
+    }
+    reopened.close();
+
+    const compacted = Journal.open(file, HEADER, { historyIntervals: 0 }); // the settled readings of interval 7 go; the unsettled one keeps both batches
+    assert.deepEqual(state(compacted), [undefined, expected[1], undefined]);
+    const lines = readFileSync(file, "utf8").trim().split("\n").map((line) => JSON.parse(line));
+    assert.deepEqual(lines.filter((line) => line.t === "batch").map((line) => [line.hash, line.entries.length]), [["0xb1", 3], ["0xb2", 3]], "each batch once, with all its entries so positions stay right");
+    assert.deepEqual(lines.filter((line) => line.t === "skip").map((line) => line.reason), ["SettlementBehind(3, 3)"]);
+    compacted.close();
+  });
+
   it("remembers the market's settlement timing in its header when known", () => {
     const file = tempFile();
     Journal.open(file, { ...HEADER, settleOffsetSeconds: 600, readingGraceSeconds: 300 }).close();

@@ -15,12 +15,11 @@ import { MARKET_ABI } from "../src/abi";
 import { Journal, TxRecord } from "../src/journal";
 import { MeterPoster, PosterOptions } from "../src/poster";
 import { Anvil, CHAIN_ID, DEV_KEY, freePort } from "./support/anvil";
-import { deployMarket } from "./support/market";
+import { deployMarket, warp } from "./support/market";
 import { CapturedLog, Line } from "./support/capturedLog";
 import { waitUntil } from "./support/wait";
 
 const INTERVAL_SECONDS = 60;
-const INTERVAL = 3; // long over: the market starts ten intervals in the past
 const REPLACE_AFTER_MS = 800;
 /** the poster sleeps this long after each step; the test mines inside that pause */
 const POLL_MS = 300;
@@ -48,6 +47,8 @@ function chainFixture(startNode: () => Promise<Node>, meters: string[]) {
     market: "",
     keys: meters.map(() => Wallet.createRandom().privateKey),
     participantIds: [] as number[],
+    /** the interval the readings are for: the one the meters were bound in, ended (the chain's clock is moved on) */
+    interval: 0,
     dir: mkdtempSync(path.join(tmpdir(), "meter-bridge-poster-")),
     startTime: Math.floor(Date.now() / 1000) - 10 * INTERVAL_SECONDS,
   };
@@ -59,7 +60,8 @@ function chainFixture(startNode: () => Promise<Node>, meters: string[]) {
       intervalSeconds: INTERVAL_SECONDS,
       meters: meters.map((address, i) => ({ address, account: new Wallet(fixture.keys[i]).address, ratedPowerW: 100_000 })),
     });
-    [fixture.market, fixture.participantIds] = [deployed.address, deployed.participantIds];
+    [fixture.market, fixture.participantIds, fixture.interval] = [deployed.address, deployed.participantIds, Math.max(...deployed.boundIntervals)];
+    await warp(fixture.provider, INTERVAL_SECONDS);
     await fixture.provider.send("evm_setAutomine", [false]); // from here on as with --no-mining
   });
   after(async () => {
@@ -76,12 +78,12 @@ function startPoster(fixture: Fixture, meter: string, key: string, reading: { im
   const header = { chainId: String(CHAIN_ID), market: fixture.market, startTime: fixture.startTime, intervalSeconds: INTERVAL_SECONDS };
   const file = path.join(fixture.dir, `journal-${meter}.jsonl`);
   const journal = Journal.open(file, header);
-  assert.equal(journal.addReading({ meter, interval: INTERVAL, ...reading, readAt: new Date().toISOString() }), true);
+  assert.equal(journal.addReading({ meter, interval: fixture.interval, ...reading, readAt: new Date().toISOString() }), true);
   const log = new CapturedLog();
   const provider = new JsonRpcProvider(fixture.node!.url, CHAIN_ID, { staticNetwork: true });
   const controller = new AbortController();
   const running = new MeterPoster(meter, new Wallet(key), provider, fixture.market, journal, log, options).run(controller.signal);
-  const txs = (): TxRecord[] => journal.get(meter, INTERVAL)!.txs;
+  const txs = (): TxRecord[] => journal.get(meter, fixture.interval)!.txs;
   let stopped: Promise<Journal> | undefined;
   return {
     journal,
@@ -132,9 +134,9 @@ async function assertPostedOnce(fixture: Fixture, participantId: number, account
   assert.equal(await provider.getTransactionCount(account, "latest"), nonceBefore + 1, "the meter account's nonce went up by exactly 1");
   assert.deepEqual(await pooled(provider, account), {}, "nothing of the meter account left in the pool");
   const market = new Contract(fixture.market, MARKET_ABI, provider);
-  assert.deepEqual([...(await market.readingOf(participantId, INTERVAL))], [true, BigInt(reading.importWh), BigInt(reading.exportWh)]);
-  assert.deepEqual(await postedEvents(fixture, participantId), [[minedHash, INTERVAL, BigInt(reading.importWh), BigInt(reading.exportWh)]], "one ReadingPosted event, from the mined transaction");
-  assert.deepEqual(journal.get(meter, INTERVAL)?.done, { t: "done", meter, interval: INTERVAL, outcome: "posted", hash: minedHash, block: receipt!.blockNumber, blockHash: receipt!.blockHash });
+  assert.deepEqual([...(await market.readingOf(participantId, fixture.interval))], [true, BigInt(reading.importWh), BigInt(reading.exportWh)]);
+  assert.deepEqual(await postedEvents(fixture, participantId), [[minedHash, fixture.interval, BigInt(reading.importWh), BigInt(reading.exportWh)]], "one ReadingPosted event, from the mined transaction");
+  assert.deepEqual(journal.get(meter, fixture.interval)?.done, { t: "done", meter, interval: fixture.interval, outcome: "posted", hash: minedHash, block: receipt!.blockNumber, blockHash: receipt!.blockHash });
   assert.deepEqual(journal.unsettled(meter), []);
 }
 
@@ -198,9 +200,9 @@ function replacementSuite(name: string, startNode: () => Promise<Node>, fees: "e
         assert.equal(await provider.getTransactionReceipt(first.hash), null, "the original has no receipt");
         assert.equal(await provider.getTransaction(first.hash), null, "the node no longer knows the original");
 
-        await waitUntil(() => journal.get(METER, INTERVAL)?.done !== undefined, TIMEOUT_MS, "the journal to settle the reading");
+        await waitUntil(() => journal.get(METER, fixture.interval)?.done !== undefined, TIMEOUT_MS, "the journal to settle the reading");
         journal = await poster.stop();
-        assert.equal(journal.get(METER, INTERVAL)?.txs.length, 2, "no transaction after the two");
+        assert.equal(journal.get(METER, fixture.interval)?.txs.length, 2, "no transaction after the two");
         await assertPostedOnce(fixture, fixture.participantIds[0], account, nonceBefore, second.hash, journal, METER, reading);
         assert.ok(poster.log.lines.some((line) => line.msg === "reading posted" && line.tx === second.hash));
         assert.deepEqual(poster.log.lines.filter((line) => line.level === "error" || line.msg === "posting delayed"), []);
@@ -233,9 +235,9 @@ function replacementSuite(name: string, startNode: () => Promise<Node>, fees: "e
           assert.deepEqual(pool, { [String(nonceBefore)]: sent.hash }, "the node holds the transaction again");
           assert.deepEqual((await provider.getBlock("latest"))?.transactions, [sent.hash]);
 
-          await waitUntil(() => journal.get(DROPPED_METER, INTERVAL)?.done !== undefined, TIMEOUT_MS, "the journal to settle the reading");
+          await waitUntil(() => journal.get(DROPPED_METER, fixture.interval)?.done !== undefined, TIMEOUT_MS, "the journal to settle the reading");
           journal = await poster.stop();
-          assert.deepEqual(journal.get(DROPPED_METER, INTERVAL)?.txs.map((tx) => tx.hash), [sent.hash], "the same signed transaction, not a new one");
+          assert.deepEqual(journal.get(DROPPED_METER, fixture.interval)?.txs.map((tx) => tx.hash), [sent.hash], "the same signed transaction, not a new one");
           await assertPostedOnce(fixture, fixture.participantIds[1], account, nonceBefore, sent.hash, journal, DROPPED_METER, reading);
         } finally {
           (await poster.stop()).close();

@@ -19,7 +19,7 @@ import { DEFAULT_LINE, closeSerialPort, openSerialPort } from "../src/line";
 import { MeterSimulator, SimulatedMeter } from "../src/simulator";
 import { Anvil, CHAIN_ID, DEV_KEY, freePort } from "./support/anvil";
 import { BridgeProcess } from "./support/bridgeProcess";
-import { deployMarket } from "./support/market";
+import { Settler, deployMarket } from "./support/market";
 import { PtyPair, startPtyPair } from "./support/ptyPair";
 import { sleep, waitUntil } from "./support/wait";
 
@@ -43,18 +43,22 @@ describe("a boundary missed while the bridge was down, end to end", () => {
   let bridge: BridgeProcess;
   let market: Contract;
   let participantIds: number[];
+  let boundIntervals: number[];
+  let settler: Settler;
 
   before(async () => {
-    anvil = new Anvil({ port: await freePort(), blockTime: 1 });
+    anvil = new Anvil({ port: await freePort() });
     await anvil.start();
     provider = new JsonRpcProvider(anvil.url, CHAIN_ID, { staticNetwork: true });
     const deployed = await deployMarket(new Wallet(DEV_KEY, provider), {
       startTime,
       intervalSeconds: INTERVAL_SECONDS,
-      meters: METERS.map((meter, i) => ({ address: meter.address, account: new Wallet(keys[i]).address, ratedPowerW: 100_000 })),
+      meters: METERS.map((meter, i) => ({ address: meter.address, account: new Wallet(keys[i]).address, ratedPowerW: 100_000, openImportWh: BigInt(meter.importWh ?? 0), openExportWh: BigInt(meter.exportWh ?? 0) })),
     });
+    await anvil.mineEvery(1);
     market = new Contract(deployed.address, MARKET_ABI, provider);
-    participantIds = deployed.participantIds;
+    ({ participantIds, boundIntervals } = deployed);
+    settler = new Settler(DEV_KEY, anvil.url, deployed.address, participantIds, Math.min(...boundIntervals)).start(); // the operator's settlement frees the meters' reading slots
     keys.forEach((key, i) => writeFileSync(path.join(dir, `meter${i + 1}.key`), key));
     pty = await startPtyPair();
     meterPort = await openSerialPort(pty.b, DEFAULT_LINE);
@@ -75,12 +79,19 @@ describe("a boundary missed while the bridge was down, end to end", () => {
 
   after(async () => {
     await bridge?.kill();
+    await settler?.close();
     simulator?.stop();
     if (meterPort) await closeSerialPort(meterPort);
     await pty?.stop();
     provider?.destroy();
     await anvil?.stop();
   });
+
+  /** A reading of an interval before its meter served the prosumer, rejected as the market does (the bridge may start in the binding interval and read its first boundary). */
+  const readBeforeBinding = (line: { msg: string; meter?: unknown; interval?: unknown; reason?: unknown }) => {
+    const bound = boundIntervals[METERS.findIndex((meter) => meter.address === line.meter)];
+    return line.msg === "reading rejected by the market" && Number(line.interval) < bound && line.reason === `ReadingOutOfOrder(${line.interval}, ${bound})`;
+  };
 
   const reading = async (meter: number, interval: number): Promise<[boolean, bigint, bigint]> => [...(await market.readingOf(participantIds[meter], interval))] as [boolean, bigint, bigint];
 
@@ -123,6 +134,6 @@ describe("a boundary missed while the bridge was down, end to end", () => {
     assert.deepEqual(intervals, Array.from({ length: intervals.length }, (_, i) => intervals[0] + i), "consecutive intervals, each once");
     assert.ok(intervals[0] <= firstBoundary - 1 && intervals.includes(interval), intervals.join(","));
     assert.equal(await provider.getTransactionCount(new Wallet(keys[0]).address), intervals.length, "one transaction per reading");
-    assert.deepEqual(logs.filter((line) => line.level === "error"), []);
+    assert.deepEqual(logs.filter((line) => line.level === "error").filter((line) => !readBeforeBinding(line)), []);
   });
 });

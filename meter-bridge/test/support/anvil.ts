@@ -64,6 +64,21 @@ export class Anvil {
     }
   }
 
+  /**
+   * Mines a block every `seconds` from now on instead of one per transaction (as --block-time does,
+   * also after a restart): a test deploys in automine mode, quickly, then runs on timed blocks.
+   */
+  async mineEvery(seconds: number): Promise<void> {
+    const provider = new JsonRpcProvider(this.url, this.options.chainId ?? CHAIN_ID, { staticNetwork: true });
+    try {
+      await provider.send("evm_setIntervalMining", [seconds]);
+      if (await provider.send("anvil_getAutomine", [])) throw new Error("anvil still mines each transaction");
+    } finally {
+      provider.destroy();
+    }
+    this.options.blockTime = seconds;
+  }
+
   /** Stops the node with SIGTERM, so it writes its state file. */
   async stop(): Promise<void> {
     const child = this.child;
