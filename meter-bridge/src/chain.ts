@@ -5,8 +5,8 @@
  */
 import { EventEmitter } from "node:events";
 import { setTimeout as sleep } from "node:timers/promises";
-import { Block, Contract, JsonRpcProvider, isError } from "ethers";
-import { MARKET_ABI } from "./abi";
+import { Block, Contract, JsonRpcProvider, TypedDataEncoder, isError } from "ethers";
+import { MARKET_ABI, marketDomain } from "./abi";
 import { Logger } from "./log";
 import { MarketTiming } from "./clock";
 import { SettingsError } from "./settings";
@@ -29,6 +29,31 @@ export async function readMarket(provider: JsonRpcProvider, market: string, chai
     }
     throw error;
   }
+}
+
+/**
+ * Whether the market takes batches of signed readings, and how many entries one may hold: it has
+ * `postReadings` and `maxBatch()`, and its EIP-712 domain is the one the bridge signs in (name
+ * "EnergyMarket", version "1", this chain, this address).
+ * @throws SettingsError when it does not
+ * @throws the node's error when the node does not answer
+ */
+export async function readBatchSupport(provider: JsonRpcProvider, market: string, chainId: number): Promise<{ maxBatch: number }> {
+  const contract = new Contract(market, MARKET_ABI, provider);
+  let maxBatch: bigint;
+  let separator: string;
+  try {
+    [maxBatch, separator] = await Promise.all([contract.maxBatch(), contract.domainSeparator()]);
+  } catch (error) {
+    if (isError(error, "CALL_EXCEPTION") || isError(error, "BAD_DATA")) {
+      throw new SettingsError(`the market ${market} on chain ${chainId} takes no batches of signed readings (no maxBatch() or domainSeparator()): remove "relayerKey" so that each meter posts its own readings`);
+    }
+    throw error;
+  }
+  const ours = TypedDataEncoder.hashDomain(marketDomain(chainId, market));
+  if (separator !== ours) throw new SettingsError(`the market ${market} on chain ${chainId} signs in another EIP-712 domain (${separator}, the bridge signs for ${ours}): its readings would be refused`);
+  if (maxBatch < 1n) throw new SettingsError(`the market ${market} on chain ${chainId} takes no entries in a batch (maxBatch() is 0): remove "relayerKey" so that each meter posts its own readings`);
+  return { maxBatch: Number(maxBatch < 100_000n ? maxBatch : 100_000n) };
 }
 
 /** A reorganization of the canonical chain, as far as the watcher saw it. */

@@ -45,6 +45,8 @@ export interface BridgeConfig {
   timeSync: TimeSyncSettings;
   logLevel: Level;
   poster: PosterOptions;
+  /** the gateway's own account, which sends the batches of signed readings and pays their gas; absent: each meter posts its own readings */
+  relayerKey?: KeySpec;
   ports: PortConfig[];
 }
 
@@ -67,7 +69,7 @@ export function loadConfig(file: string, env: NodeJS.ProcessEnv = process.env): 
 
 export function parseConfig(raw: unknown, baseDir: string, env: NodeJS.ProcessEnv = {}): BridgeConfig {
   const root = object(raw, "the file");
-  known(root, "the file", ["rpcUrl", "rpcUrls", "rpcTimeoutMs", "chainId", "market", "journal", "journalHistoryIntervals", "schedule", "maxReadDelaySeconds", "requirePorts", "timeSync", "logLevel", "poster", "ports"]);
+  known(root, "the file", ["rpcUrl", "rpcUrls", "rpcTimeoutMs", "chainId", "market", "journal", "journalHistoryIntervals", "schedule", "maxReadDelaySeconds", "requirePorts", "timeSync", "logLevel", "poster", "relayerKey", "ports"]);
   const ports = array(root.ports, "ports").map((port, i) => portConfig(port, `ports[${i}]`));
   const addresses = ports.flatMap((port) => port.meters.map((meter) => meter.address));
   const duplicate = addresses.find((address, i) => addresses.indexOf(address) !== i);
@@ -86,6 +88,7 @@ export function parseConfig(raw: unknown, baseDir: string, env: NodeJS.ProcessEn
     timeSync: timeSync(root.timeSync),
     logLevel: root.logLevel === undefined ? "info" : oneOf(root.logLevel, "logLevel", ["debug", "info", "warn", "error"] as const),
     poster: posterConfig(root.poster === undefined ? {} : object(root.poster, "poster")),
+    relayerKey: optional(root.relayerKey, (value) => key(value, "relayerKey")),
     ports,
   };
 }
@@ -126,10 +129,14 @@ function meterConfig(raw: unknown, where: string): MeterConfig {
   const meter = object(raw, where);
   const address = string(meter.address, `${where}.address`);
   if (!isMeterAddress(address) || BigInt(address) === 0n) throw new ConfigError(`${where}.address`, `must be the meter's 12-digit address (its number on the market), not all zero, got "${address}"`);
+  return { address, key: key(meter.key, `${where}.key`) };
+}
+
+function key(value: unknown, where: string): KeySpec {
   try {
-    return { address, key: keySpec(meter.key) };
+    return keySpec(value);
   } catch (error) {
-    throw new ConfigError(`${where}.key`, (error as Error).message);
+    throw new ConfigError(where, (error as Error).message);
   }
 }
 

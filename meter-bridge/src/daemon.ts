@@ -1,11 +1,14 @@
 /**
  * The bridge daemon: at every interval boundary it reads the import and export registers of
- * every configured meter (the ports in parallel), journals them, and lets each meter's poster
- * take them to the chain; it watches the chain for reorganizations. A wrong setting (the
+ * every configured meter (the ports in parallel), journals them, and lets the posters take them to
+ * the chain (a batch per port and interval sent by the gateway's relayer, or each meter's own
+ * transactions); it watches the chain for reorganizations. A wrong setting (the
  * chain id, the market, a key, a required port) stops it with one line (SettingsError).
  */
 import { setMaxListeners } from "node:events";
 import { setTimeout as sleep } from "node:timers/promises";
+import { Wallet } from "ethers";
+import { BatchPoster } from "./batchPoster";
 import { ChainWatcher, Reorg, readMarket } from "./chain";
 import { IntervalClock, MarketTiming, boundaryMs, lastBoundary } from "./clock";
 import { BridgeConfig } from "./config";
@@ -39,9 +42,9 @@ export async function runBridge(config: BridgeConfig, log: Logger, signal: Abort
       return;
     }
     const journal = openJournal(config, timing);
-    const posters = new Map<string, MeterPoster>();
+    const posters = new Posters();
     const maxReadDelayMs = 1000 * (config.maxReadDelaySeconds ?? Math.min(60, Math.max(1, Math.floor(timing.intervalSeconds / 10))));
-    const readers = config.ports.map((port) => new PortReader(port, timing, journal, log, (meter) => posters.get(meter)?.wake(), { maxReadDelayMs, timeSync: config.timeSync }));
+    const readers = config.ports.map((port) => new PortReader(port, timing, journal, log, (meter) => posters.wake(meter), { maxReadDelayMs, timeSync: config.timeSync }));
     const meters = config.ports.flatMap((port) => port.meters);
     log.info("bridge started", {
       market: config.market,
@@ -54,8 +57,8 @@ export async function runBridge(config: BridgeConfig, log: Logger, signal: Abort
     try {
       await Promise.all(readers.map((reader) => reader.start(config.requirePorts)));
       // the meters are read from now on; decrypting the keys (scrypt, seconds per keystore) does not delay a boundary
-      const reading = readAtBoundaries(timing, readers, log, stop.signal);
-      const posting = startPosting(config, provider, journal, log, posters, stop.signal).catch((error: unknown) => {
+      const reading = readAtBoundaries(timing, readers, log, stop.signal, () => posters.wake());
+      const posting = startPosting(config, timing, provider, journal, log, posters, readers, stop.signal).catch((error: unknown) => {
         if (!(error instanceof SettingsError)) throw error;
         fail(error);
       });
@@ -85,18 +88,53 @@ function openJournal(config: BridgeConfig, timing: MarketTiming): Journal {
   }
 }
 
-/** Loads the meters' keys, then posts their readings and watches the chain until `signal` aborts. */
-async function startPosting(config: BridgeConfig, provider: NodePool, journal: Journal, log: Logger, posters: Map<string, MeterPoster>, signal: AbortSignal): Promise<void> {
-  for (const meter of config.ports.flatMap((port) => port.meters)) {
-    const wallet = await loadWallet(meter.key, config.baseDir, meter.address);
-    if (signal.aborted) return;
-    posters.set(meter.address, new MeterPoster(meter.address, wallet, provider, config.market, journal, log, config.poster));
+/** The posters: one per meter (each meter's account sends its own posts), or one batch poster for the gateway (its relayer sends). */
+class Posters {
+  readonly single = new Map<string, MeterPoster>();
+  batch: BatchPoster | undefined;
+
+  /** A reading of `meter` was journaled, or (no meter) a read round ended. */
+  wake(meter?: string): void {
+    if (meter !== undefined) this.single.get(meter)?.wake();
+    this.batch?.wake();
   }
-  log.info("meter accounts", { meters: [...posters.values()].map((poster) => ({ meter: poster.meter, account: poster.account })) });
+
+  reorganized(reorg: Reorg): void {
+    this.single.forEach((poster) => poster.reorganized(reorg));
+    this.batch?.reorganized(reorg);
+  }
+
+  run(signal: AbortSignal): Promise<void>[] {
+    return [...[...this.single.values()].map((poster) => poster.run(signal)), ...(this.batch ? [this.batch.run(signal)] : [])];
+  }
+}
+
+/**
+ * Loads the keys, then posts the readings (in batches sent by the relayer when the config has a
+ * `relayerKey`, else each meter's own) and watches the chain until `signal` aborts.
+ */
+async function startPosting(config: BridgeConfig, clock: IntervalClock, provider: NodePool, journal: Journal, log: Logger, posters: Posters, readers: PortReader[], signal: AbortSignal): Promise<void> {
+  const wallets = new Map<string, Wallet>();
+  for (const meter of config.ports.flatMap((port) => port.meters)) {
+    wallets.set(meter.address, await loadWallet(meter.key, config.baseDir, `meter ${meter.address}`));
+    if (signal.aborted) return;
+  }
+  log.info("meter accounts", { meters: [...wallets].map(([meter, wallet]) => ({ meter, account: wallet.address })) });
+  if (config.relayerKey) {
+    const relayer = await loadWallet(config.relayerKey, config.baseDir, "relayerKey");
+    if (signal.aborted) return;
+    const ports = config.ports.map((port) => ({ path: port.path, meters: port.meters.map((meter) => ({ address: meter.address, wallet: wallets.get(meter.address)! })) }));
+    const reading = (path: string) => readers.some((reader) => reader.path === path && reader.reading);
+    posters.batch = new BatchPoster(relayer, ports, provider, config.market, config.chainId, clock, journal, log, config.poster, reading);
+    log.info("posting in batches", { relayer: relayer.address, ports: ports.map((port) => ({ port: port.path, meters: port.meters.length })) });
+  } else {
+    for (const [meter, wallet] of wallets) posters.single.set(meter, new MeterPoster(meter, wallet, provider, config.market, journal, log, config.poster));
+    log.info("posting one transaction per reading, from each meter's account (no relayerKey)");
+  }
   const watcher = new ChainWatcher(provider, log, { windowBlocks: config.poster.watchBlocks, pollMs: config.poster.pollMs });
-  watcher.on("reorg", (reorg: Reorg) => posters.forEach((poster) => poster.reorganized(reorg)));
-  setMaxListeners(posters.size + 10, signal); // each poster waits on the signal
-  await Promise.all([...[...posters.values()].map((poster) => poster.run(signal)), watcher.run(signal)]);
+  watcher.on("reorg", (reorg: Reorg) => posters.reorganized(reorg));
+  setMaxListeners(posters.single.size + 10, signal); // each poster waits on the signal
+  await Promise.all([...posters.run(signal), watcher.run(signal)]);
 }
 
 /**
@@ -153,7 +191,7 @@ function checkedAgainst(known: IntervalClock | undefined, chain: Required<Market
  * Reads every meter at each boundary k (the end of interval k-1), first thing at start too; then
  * keeps the meters' clocks when due (the start's broadcast, then a daily one).
  */
-async function readAtBoundaries(clock: IntervalClock, readers: PortReader[], log: Logger, signal: AbortSignal): Promise<void> {
+async function readAtBoundaries(clock: IntervalClock, readers: PortReader[], log: Logger, signal: AbortSignal, roundDone: () => void): Promise<void> {
   let lastRound = -1;
   while (!signal.aborted) {
     const k = lastBoundary(clock, Date.now());
@@ -161,7 +199,10 @@ async function readAtBoundaries(clock: IntervalClock, readers: PortReader[], log
     if (round) lastRound = k;
     await Promise.all(
       readers.map(async (reader) => {
-        if (round) await reader.round(k);
+        if (round) {
+          await reader.round(k);
+          roundDone(); // the port's batch waits for its round's end
+        }
         void reader.keepClocksIfDue().catch((error: unknown) => log.error("keeping the meters' clocks failed", { port: reader.path, error: describe(error) }));
       }),
     );

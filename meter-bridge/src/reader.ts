@@ -39,6 +39,8 @@ export class PortReader {
   private openError: string | undefined;
   /** the clock keeping in progress */
   private clockKeeping: Promise<void> | undefined;
+  /** a read round is in progress */
+  private inRound = false;
 
   constructor(
     private readonly config: PortConfig,
@@ -56,6 +58,11 @@ export class PortReader {
     return this.config.path;
   }
 
+  /** Whether a read round is in progress (its readings are still being journaled). */
+  get reading(): boolean {
+    return this.inRound;
+  }
+
   /**
    * Opens the port at start. A port that cannot be opened is a loud error; with `require` it
    * stops the bridge (SettingsError), otherwise its meters are read as soon as it appears. (The
@@ -67,6 +74,15 @@ export class PortReader {
 
   /** Reads, for boundary `k`, the interval that ended there, and any earlier one still owed. */
   async round(k: number): Promise<void> {
+    this.inRound = true;
+    try {
+      await this.readRound(k);
+    } finally {
+      this.inRound = false;
+    }
+  }
+
+  private async readRound(k: number): Promise<void> {
     const interval = k - 1;
     const owed = this.config.meters.map(({ address }) => ({ address, intervals: this.owed(address, interval) })).filter((meter) => meter.intervals.length > 0);
     if (owed.length === 0) return;

@@ -208,6 +208,21 @@ describe("meter-bridge run stops on a wrong setting with one line (exit code 2)"
     assert.doesNotMatch(result.stderr, /REDACTED|INVALID_ARGUMENT|version=/, "no ethers internals");
   });
 
+  it("a missing relayerKey file, naming it", async () => {
+    assertCleanFailure(await runWith((config) => (config.relayerKey = { keyFile: "relayer.key" })), new RegExp(`^meter-bridge: relayerKey: key file ${path.join(dir, "relayer.key")} does not exist\\n$`), 2);
+  });
+
+  it("a relayerKey for a market that signs readings in another EIP-712 domain", async () => {
+    const provider = new JsonRpcProvider(anvil.url, CHAIN_ID, { staticNetwork: true });
+    // a contract answering every call with six words, the second 1: schedule() has 1-s intervals, domainSeparator() is zero
+    const deployed = await (await new Wallet(DEV_KEY, provider).sendTransaction({ data: "0x600a600c600039600a6000f3600160205260c06000f3" })).wait();
+    provider.destroy();
+    const other = deployed!.contractAddress!;
+    writeFileSync(path.join(dir, "relayer.key"), Wallet.createRandom().privateKey);
+    const result = await runWith((config) => Object.assign(config, { market: other, relayerKey: { keyFile: "relayer.key" } }));
+    assertCleanFailure(result, new RegExp(`^meter-bridge: the market ${other} on chain ${CHAIN_ID} signs in another EIP-712 domain \\(0x0{64}, the bridge signs for 0x[0-9a-f]{64}\\): its readings would be refused\\n$`), 2);
+  });
+
   it("a node on another chain, naming both chain ids", async () => {
     assertCleanFailure(await runWith((config) => (config.chainId = 1)), new RegExp(`^meter-bridge: chain id mismatch: the node at ${anvil.url} is on chain ${CHAIN_ID}, the config says chainId 1\\n$`), 2);
   });

@@ -17,6 +17,13 @@ describe("config", () => {
     assert.deepEqual(config.timeSync, { enabled: true, dailyAt: "02:30", warnSeconds: 10 });
     assert.deepEqual([config.requirePorts, config.journalHistoryIntervals, config.poster.watchBlocks, config.ports[0].bus.noiseRetries], [false, 16, 128, 3]);
     assert.deepEqual(config.ports[1].line, { baudRate: 9600, parity: "even", dataBits: 8, stopBits: 1 });
+    assert.deepEqual(config.relayerKey, { keystore: "/etc/meter-bridge/keys/relayer.json", passwordFile: "/etc/meter-bridge/keys/relayer.password" });
+  });
+
+  it("posts in batches sent by relayerKey's account when it is set, else each meter's own; a wrong relayerKey is named", () => {
+    assert.equal(parse({}).relayerKey, undefined);
+    assert.deepEqual(parse({ relayerKey: { keyFile: "relayer.key" } }).relayerKey, { keyFile: "relayer.key" });
+    refused({ relayerKey: "relayer.key" }, /^config: relayerKey must be \{ "keystore": <file>, "passwordFile": <file> \} or \{ "keyFile": <file> \}$/);
   });
 
   it("takes one node as rpcUrl or several as rpcUrls; METER_BRIDGE_RPC_URL, one URL or a comma list, overrides both", () => {

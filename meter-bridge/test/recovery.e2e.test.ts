@@ -19,7 +19,7 @@ import { DEFAULT_LINE, closeSerialPort, openSerialPort } from "../src/line";
 import { MeterSimulator, SimulatedMeter } from "../src/simulator";
 import { Anvil, CHAIN_ID, DEV_KEY, freePort } from "./support/anvil";
 import { BridgeProcess } from "./support/bridgeProcess";
-import { Settler, deployMarket } from "./support/market";
+import { Settler, deployMarket, intervalStarted } from "./support/market";
 import { PtyPair, startPtyPair } from "./support/ptyPair";
 import { sleep, waitUntil } from "./support/wait";
 
@@ -96,6 +96,7 @@ describe("a boundary missed while the bridge was down, end to end", () => {
   const reading = async (meter: number, interval: number): Promise<[boolean, bigint, bigint]> => [...(await market.readingOf(participantIds[meter], interval))] as [boolean, bigint, bigint];
 
   it("posts the meter's load record of the missed boundary as that boundary's reading", async () => {
+    await intervalStarted(clock, Math.max(...boundIntervals)); // the bridge starts in the interval the meters serve from
     bridge.start();
     const firstBoundary = lastBoundary(clock, Date.now()) + 1;
     await waitUntil(() => bridge.logs().some((line) => line.msg === "reading journaled" && line.meter === METERS[0].address), (INTERVAL_SECONDS + 10) * 1000, "the bridge's first reading", 200);

@@ -258,3 +258,8 @@ export async function warp(provider: JsonRpcProvider, seconds: number): Promise<
   await provider.send("evm_increaseTime", [seconds]);
   await provider.send("evm_mine", []);
 }
+
+/** Waits until the wall clock is `afterMs` into interval `d` (a meter bound in d by the chain's clock, which may run up to a second ahead). */
+export async function intervalStarted(clock: { startTime: number; intervalSeconds: number }, d: number, afterMs = 200): Promise<void> {
+  await sleep(Math.max(0, (clock.startTime + d * clock.intervalSeconds) * 1000 + afterMs - Date.now()));
+}
