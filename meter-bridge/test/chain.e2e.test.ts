@@ -17,7 +17,7 @@ import { MARKET_ABI } from "../src/abi";
 import { boundaryMs, lastBoundary } from "../src/clock";
 import { DEFAULT_LINE, closeSerialPort, openSerialPort } from "../src/line";
 import { MeterSimulator, SimulatedMeter } from "../src/simulator";
-import { Anvil, CHAIN_ID, DEV_KEY, freePort } from "./support/anvil";
+import { Anvil, CHAIN_ID, DEV_KEY, SECOND_DEV_KEY, freePort } from "./support/anvil";
 import { BridgeProcess } from "./support/bridgeProcess";
 import { Settler, deployMarket, intervalStarted } from "./support/market";
 import { PtyPair, startPtyPair } from "./support/ptyPair";
@@ -73,7 +73,7 @@ describe("bridge to chain, end to end", () => {
     ({ address: market, participantIds, boundIntervals } = deployed);
     await deployed.fund(relayer.address);
     await anvil.mineEvery(1);
-    settler = new Settler(DEV_KEY, anvil.url, market, participantIds, Math.min(...boundIntervals), 200).start();
+    settler = new Settler(SECOND_DEV_KEY, anvil.url, market, participantIds, Math.min(...boundIntervals), 200).start();
 
     meterKeys.forEach((key, i) => i !== 1 && writeFileSync(path.join(dir, `meter${i + 1}.key`), i === 0 ? key.slice(2) : key));
     writeFileSync(path.join(dir, "meter2.password"), "correct horse\n");

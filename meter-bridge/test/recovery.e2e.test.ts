@@ -17,7 +17,7 @@ import { MARKET_ABI } from "../src/abi";
 import { boundaryMs, lastBoundary } from "../src/clock";
 import { DEFAULT_LINE, closeSerialPort, openSerialPort } from "../src/line";
 import { MeterSimulator, SimulatedMeter } from "../src/simulator";
-import { Anvil, CHAIN_ID, DEV_KEY, freePort } from "./support/anvil";
+import { Anvil, CHAIN_ID, DEV_KEY, SECOND_DEV_KEY, freePort } from "./support/anvil";
 import { BridgeProcess } from "./support/bridgeProcess";
 import { Settler, deployMarket, intervalStarted } from "./support/market";
 import { PtyPair, startPtyPair } from "./support/ptyPair";
@@ -58,7 +58,7 @@ describe("a boundary missed while the bridge was down, end to end", () => {
     await anvil.mineEvery(1);
     market = new Contract(deployed.address, MARKET_ABI, provider);
     ({ participantIds, boundIntervals } = deployed);
-    settler = new Settler(DEV_KEY, anvil.url, deployed.address, participantIds, Math.min(...boundIntervals)).start(); // the operator's settlement frees the meters' reading slots
+    settler = new Settler(SECOND_DEV_KEY, anvil.url, deployed.address, participantIds, Math.min(...boundIntervals)).start(); // the operator's settlement frees the meters' reading slots
     keys.forEach((key, i) => writeFileSync(path.join(dir, `meter${i + 1}.key`), key));
     pty = await startPtyPair();
     meterPort = await openSerialPort(pty.b, DEFAULT_LINE);

@@ -9,6 +9,8 @@ const ANVIL = path.join(REPO_ROOT, "node_modules/.bin/anvil");
 export const CHAIN_ID = 31337;
 /** anvil's first dev account (well known; only for local test chains) */
 export const DEV_KEY = "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80";
+/** anvil's second dev account: someone else than the operator (clearing and settlement are open to anyone) */
+export const SECOND_DEV_KEY = "0x59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412f4603b6b78690d";
 
 export async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {

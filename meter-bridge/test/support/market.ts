@@ -186,7 +186,8 @@ export async function bindMeter(market: TestMarket, prosumer: Signer, id: number
 }
 
 /**
- * The operator's clearing and settlement, as its cycle daemon does it: every `pollMs`, each
+ * Clearing and settlement, as the operator's cycle daemon does it (anyone may: `key` need not be the
+ * operator's, which keeps the two accounts' nonces apart): every `pollMs`, each
  * delivery interval whose reveal window closed is cleared, and the meters' participants are
  * settled interval after interval once settlement opens (the market itself skips a participant
  * whose reading is missing until the grace period ends). Node errors (a chain outage) are retried.
@@ -200,14 +201,14 @@ export class Settler {
   readonly settled: Array<[number, number[]]> = [];
 
   constructor(
-    operatorKey: string,
+    key: string,
     url: string,
     address: string,
     private readonly ids: number[],
     private next: number,
     private readonly pollMs = 500,
   ) {
-    this.signer = new NonceManager(new Wallet(operatorKey, new JsonRpcProvider(url, undefined, { staticNetwork: true })));
+    this.signer = new NonceManager(new Wallet(key, new JsonRpcProvider(url, undefined, { staticNetwork: true })));
     this.market = new Contract(address, marketArtifact().abi, this.signer);
   }
 
