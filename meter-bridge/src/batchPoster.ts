@@ -68,6 +68,8 @@ export class BatchPoster {
   private readonly reorged = new Set<string>();
   /** the most entries a batch holds, once the market was asked */
   private maxBatch: number | undefined;
+  /** the highest nonce of a batch seen mined: the relayer's count falling to it means a reorganization took a batch off */
+  private highestMined: number | undefined;
 
   constructor(
     relayer: Wallet,
@@ -162,6 +164,13 @@ export class BatchPoster {
   private async step(): Promise<Step> {
     // read first: a transaction mined after this point is then seen as still pending, never as lost
     const minedNonce = await this.provider.getTransactionCount(this.signer.address, "latest");
+    if (this.highestMined !== undefined && minedNonce <= this.highestMined) {
+      // before anything takes the nonce again (the chain watcher may not have seen the reorganization yet)
+      this.log.warn("the relayer's nonce went back: a batch was taken off the chain", { nonce: minedNonce, highestMined: this.highestMined });
+      this.highestMined = minedNonce - 1;
+      await this.checkPosts({ forkBlock: (await this.provider.getBlockNumber()) - this.settings.watchBlocks });
+      return { next: "now" };
+    }
     let pending = false;
     for (const attempt of this.openAttempts()) {
       const state = await this.follow(attempt, minedNonce);
@@ -192,6 +201,7 @@ export class BatchPoster {
     for (const tx of [...attempt.txs].reverse()) {
       const receipt = await canonicalReceipt(this.provider, tx.hash);
       if (!receipt) continue;
+      this.highestMined = Math.max(this.highestMined ?? -1, tx.nonce);
       if ((await receipt.confirmations()) < this.settings.confirmations) return "pending";
       if (receipt.status !== 1) this.skipAll(attempt, tx.hash, "the batch transaction failed (reverted)", receipt.blockNumber);
       else await this.settleFromReceipt(attempt, tx.hash, receipt);

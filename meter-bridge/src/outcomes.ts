@@ -97,7 +97,7 @@ export async function recheckPosts(journal: Journal, log: Logger, provider: Json
       }
       journal.reopen({ meter, interval, hash: done.hash, block: done.block, depth: depth ?? -1 });
       reopened.push(entry);
-      log.warn("reading's transaction was reorganized away, sending it again", { meter, interval, tx: done.hash, block: done.block, depth: depth ?? "while the bridge was down" });
+      log.warn("reading's transaction was reorganized away, sending it again", { meter, interval, tx: done.hash, block: done.block, depth: depth ?? "unknown (found at start, or by the account's nonce)" });
     }
   }
   return reopened;

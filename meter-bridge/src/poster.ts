@@ -65,6 +65,8 @@ export class MeterPoster {
   private readonly reorgs: Array<{ forkBlock: number; depth?: number }> = [];
   /** intervals whose transaction a reorganization took away, not yet sent again */
   private readonly reorged = new Set<number>();
+  /** the highest nonce of a post seen mined: the account's count falling to it means a reorganization took a post off */
+  private highestMined: number | undefined;
 
   constructor(
     /** 12-digit meter address; its integer value is the meter number on chain */
@@ -165,9 +167,17 @@ export class MeterPoster {
     const own = entry.txs.filter((tx) => tx.index === undefined);
     // read first: a transaction mined after this point is then seen as still pending, never as lost
     const minedNonce = await this.provider.getTransactionCount(this.signer.address, "latest");
+    if (this.highestMined !== undefined && minedNonce <= this.highestMined) {
+      // before the next post takes the nonce again (the chain watcher may not have seen the reorganization yet)
+      this.log.warn("the meter account's nonce went back: a post was taken off the chain", { meter, nonce: minedNonce, highestMined: this.highestMined });
+      this.highestMined = minedNonce - 1;
+      await this.checkPosts({ forkBlock: (await this.provider.getBlockNumber()) - this.settings.watchBlocks });
+      return "wait";
+    }
     for (const tx of [...own].reverse()) {
       const receipt = await canonicalReceipt(this.provider, tx.hash);
       if (!receipt) continue;
+      this.highestMined = Math.max(this.highestMined ?? -1, tx.nonce);
       if (receipt.status !== 1) continue; // reverted: the chain state below decides what next
       if ((await receipt.confirmations()) < this.settings.confirmations) return "wait";
       this.outcomes.posted(entry, tx.hash, receipt);

@@ -13,6 +13,7 @@ import { Contract, Interface, JsonRpcProvider, Wallet } from "ethers";
 import { MARKET_ABI } from "../src/abi";
 import { ChainWatcher } from "../src/chain";
 import { Journal } from "../src/journal";
+import { BatchPoster } from "../src/batchPoster";
 import { MeterPoster } from "../src/poster";
 import { NodePool } from "../src/rpc";
 import { Anvil, CHAIN_ID, DEV_KEY, freePort } from "./support/anvil";
@@ -27,13 +28,15 @@ const dir = mkdtempSync(path.join(tmpdir(), "meter-bridge-nodes-"));
 const reading = (interval: number, importWh: string) => ({ meter: METER, interval, importWh, exportWh: "0", readAt: new Date().toISOString() });
 
 /**
- * A market with METER bound, started ten intervals ago, on `anvil`; the chain's clock is then moved
+ * A market with METER bound (and `relayer` funded), started ten intervals ago, on `anvil`; the chain's clock is then moved
  * two intervals on, so the binding interval (`first`, the first the meter posts) and the one after have ended.
  */
-async function marketOn(anvil: Anvil, key: string) {
+async function marketOn(anvil: Anvil, key: string, relayer?: string) {
   const provider = new JsonRpcProvider(anvil.url, CHAIN_ID, { staticNetwork: true });
   const startTime = Math.floor(Date.now() / 1000) - 10 * INTERVAL_SECONDS;
-  const { address, participantIds, boundIntervals } = await deployMarket(new Wallet(DEV_KEY, provider), { startTime, intervalSeconds: INTERVAL_SECONDS, meters: [{ address: METER, account: new Wallet(key).address, ratedPowerW: 100_000 }] });
+  const deployed = await deployMarket(new Wallet(DEV_KEY, provider), { startTime, intervalSeconds: INTERVAL_SECONDS, meters: [{ address: METER, account: new Wallet(key).address, ratedPowerW: 100_000 }] });
+  const { address, participantIds, boundIntervals } = deployed;
+  if (relayer) await deployed.fund(relayer);
   await warp(provider, 2 * INTERVAL_SECONDS);
   provider.destroy();
   return { market: address, participantId: participantIds[0], first: boundIntervals[0], header: { chainId: String(CHAIN_ID), market: address, startTime, intervalSeconds: INTERVAL_SECONDS } };
@@ -140,6 +143,60 @@ describe("a posted reading whose transaction the new branch holds too", () => {
       provider.destroy();
     }
   });
+});
+
+describe("a reorganization the chain watcher has not reported", () => {
+  let anvil: Anvil;
+  before(async () => {
+    anvil = new Anvil({ port: await freePort() });
+    await anvil.start();
+  });
+  after(() => anvil?.stop());
+
+  for (const kind of ["single", "batch"] as const) {
+    it(`${kind === "single" ? "a meter's post" : "a batch"} taken off the chain is noticed by its account's nonce before the next ${kind === "single" ? "post" : "batch"} takes the nonce: the same transaction is sent again, then the next reading`, async () => {
+      const key = Wallet.createRandom().privateKey;
+      const relayer = new Wallet(Wallet.createRandom().privateKey);
+      const { market, participantId, header, first: d } = await marketOn(anvil, key, relayer.address);
+      const log = new CapturedLog(10_000);
+      const provider = new NodePool([anvil.url], CHAIN_ID, log, { timeoutMs: 5000, onWrongChain: (error) => assert.fail(error) });
+      const journal = Journal.open(path.join(dir, `nonce-${kind}.jsonl`), header);
+      const options = { pollMs: 100 };
+      const poster =
+        kind === "single"
+          ? new MeterPoster(METER, new Wallet(key), provider, market, journal, log, options)
+          : new BatchPoster(relayer, [{ path: "port", meters: [{ address: METER, wallet: new Wallet(key) }] }], provider, market, CHAIN_ID, header, journal, log, options);
+      const stop = new AbortController();
+      const running = poster.run(stop.signal); // no chain watcher: only the poster itself can notice
+      try {
+        journal.addReading(reading(d, "1500"));
+        poster.wake();
+        await waitUntil(() => journal.get(METER, d)?.done !== undefined, 10_000, "the first post");
+        const first = journal.get(METER, d)!.done!;
+        await provider.send("anvil_reorg", [1, []]); // its block replaced by an empty one
+        assert.equal(await provider.getTransactionReceipt(first.hash!), null, "the post is off the chain");
+
+        journal.addReading(reading(d + 1, "1550"));
+        poster.wake();
+        await waitUntil(() => journal.get(METER, d + 1)?.done !== undefined, 10_000, "the next reading posted");
+        assert.deepEqual([journal.get(METER, d)!.done!.outcome, journal.get(METER, d)!.done!.hash], ["posted", first.hash], "the first reading posted again by its own transaction");
+        assert.deepEqual(journal.get(METER, d)!.txs.map((tx) => tx.hash), [first.hash], "no second transaction for it");
+        assert.equal(journal.get(METER, d + 1)!.done!.outcome, "posted");
+        const events = await postedEvents(provider, market);
+        assert.deepEqual(events.map(([, interval]) => interval), [d, d + 1], "both on chain, in order, once");
+        assert.equal(events[0][0], first.hash);
+        assert.equal(log.find(kind === "single" ? "the meter account's nonce went back: a post was taken off the chain" : "the relayer's nonce went back: a batch was taken off the chain").length, 1);
+        assert.deepEqual(log.find("reading's transaction was reorganized away, sending it again").map((line) => [line.interval, line.tx]), [[d, first.hash]]);
+        assert.deepEqual(log.find("reading rejected by the market"), []);
+        assert.deepEqual([...(await new Contract(market, MARKET_ABI, provider).readingOf(participantId, d))], [true, 1500n, 0n]);
+      } finally {
+        stop.abort();
+        await running;
+        journal.close();
+        provider.destroy();
+      }
+    });
+  }
 });
 
 describe("two nodes of one chain", () => {

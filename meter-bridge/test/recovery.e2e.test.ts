@@ -111,7 +111,9 @@ describe("a boundary missed while the bridge was down, end to end", () => {
 
     const interval = missed - 1;
     await waitUntil(async () => (await reading(0, interval))[0], 30_000, "the recovered reading on chain", 300);
-    const frozen = simulator.registers(METERS[0].address, boundaryMs(clock, missed));
+    // the meter stamps its record by its own clock, which the time broadcast set to within a second of the host's
+    const offsetMs = simulator.meterClock(METERS[0].address, 0);
+    const frozen = simulator.registers(METERS[0].address, boundaryMs(clock, missed) - offsetMs);
     assert.deepEqual(await reading(0, interval), [true, frozen.importWh, frozen.exportWh], "the meter's record of the boundary minute, not a later read");
     const logs = bridge.logs();
     // (a start after a whole-minute boundary, too late for a live read, also takes that boundary from the record)

@@ -17,7 +17,7 @@ import { MeterPoster } from "../src/poster";
 import { Anvil, CHAIN_ID, DEV_KEY, freePort } from "./support/anvil";
 import { CapturedLog } from "./support/capturedLog";
 import { TestMarket, deployMarket, marketArtifact, warp } from "./support/market";
-import { waitUntil } from "./support/wait";
+import { mined, waitUntil } from "./support/wait";
 
 const INTERVAL_SECONDS = 60;
 const METERS = ["000000000031", "000000000032"];
@@ -85,8 +85,8 @@ function refusalSuite(kind: "single" | "batch") {
     /** The operator clears and settles every interval through `d` (in order, as the market requires). */
     async function settleThrough(d: number): Promise<void> {
       for (let x = settledThrough + 1; x <= d; x++) {
-        await (await market.operator.clear(x, 1000)).wait();
-        await (await market.operator.settle(x, market.participantIds)).wait();
+        await mined(market.operator.clear(x, 1000));
+        await mined(market.operator.settle(x, market.participantIds));
         for (const id of market.participantIds) assert.ok(Number((await market.operator.settlementOf(id)).nextInterval) > x, `participant ${id} settled for ${x}`);
         settledThrough = x;
       }

@@ -12,6 +12,7 @@ import path from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { Contract, ContractFactory, InterfaceAbi, JsonRpcProvider, NonceManager, Signer, Wallet } from "ethers";
 import { REPO_ROOT } from "./paths";
+import { mined } from "./wait";
 
 export interface Artifact {
   contractName: string;
@@ -101,11 +102,13 @@ export async function deployMarketWithLibraries(deployer: Signer, schedule: Sche
   const addresses: Record<string, string> = {};
   for (const name of LIBRARIES) {
     const library = readArtifact(path.join(ARTIFACTS, libraryFile(name), `${name}.json`));
-    const deployed = await (await new ContractFactory(library.abi, linkBytecode(library, addresses), deployer).deploy()).waitForDeployment();
+    const deployed = await new ContractFactory(library.abi, linkBytecode(library, addresses), deployer).deploy();
+    await mined(deployed.deploymentTransaction());
     addresses[`${libraryFile(name)}:${name}`] = await deployed.getAddress();
   }
   const artifact = marketArtifact();
-  const market = await (await new ContractFactory(artifact.abi, linkBytecode(artifact, addresses), deployer).deploy(schedule, limits, params)).waitForDeployment();
+  const market = await new ContractFactory(artifact.abi, linkBytecode(artifact, addresses), deployer).deploy(schedule, limits, params);
+  await mined(market.deploymentTransaction());
   return market.getAddress();
 }
 
@@ -157,8 +160,8 @@ export async function deployMarket(operatorWallet: Wallet, setup: MarketSetup): 
   const abi = marketArtifact().abi;
   const operator = new Contract(address, abi, operatorSigner);
   const provider = operatorWallet.provider!;
-  const fund = async (to: string, value = 10n ** 18n) => (await operatorSigner.sendTransaction({ to, value })).wait();
-  await (await operator.registerGrid(Wallet.createRandom().address, "grid")).wait();
+  const fund = async (to: string, value = 10n ** 18n) => mined(operatorSigner.sendTransaction({ to, value }));
+  await mined(operator.registerGrid(Wallet.createRandom().address, "grid"));
   const market: TestMarket = { address, operator, fund, participantIds: [], prosumers: [], boundIntervals: [], schedule };
   for (const [i, meter] of setup.meters.entries()) {
     const wallet = new Wallet(Wallet.createRandom().privateKey, provider);
@@ -166,9 +169,9 @@ export async function deployMarket(operatorWallet: Wallet, setup: MarketSetup): 
     await fund(wallet.address);
     if (setup.fundMeters ?? true) await fund(meter.account);
     const own = new Contract(address, abi, prosumer);
-    await (await own.register(`prosumer ${i + 1}`, i % 2 === 0)).wait();
+    await mined(own.register(`prosumer ${i + 1}`, i % 2 === 0));
     const id = Number(await operator.idOf(wallet.address));
-    await (await own.deposit({ value: 10n ** 17n })).wait(); // the security of a meter of up to several hundred kW
+    await mined(own.deposit({ value: 10n ** 17n })); // the security of a meter of up to several hundred kW
     market.boundIntervals.push(await bindMeter(market, prosumer, id, meter));
     market.participantIds.push(id);
     market.prosumers.push(prosumer);
@@ -178,10 +181,11 @@ export async function deployMarket(operatorWallet: Wallet, setup: MarketSetup): 
 
 /** The operator proposes `meter` for participant `id` and the prosumer accepts it; returns the interval it serves from. */
 export async function bindMeter(market: TestMarket, prosumer: Signer, id: number, meter: MeterSpec): Promise<number> {
-  await (await market.operator.proposeMeter(id, proposal(meter))).wait();
+  await mined(market.operator.proposeMeter(id, proposal(meter)));
   const [hash] = await market.operator.meterProposalOf(id);
-  const receipt = await (await (market.operator.connect(prosumer) as Contract).acceptMeter(hash)).wait();
-  const bound = receipt.logs.map((log: { topics: string[]; data: string }) => market.operator.interface.parseLog(log)).find((event: { name: string } | null) => event?.name === "MeterBound");
+  const receipt = await mined((market.operator.connect(prosumer) as Contract).acceptMeter(hash));
+  const bound = receipt.logs.map((log) => market.operator.interface.parseLog(log)).find((event) => event?.name === "MeterBound");
+  if (!bound) throw new Error(`meter ${meter.address}: no MeterBound event in the acceptance`);
   return Number(bound.args.fromInterval);
 }
 
@@ -239,13 +243,13 @@ export class Settler {
     for (;;) {
       const view = await this.market.intervalOf(this.next);
       const phase = Number(view.phase);
-      if (phase === 3) await (await this.market.clear(this.next, 1000)).wait(); // Clearing
+      if (phase === 3) await mined(this.market.clear(this.next, 1000)); // Clearing
       else if (phase !== 5) return; // not yet in settlement
       if (Number((await this.market.intervalOf(this.next)).phase) !== 5) return;
       const pending = [];
       for (const id of this.ids) if (Number((await this.market.settlementOf(id)).nextInterval) <= this.next) pending.push(id);
       if (pending.length > 0) {
-        await (await this.market.settle(this.next, pending)).wait();
+        await mined(this.market.settle(this.next, pending));
         this.settled.push([this.next, pending]);
       }
       for (const id of pending) if (Number((await this.market.settlementOf(id)).nextInterval) <= this.next) return; // a reading still awaited
