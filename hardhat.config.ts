@@ -1,9 +1,10 @@
 import "@nomicfoundation/hardhat-toolbox";
 import * as dotenv from "dotenv";
-import { subtask } from "hardhat/config";
-import { TASK_COMPILE_SOLIDITY_GET_SOLC_BUILD } from "hardhat/builtin-tasks/task-names";
+import { extendProvider, subtask } from "hardhat/config";
+import { TASK_COMPILE_SOLIDITY_GET_SOLC_BUILD, TASK_TEST_GET_TEST_FILES } from "hardhat/builtin-tasks/task-names";
 import type { HardhatUserConfig } from "hardhat/config";
 import "./tasks";
+import { FailoverEip1193, NodeList, privnetRpcUrls } from "./lib/rpc";
 
 dotenv.config({ quiet: true } as dotenv.DotenvConfigOptions);
 
@@ -24,6 +25,12 @@ subtask(TASK_COMPILE_SOLIDITY_GET_SOLC_BUILD, async (args: { solcVersion: string
   };
 });
 
+// test/geth/ runs on real Geth nodes under node's test runner (npm run test:geth), not in `hardhat test`.
+subtask(TASK_TEST_GET_TEST_FILES, async (args: { testFiles: string[] }, _hre, runSuper) => {
+  const files: string[] = await runSuper(args);
+  return args.testFiles.length ? files : files.filter((f) => !/[/\\]test[/\\]geth[/\\]/.test(f));
+});
+
 /** Anvil's and Hardhat's well-known development mnemonic: keys for `localhost`, signed locally. */
 export const DEV_MNEMONIC = "test test test test test test test test test test test junk";
 
@@ -32,6 +39,19 @@ const privnetGasMode = env.PRIVNET_GAS_MODE ?? "legacy";
 if (privnetGasMode !== "legacy" && privnetGasMode !== "eip1559") {
   throw new Error(`PRIVNET_GAS_MODE must be "legacy" or "eip1559", not ${JSON.stringify(privnetGasMode)} (see .env.example)`);
 }
+
+/** PRIVNET_RPC_URLS (every node, comma-separated; `npm run chain:up` prints it) or PRIVNET_RPC_URL. */
+const privnetUrls = privnetRpcUrls(env);
+
+// On privnet every call goes through the node list: the first node that answers is used, and a
+// switch to another node is logged on stderr (lib/rpc.ts).
+extendProvider((provider, _config, network) => {
+  if (network !== "privnet") return provider;
+  const nodes = new NodeList(privnetUrls, {
+    log: (e) => process.stderr.write(e.event === "node-switch" ? `privnet: ${e.from} did not answer (${e.error}); using ${e.node}\n` : e.event === "node-in-use" ? `privnet: using ${e.node}\n` : `privnet: no node answers (${e.error})\n`),
+  });
+  return new FailoverEip1193(provider, nodes);
+});
 
 const config: HardhatUserConfig = {
   solidity: {
@@ -59,7 +79,7 @@ const config: HardhatUserConfig = {
     // A private Geth chain (scripts/geth/). The operator key is a raw key here, or a keystore that
     // lib/signers.ts decrypts; either way transactions are signed locally, never by the node.
     privnet: {
-      url: env.PRIVNET_RPC_URL ?? "http://127.0.0.1:8545",
+      url: privnetUrls[0],
       chainId: env.PRIVNET_CHAIN_ID ? Number(env.PRIVNET_CHAIN_ID) : undefined,
       accounts: env.OPERATOR_PRIVATE_KEY ? [env.OPERATOR_PRIVATE_KEY] : [],
       gasPrice: privnetGasMode === "legacy" ? Math.round(Number(env.PRIVNET_GAS_PRICE_GWEI ?? "1") * 1e9) : "auto",

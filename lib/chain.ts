@@ -19,10 +19,12 @@ export interface Call {
   from: Signer;
   tx: ContractTransaction;
   gasLimit: bigint | number;
+  /** Whose call it is, in words, for a refusal's message ("wind's meter"). */
+  who?: string;
 }
 
 /** A call of a batch, from its sender and a contract method's populated transaction. */
-export const call = async (from: Signer, tx: Promise<ContractTransaction>, gasLimit: number): Promise<Call> => ({ from, tx: await tx, gasLimit });
+export const call = async (from: Signer, tx: Promise<ContractTransaction>, gasLimit: number, who?: string): Promise<Call> => ({ from, tx: await tx, gasLimit, who });
 
 /** A mined transaction of a batch. */
 export interface Mined {
@@ -37,8 +39,8 @@ export interface ChainClock {
   until(t: bigint): Promise<void>;
   /** Send every call, then wait for all; returns them mined, in order (a failed one throws). */
   sendAll(calls: Call[]): Promise<Mined[]>;
-  /** The market's custom error if `call` would revert now, else undefined. */
-  refusal(call: Call): Promise<string | undefined>;
+  /** The market's custom error (decoded) if `call` would revert now, else undefined. */
+  refusal(call: Call): Promise<{ name: string; args: unknown[] } | undefined>;
   /** Give a funded balance to a local account (development chains). */
   fund(address: string, wei: bigint): Promise<void>;
 }
@@ -60,8 +62,8 @@ abstract class BatchSender implements ChainClock {
     return BigInt((await this.rpc("eth_getBlockByNumber", ["latest", false])).timestamp);
   }
 
-  async refusal(call: Call): Promise<string | undefined> {
-    return (await this.revertOf(call, "latest"))?.name;
+  async refusal(call: Call): Promise<{ name: string; args: unknown[] } | undefined> {
+    return this.revertOf(call, "latest");
   }
 
   /** The market's custom error if `call` reverts in the state of `block`, else undefined; other errors throw. */
@@ -103,17 +105,11 @@ abstract class BatchSender implements ChainClock {
   protected async mined(calls: Call[], hashes: string[], receipts: ({ status: string; gasUsed: string; blockNumber: string } | null)[]): Promise<Mined[]> {
     for (const [i, r] of receipts.entries()) {
       if (!r || BigInt(r.status) !== 1n) {
-        throw new TransactionFailed(`transaction ${hashes[i]} failed: ${await this.whyFailed(calls[i], r?.blockNumber)}`);
+        const revert = r ? await this.revertOf(calls[i], r.blockNumber).catch(() => undefined) : undefined;
+        throw new TransactionFailed(`transaction ${hashes[i]} failed: ${revert ? `${revert.name}(${revert.args.join(", ")})` : r ? "reverted" : "not mined"}`, calls[i].who, revert);
       }
     }
     return receipts.map((r, i) => ({ hash: hashes[i], gasUsed: BigInt(r!.gasUsed) }));
-  }
-
-  /** Replay a failed transaction in its block's state to name the market's custom error. */
-  private async whyFailed(call: Call, block: string | undefined): Promise<string> {
-    const revert = await this.revertOf(call, block ?? "latest").catch(() => undefined);
-    if (revert) return `${revert.name}(${revert.args.join(", ")})`;
-    return block ? "reverted" : "not mined";
   }
 }
 
@@ -167,9 +163,11 @@ export class InProcessClock extends BatchSender {
 type RpcProvider = { send(method: string, params: unknown[]): Promise<unknown> };
 
 export class RealTimeClock extends BatchSender {
+  /** `funder`: on a chain without a balance setter (Geth), accounts are funded by its transfers. */
   constructor(
     provider: RpcProvider,
     private readonly pollMs = 250,
+    private readonly funder?: Signer,
   ) {
     super((method, params) => provider.send(method, params));
   }
@@ -184,16 +182,36 @@ export class RealTimeClock extends BatchSender {
     for (const call of calls) hashes.push(await this.send(call, fees));
     for (;;) {
       const receipts = await this.receipts(hashes);
-      if (receipts.every((r) => r !== null)) return this.mined(calls, hashes, receipts);
+      if (receipts.every((r) => r !== null)) {
+        // Geth stores a block's receipts before it moves `latest` to the block: wait for the head, so
+        // a read of the state right after this returns sees these transactions
+        const last = Math.max(...receipts.map((r) => Number(r!.blockNumber)));
+        while (Number(await this.rpc("eth_blockNumber", [])) < last) await sleep(this.pollMs);
+        return this.mined(calls, hashes, receipts);
+      }
       await sleep(this.pollMs);
     }
   }
 
   async fund(address: string, wei: bigint): Promise<void> {
-    await this.rpc("anvil_setBalance", [address, hex(wei)]).catch(() => this.rpc("hardhat_setBalance", [address, hex(wei)]));
+    if (!this.funder) {
+      await this.rpc("anvil_setBalance", [address, hex(wei)]).catch(() => this.rpc("hardhat_setBalance", [address, hex(wei)]));
+      return;
+    }
+    const has = BigInt(await this.rpc("eth_getBalance", [address, "latest"]));
+    if (has >= wei) return;
+    await this.sendAll([{ from: this.funder, tx: { to: address, data: "0x", value: wei - has } as ContractTransaction, gasLimit: 21_000 }]);
   }
 }
 
-/** A transaction of a batch reverted (the message names the market's custom error). */
-export class TransactionFailed extends Error {}
+/** A transaction of a batch reverted (the message names the market's custom error; `revert` has it decoded). */
+export class TransactionFailed extends Error {
+  constructor(
+    message: string,
+    readonly who?: string,
+    readonly revert?: { name: string; args: unknown[] },
+  ) {
+    super(message);
+  }
+}
 

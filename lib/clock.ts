@@ -34,3 +34,6 @@ export function lastRevealClosed(s: ScheduleTimes, t: number): number {
 export function firstTradedInterval(s: ScheduleTimes, deployedAt: number): number {
   return Math.max(1, intervalAt(s, deployedAt) + 1);
 }
+
+/** A unix time as the local wall-clock time people read ("14:07:30"). */
+export const localTime = (unixSeconds: number): string => new Date(unixSeconds * 1000).toLocaleTimeString("en-GB", { hour12: false });

@@ -152,7 +152,7 @@ export interface SettleResult {
   settled: number[];
   readingMissing: number[];
   transactions: { tx: string; gasUsed: bigint; ids: number[] }[];
-  /** Ids not settled, with the custom error that rejected them. */
+  /** Ids not settled, with the custom error that rejected them (a reverted batch, or entries skipped with EntrySkipped). */
   rejected: { ids: number[]; revert: string; outcome: string }[];
 }
 
@@ -177,11 +177,17 @@ export async function settleDelivery(ctx: CycleContext, d: number, ids: number[]
     const chunk = queue.shift()!;
     try {
       const sent = await ctx.sender.send(await call(ctx.market, "settle", [d, chunk]), { action: "settle", interval: d, ids: chunk });
-      const { settled, readingMissing } = settlementOutcome(ctx.market, sent.receipt);
+      const { settled, readingMissing, skipped } = settlementOutcome(ctx.market, sent.receipt);
       result.settled.push(...settled);
       result.readingMissing.push(...readingMissing);
       result.transactions.push({ tx: sent.hash, gasUsed: sent.receipt.gasUsed, ids: chunk });
       ctx.log({ action: "settle", event: "mined", interval: d, ids: chunk, tx: sent.hash, gasUsed: sent.receipt.gasUsed, block: sent.receipt.blockNumber, readingMissing });
+      // the market settles what it can and skips the rest (EntrySkipped): those wait for the next tick
+      for (const x of skipped) {
+        const outcome = settleRefusalOutcome(x.revert.name);
+        ctx.log({ action: "settle", event: "skipped", interval: d, ids: [x.id], tx: sent.hash, error: formatRevert(x.revert), outcome });
+        result.rejected.push({ ids: [x.id], revert: formatRevert(x.revert), outcome });
+      }
     } catch (e) {
       if (!(e instanceof RevertError)) throw e;
       if (split && !e.receipt && chunk.length > 1) {
@@ -190,7 +196,7 @@ export async function settleDelivery(ctx: CycleContext, d: number, ids: number[]
         queue.unshift(chunk.slice(0, half), chunk.slice(half));
         continue;
       }
-      const outcome = settleRevertOutcome(e);
+      const outcome = settleRefusalOutcome(e.revert.name);
       logRevert(ctx, "settle", d, e, outcome, { ids: chunk });
       result.rejected.push({ ids: chunk, revert: formatRevert(e.revert), outcome });
     }
@@ -198,8 +204,8 @@ export async function settleDelivery(ctx: CycleContext, d: number, ids: number[]
   return result;
 }
 
-function settleRevertOutcome(e: RevertError): string {
-  switch (e.revert.name) {
+function settleRefusalOutcome(name: string): string {
+  switch (name) {
     case "AlreadySettled":
       return "skipped: already settled";
     case "WrongPhase":
@@ -211,15 +217,20 @@ function settleRevertOutcome(e: RevertError): string {
   }
 }
 
-function settlementOutcome(market: EnergyMarket, receipt: TransactionReceipt): { settled: number[]; readingMissing: number[] } {
+function settlementOutcome(market: EnergyMarket, receipt: TransactionReceipt) {
   const settled: number[] = [];
   const readingMissing: number[] = [];
+  const skipped: { id: number; revert: { name: string; args: unknown[] } }[] = [];
   for (const ev of marketEvents(market, receipt.logs)) {
+    if (ev.name === "EntrySkipped") {
+      const reason = market.interface.parseError(ev.args.reason);
+      skipped.push({ id: Number(ev.args.subject), revert: reason ? { name: reason.name, args: [...reason.args] } : { name: "unknown", args: [ev.args.reason] } });
+    }
     if (ev.name !== "ParticipantSettled") continue;
     settled.push(Number(ev.args.id));
     if (ev.args.readingMissing) readingMissing.push(Number(ev.args.id));
   }
-  return { settled, readingMissing };
+  return { settled, readingMissing, skipped };
 }
 
 // ------------------------------------------------------------------ shared helpers
@@ -322,6 +333,7 @@ export class CycleDaemon {
 
   /** Do everything due at the latest block; returns the number of steps taken. */
   async tick(): Promise<number> {
+    await this.ctx.sender.checkReorgs(); // a clear or settle whose block a reorg dropped is sent again
     const head = await readHead(this.ctx.market);
     this.noteInterval(head);
     const cleared = await this.clearDue(head);

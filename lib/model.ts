@@ -187,6 +187,9 @@ export function settleParticipant(position: ModelPosition | null, actualWh: bigi
   return { balancingWei, rewardWei, penaltyWei, incentiveWei: rewardWei - penaltyWei };
 }
 
+/** The energy a meter of `ratedPowerW` can measure in one interval, Wh (R; Params.ratedEnergyWh). */
+export const ratedEnergyOf = (ratedPowerW: bigint, intervalSeconds: bigint | number): bigint => (ratedPowerW * BigInt(intervalSeconds)) / 3600n;
+
 /** The security a bound meter keeps: 2 × R × cap × (W' + M''), R the rated energy per interval. */
 export function securityOf(ratedEnergyWh: bigint, p: { capPriceWeiPerKWh: bigint; shortRatioPpm: bigint; penaltyRatioPpm: bigint }): bigint {
   return 2n * valueOf(ratedEnergyWh, p.capPriceWeiPerKWh, p.shortRatioPpm + p.penaltyRatioPpm);

@@ -15,21 +15,21 @@ export interface RelayHttpOptions {
   ratePerMinute?: number;
 }
 
-/** A token bucket per client: `perMinute` tokens a minute, at most `perMinute` at once. */
+/** A token bucket per client: `perMinute` tokens a minute, at most `perMinute` at once (the portal's /rpc limits calls with it too). */
 export class RateLimiter {
   private readonly buckets = new Map<string, { tokens: number; at: number }>();
 
   constructor(private readonly perMinute: number) {}
 
-  /** Take a token for `client`; false when it has none left. */
-  take(client: string, now = Date.now()): boolean {
+  /** Take `cost` tokens for `client`; false (and none taken) when it has fewer left. */
+  take(client: string, cost = 1, now = Date.now()): boolean {
     const b = this.buckets.get(client) ?? { tokens: this.perMinute, at: now };
     b.tokens = Math.min(this.perMinute, b.tokens + ((now - b.at) / 60_000) * this.perMinute);
     b.at = now;
     this.buckets.set(client, b);
     if (this.buckets.size > 10_000) this.forgetFull(now);
-    if (b.tokens < 1) return false;
-    b.tokens -= 1;
+    if (b.tokens < cost) return false;
+    b.tokens -= cost;
     return true;
   }
 
@@ -89,7 +89,7 @@ export function relayHandler(relayer: Relayer, o: RelayHttpOptions = {}) {
       if (typeof body !== "object" || body === null || Array.isArray(body)) throw new RelayRefused(400, "the body must be one JSON object (one message)");
       sendJson(res, 202, await relayer.submit(kind, body));
     } catch (e) {
-      if (e instanceof RelayRefused) sendJson(res, e.status, { error: e.message });
+      if (RelayRefused.is(e)) sendJson(res, e.status, { error: e.message });
       else sendJson(res, 502, { error: `the relayer could not check the message: ${String((e as Error).message ?? e).split("\n")[0]}` });
     }
     return true;

@@ -1,10 +1,13 @@
 /**
- * Renders a simulation result as one self-contained HTML page: the paper's figures drawn
- * with Chart.js (inlined, so the file works offline from file://) and tables with CNY
- * beside ether. The output depends only on the result and the installed Chart.js.
+ * Renders a simulation result as one self-contained HTML page: first the paper check (a run of
+ * the paper's day beside the numbers the paper publishes, each marked equal or not), then the
+ * paper's figures drawn with Chart.js (inlined, so the file works offline from file://) and tables
+ * with CNY beside ether. One precision per column: kWh to 3 decimals, 10^-3 eth and CNY to 4, so
+ * an amount shown in CNY is never 0 in eth. The output depends only on the result and Chart.js.
  */
 import { readFileSync } from "fs";
 import * as path from "path";
+import { PAPER_BALANCING, PAPER_INCENTIVE, PAPER_NAMES, PAPER_TABLE_1, PAPER_TOTALS } from "./paper";
 import type {
   Decimal,
   GasFigures,
@@ -16,7 +19,9 @@ import type {
 
 export function renderReport(result: SimulationResult): string {
   const figureParticipants = result.participants.filter((p) => tradesOnMarket(result, p));
+  const paper = paperCheckSection(result);
   const sections = [
+    paper,
     summarySection(result),
     priceSection(),
     figureSection(FIGURES.declaredCleared, figureParticipants, result),
@@ -27,7 +32,7 @@ export function renderReport(result: SimulationResult): string {
     incentivesSection(result),
     walletsSection(result),
   ];
-  return page(sections.join("\n"), chartConfigs(result, figureParticipants));
+  return page(sections.join("\n"), chartConfigs(result, figureParticipants), paper !== "");
 }
 
 // ---------------------------------------------------------------------------------------
@@ -60,6 +65,11 @@ function trimZeros(fixed: string): string {
   return fixed.includes(".") ? fixed.replace(/\.?0+$/, "") : fixed;
 }
 
+/** -value, as a decimal string ("0" stays "0"). */
+function negate(value: Decimal): Decimal {
+  return value.startsWith("-") ? value.slice(1) : toUnits(value) === 0n ? value : `-${value}`;
+}
+
 function isZero(value: Decimal): boolean {
   return toUnits(value) === 0n;
 }
@@ -68,14 +78,21 @@ function sum(values: Decimal[]): bigint {
   return values.reduce((total, value) => total + toUnits(value), 0n);
 }
 
-/** Ether in the paper's unit, 10^-3 eth, with three decimals. */
-function milli(ether: Decimal): string {
-  return roundUnits(toUnits(ether), MILLI_SCALE, 3);
+/**
+ * Decimals per kind of column. An amount that shows as 0.0001 CNY or more is at least 0.00005 CNY,
+ * which at up to 1,000 CNY per ether (the paper: 626.2) is at least 5 x 10^-8 eth, and so shows as
+ * at least 0.0001 in 10^-3 eth: no 0.0000 eth beside a CNY amount.
+ */
+const DECIMALS = { kWh: 3, milli: 4, price: 4, cny: 4 } as const;
+
+/** Ether in the paper's unit, 10^-3 eth. */
+function milli(ether: Decimal, decimals: number = DECIMALS.milli): string {
+  return roundUnits(toUnits(ether), MILLI_SCALE, decimals);
 }
 
-/** A price in 10^-3 eth/kWh, exact up to six decimals. */
-function milliPrice(etherPerKWh: Decimal): string {
-  return trimZeros(roundUnits(toUnits(etherPerKWh), MILLI_SCALE, 6));
+/** A price in 10^-3 eth/kWh (trade prices, means of two 3-decimal bids, are exact at 4). */
+function milliPrice(etherPerKWh: Decimal, decimals: number = DECIMALS.price): string {
+  return roundUnits(toUnits(etherPerKWh), MILLI_SCALE, decimals);
 }
 
 function exactEther(ether: Decimal): string {
@@ -83,11 +100,11 @@ function exactEther(ether: Decimal): string {
 }
 
 function cny(ether: Decimal, cnyPerEther: Decimal): string {
-  return roundUnits(toUnits(ether) * toUnits(cnyPerEther), 2 * ETHER_SCALE, 4);
+  return roundUnits(toUnits(ether) * toUnits(cnyPerEther), 2 * ETHER_SCALE, DECIMALS.cny);
 }
 
-function kWh(energy: Decimal): string {
-  return roundUnits(toUnits(energy), ETHER_SCALE, 3);
+function kWh(energy: Decimal, decimals: number = DECIMALS.kWh): string {
+  return roundUnits(toUnits(energy), ETHER_SCALE, decimals);
 }
 
 /** Chart values: the exact decimal read as a number (0.757 stays 0.757, no float drift). */
@@ -134,11 +151,7 @@ function overallAveragePrice(result: SimulationResult): Decimal | null {
   return roundUnits((amount * 10n ** BigInt(ETHER_SCALE)) / energy, ETHER_SCALE, ETHER_SCALE);
 }
 
-function flattenGas(gas: GasFigures, prefix = ""): [string, number][] {
-  return Object.entries(gas).flatMap(([key, value]) =>
-    typeof value === "number" ? [[prefix + key, value] as [string, number]] : flattenGas(value, `${prefix}${key}.`),
-  );
-}
+
 
 // ---------------------------------------------------------------------------------------
 // HTML helpers.
@@ -166,9 +179,11 @@ function nameCell(name: string): string {
   return `<td class="name">${escapeHtml(name)}</td>`;
 }
 
-/** 10^-3 eth (exact ether on hover) and CNY beside it. */
+/** 10^-3 eth (exact ether on hover) and CNY beside it, coloured by sign. */
 function moneyCells(ether: Decimal, cnyPerEther: Decimal): string {
-  return num(milli(ether), `${exactEther(ether)} eth`) + `<td class="num cny">${cny(ether, cnyPerEther)}</td>`;
+  const yuan = cny(ether, cnyPerEther);
+  const sign = /^-/.test(yuan) ? "neg" : /[1-9]/.test(yuan) ? "pos" : "zero";
+  return num(milli(ether), `${exactEther(ether)} eth`) + `<td class="num cny cny-${sign}">${yuan}</td>`;
 }
 
 /** A table whose first `textColumns` columns are text and the rest numbers. */
@@ -238,21 +253,188 @@ function marketTable(result: SimulationResult): string {
     ["Interval / commit / reveal", `${m.intervalSeconds} s / ${m.commitSeconds} s / ${m.revealSeconds} s`],
     ["Balancing W′ (short) / W″ (long)", `${e(m.balancingShortRatio)} / ${e(m.balancingLongRatio)}`],
     ["Reward M′ / penalty M″", `${e(m.rewardRatio)} / ${e(m.penaltyRatio)}`],
-    ["Margin", `${milli(m.marginEther)} ${ETH_UNIT}`],
-    ["Reference price", `${milliPrice(m.referencePriceEtherPerKWh)} ${PRICE_UNIT}`],
-    ["Initial incentive pool", `${milli(m.incentivePoolEther)} ${ETH_UNIT}`],
+    ["Margin", `${trimZeros(milli(m.marginEther))} ${ETH_UNIT}`],
+    ["Reference price", `${trimZeros(milliPrice(m.referencePriceEtherPerKWh))} ${PRICE_UNIT}`],
+    ["Initial incentive pool", `${trimZeros(milli(m.incentivePoolEther))} ${ETH_UNIT}`],
     ["Exchange rate", `1 eth = ${e(m.cnyPerEther)} CNY`],
   ]);
 }
 
+/** What each kind of transaction of a run is, for an analyst. */
+const GAS_KINDS: Record<string, string> = {
+  register: "Registering the participants",
+  setup: "Authorizing, binding meters, deposits, funding the pool",
+  commit: "Sealed-bid commits",
+  reveal: "Reveals",
+  clear: "Clearing",
+  postReading: "Meter readings",
+  settleBeforeFirst: "Settling the intervals before the first traded one",
+  settle: "Settlement",
+  total: "All transactions",
+};
+
+/** "settleBeforeFirst" -> "Settle before first", for a kind without words. */
+function humanize(key: string): string {
+  const words = key.replace(/([a-z])([A-Z])/g, "$1 $2").toLowerCase();
+  return words.charAt(0).toUpperCase() + words.slice(1);
+}
+
+/**
+ * The run's gas in words: one row per kind of transaction (count, total, per transaction), then
+ * the cost of one trading cycle per participant and interval as a sentence.
+ */
 function gasTable(gas: GasFigures): string {
-  const rows = flattenGas(gas).map(([key, value]) => [escapeHtml(key), groupDigits(value)]);
-  return rows.length === 0 ? "" : definitionTable("Gas", rows);
+  const rows: string[] = [];
+  const add = (label: string, total: number, count?: number) =>
+    rows.push(
+      `<tr><th scope="row">${escapeHtml(label)}</th><td class="num">${count === undefined ? "" : groupDigits(count)}</td><td class="num">${groupDigits(total)}</td><td class="num">${count ? groupDigits(Math.round(total / count)) : ""}</td></tr>`,
+    );
+  const walk = (figures: GasFigures, prefix: string) => {
+    for (const [key, value] of Object.entries(figures)) {
+      if (key === "perParticipantPerInterval") continue;
+      const label = prefix + (GAS_KINDS[key] ?? humanize(key));
+      if (typeof value === "number") add(label, value);
+      else if (typeof value.total === "number" && typeof value.transactions === "number") add(label, value.total, value.transactions);
+      else walk(value, `${label}: `);
+    }
+  };
+  walk(gas, "");
+  if (rows.length === 0) return "";
+  const cycle = typeof gas.perParticipantPerInterval === "number"
+    ? `<p class="note">One trading cycle (commit, reveal, clearing, meter reading, settlement) costs ${groupDigits(gas.perParticipantPerInterval)} gas per prosumer per interval.</p>`
+    : "";
+  const head = `<thead><tr><th>Transactions</th><th class="num">Count</th><th class="num">Gas</th><th class="num">Gas each</th></tr></thead>`;
+  return `<div class="facts-wrap"><table class="facts gas"><caption>Gas of the run</caption>${head}<tbody>${rows.join("")}</tbody></table>${cycle}</div>`;
 }
 
 function definitionTable(caption: string, rows: string[][]): string {
   const body = rows.map(([k, v]) => `<tr><th scope="row">${k}</th><td class="num">${v}</td></tr>`).join("");
-  return `<table class="facts"><caption>${caption}</caption><tbody>${body}</tbody></table>`;
+  return `<div class="facts-wrap"><table class="facts"><caption>${caption}</caption><tbody>${body}</tbody></table></div>`;
+}
+
+// ---------------------------------------------------------------------------------------
+// The paper check: a run of the paper's day beside the numbers the paper publishes.
+
+/** The paper's precision: energy to 2 decimals, 10^-3 eth to 3. */
+const paperKWh = (energy: Decimal): string => kWh(energy, 2);
+const paperMilli = (ether: Decimal): string => milli(ether, 3);
+const absolute = (value: Decimal): Decimal => value.replace(/^-/, "");
+
+interface CheckRow {
+  what: string;
+  cells: { run: string; paper: string }[];
+}
+
+function mark(equal: boolean): string {
+  return equal ? `<td class="mark equal" title="equal">✓ equal</td>` : `<td class="mark differs" title="not equal">✗ differs</td>`;
+}
+
+function checkTable(caption: string, head: string[], rows: CheckRow[]): string {
+  const headRow = `<tr><th>${head[0]}</th>${head.slice(1).map((h) => `<th class="num">${h}</th>`).join("")}<th></th></tr>`;
+  const body = rows
+    .map((r) => {
+      const equal = r.cells.every((c) => c.run === c.paper);
+      const cells = r.cells.map((c) => `<td class="num run">${c.run}</td><td class="num paper">${c.paper}</td>`).join("");
+      return `<tr data-equal="${equal}"><th scope="row">${r.what}</th>${cells}${mark(equal)}</tr>`;
+    })
+    .join("");
+  return `<div class="check-wrap"><table class="check"><caption>${caption}</caption><thead>${headRow}</thead><tbody>${body}</tbody></table></div>`;
+}
+
+/** The run has the paper's day: its users and the intervals the paper reports. */
+function hasPaperDay(result: SimulationResult): boolean {
+  const names = new Set(result.participants.map((p) => p.name));
+  const labels = new Set(result.intervals.map((i) => i.label));
+  return Object.keys(PAPER_NAMES).every((n) => names.has(n)) && ["03:00", "14:00", "18:30"].every((l) => labels.has(l));
+}
+
+function paperCheckSection(result: SimulationResult): string {
+  if (!hasPaperDay(result)) return "";
+  const at = (label: string) => result.intervals.find((i) => i.label === label)!;
+  const who = (name: string) => escapeHtml(PAPER_NAMES[name] ?? name);
+
+  // Table 1: each of the paper's trades found in the run by seller and buyer
+  const tradeRows: CheckRow[] = [];
+  for (const total of PAPER_TOTALS) {
+    const declared = result.participants.map((p) => outcome(at(total.label), p.name).declaredKWh);
+    const supply = roundUnits(sum(declared.filter((d) => !d.startsWith("-"))), ETHER_SCALE, 2);
+    const demand = roundUnits(-sum(declared.filter((d) => d.startsWith("-"))), ETHER_SCALE, 2);
+    tradeRows.push({ what: `${total.label} total supply`, cells: [{ run: supply, paper: total.supply }, { run: "", paper: "" }] });
+    tradeRows.push({ what: `${total.label} total demand`, cells: [{ run: demand, paper: total.demand }, { run: "", paper: "" }] });
+    for (const [k, t] of PAPER_TABLE_1.filter((x) => x.label === total.label).entries()) {
+      const trades = at(t.label).trades;
+      const i = trades.findIndex((x) => x.seller === t.seller && x.buyer === t.buyer);
+      const mine = trades[i];
+      tradeRows.push({
+        what: `${t.trade}. ${who(t.seller)} → ${who(t.buyer)}${mine && i !== k ? ` <span class="order">(matched ${ordinal(i + 1)})</span>` : ""}`,
+        cells: [
+          { run: mine ? paperKWh(mine.energyKWh) : "none", paper: t.kWh },
+          { run: mine ? milliPrice(mine.priceEtherPerKWh, 3) : "none", paper: t.price },
+        ],
+      });
+    }
+  }
+
+  const balancingRows: CheckRow[] = PAPER_BALANCING.flatMap((b) => {
+    const iv = at(b.label);
+    const o = outcome(iv, b.participant);
+    const deviation = roundUnits(toUnits(o.actualKWh) - toUnits(o.clearedKWh), ETHER_SCALE, 2);
+    const paid = paperMilli(o.balancingEther);
+    return [
+      { what: `${b.label} average price A, ${PRICE_UNIT}`, cells: [{ run: milliPrice(iv.averagePriceEtherPerKWh, 3), paper: b.averagePrice }] },
+      { what: `${b.label} deviation |a − c|, kWh`, cells: [{ run: absolute(deviation), paper: b.deviationKWh }] },
+      {
+        what: `${b.label} ${b.payment.startsWith("-") ? "paid to" : "received from"} the grid (|a − c| · A · ${b.payment.startsWith("-") ? "W′" : "W″"}), ${ETH_UNIT}`,
+        cells: [{ run: paid, paper: b.payment }],
+      },
+    ];
+  });
+
+  const inc = PAPER_INCENTIVE;
+  const o = outcome(at(inc.label), inc.participant);
+  const declared = toUnits(o.declaredKWh) < 0n ? -toUnits(o.declaredKWh) : toUnits(o.declaredKWh);
+  const actual = toUnits(o.actualKWh) < 0n ? -toUnits(o.actualKWh) : toUnits(o.actualKWh);
+  const incentiveRows: CheckRow[] = [
+    { what: "consistent energy min(|b|, |a|), kWh", cells: [{ run: roundUnits(declared < actual ? declared : actual, ETHER_SCALE, 2), paper: inc.consistentKWh }] },
+    { what: "deviating energy |b − a|, kWh", cells: [{ run: absolute(roundUnits(toUnits(o.declaredKWh) - toUnits(o.actualKWh), ETHER_SCALE, 2)), paper: inc.deviatingKWh }] },
+    { what: `reward (consistent · A · M′), ${ETH_UNIT}`, cells: [{ run: paperMilli(o.rewardEther), paper: inc.reward }] },
+    { what: `penalty (deviating · A · M″), ${ETH_UNIT}`, cells: [{ run: paperMilli(o.penaltyEther), paper: inc.penalty }] },
+    { what: `net, ${ETH_UNIT}`, cells: [{ run: paperMilli(o.incentiveEther), paper: inc.net }] },
+  ];
+
+  const all = [...tradeRows, ...balancingRows, ...incentiveRows];
+  const compared = all.filter((r) => r.cells.some((c) => c.paper !== ""));
+  const differ = compared.filter((r) => !r.cells.every((c) => c.run === c.paper)).length;
+  const verdict = differ === 0 ? `All ${compared.length} rows equal the paper's numbers.` : `${differ} of ${compared.length} rows differ from the paper's numbers.`;
+  const intro = `<p class="verdict ${differ === 0 ? "equal" : "differs"}" data-testid="paper-verdict">${verdict}</p>
+<p class="note">This run beside the numbers the paper publishes (section 3.2 and Table 1), at the paper's precision: energy in kWh to 2 decimals, prices and money in ${ETH_UNIT} to 3.</p>`;
+  return section(
+    "paper-check",
+    "Paper check",
+    [
+      intro,
+      checkTable(`Table 1: clearing at 03:00 and 14:00 (the paper's trade numbers; energy in kWh, price in ${PRICE_UNIT})`, ["Trade", "kWh", "paper", "price", "paper"], tradeRows),
+      `<p class="note">${orderSentence(at("03:00"))}</p>`,
+      checkTable("Balancing of the conventional load with the public grid", ["", "this run", "paper"], balancingRows),
+      checkTable("Reward and penalty of the conventional load at 14:00", ["", "this run", "paper"], incentiveRows),
+    ].join("\n"),
+  );
+}
+
+const ordinal = (n: number) => `${n}${n === 1 ? "st" : n === 2 ? "nd" : n === 3 ? "rd" : "th"}`;
+
+/** Why the run's 03:00 trades come in another order than the paper lists them, in one sentence. */
+function orderSentence(interval: IntervalResult): string {
+  const paper = PAPER_TABLE_1.filter((t) => t.label === interval.label);
+  const position = (t: (typeof paper)[number]) => interval.trades.findIndex((x) => x.seller === t.seller && x.buyer === t.buyer);
+  const swapped = paper.find((t, k) => k + 1 < paper.length && position(t) > position(paper[k + 1]));
+  if (!swapped) return `At ${interval.label} the contract matched the trades in the paper's order.`;
+  const later = paper[paper.indexOf(swapped) + 1];
+  const bid = (name: string) => interval.bids?.find((b) => b.participant === name);
+  const first = bid(later.buyer);
+  const second = bid(swapped.buyer);
+  const prices = first && second ? ` (${escapeHtml(PAPER_NAMES[later.buyer])} bid ${milliPrice(first.priceEtherPerKWh, 3)}, ${escapeHtml(PAPER_NAMES[swapped.buyer])} ${milliPrice(second.priceEtherPerKWh, 3)} ${PRICE_UNIT})` : "";
+  return `At ${interval.label} the contract matches the paper's trade ${later.trade} before its trade ${swapped.trade} because, once the green stage is done, it serves buyers by bid price, highest first${prices}; the paper lists them the other way round, with the same energies and prices.`;
 }
 
 function priceSection(): string {
@@ -310,7 +492,7 @@ function figureSection(figure: FigureKind, participants: ParticipantInfo[], resu
 
 function tradesSection(result: SimulationResult): string {
   const rate = result.market.cnyPerEther;
-  const head = ["Interval", "#", "Stage", "Seller", "Buyer", "Energy kWh", `Price ${PRICE_UNIT}`, `Amount ${ETH_UNIT}`, "Amount CNY", "Amount eth"];
+  const head = ["Interval", "#", "Stage", "Seller", "Buyer", "Energy kWh", `Price ${PRICE_UNIT}`, `Amount ${ETH_UNIT}`, "Amount CNY"];
   const bodies = result.intervals.map((interval) =>
     interval.trades.map(
       (t, i) =>
@@ -321,8 +503,7 @@ function tradesSection(result: SimulationResult): string {
         nameCell(t.buyer) +
         num(kWh(t.energyKWh)) +
         num(milliPrice(t.priceEtherPerKWh)) +
-        moneyCells(t.amountEther, rate) +
-        `<td class="num exact">${exactEther(t.amountEther)}</td>`,
+        moneyCells(t.amountEther, rate),
     ),
   );
   const rejected = result.intervals.map((interval) =>
@@ -375,24 +556,25 @@ function incentivesSection(result: SimulationResult): string {
           num(kWh(o.declaredKWh)) +
           num(kWh(o.actualKWh)) +
           moneyCells(o.rewardEther, rate) +
-          moneyCells(o.penaltyEther, rate) +
+          moneyCells(negate(o.penaltyEther), rate) +
           moneyCells(o.incentiveEther, rate),
       ),
   );
-  const note = `<p class="note">Reward is paid from the incentive pool, penalty (a positive amount) is paid into it.</p>`;
+  const note = `<p class="note">Money as the participant sees it: the reward is received from the incentive pool, the penalty (negative) is paid into it.</p>`;
   return section("incentives", "Reward and penalty", note + table("Incentives per interval", head, 2, bodies));
 }
 
 function walletsSection(result: SimulationResult): string {
   const rate = result.market.cnyPerEther;
-  const head = ["Participant", `Wallet ${ETH_UNIT}`, "Wallet CNY", "Wallet eth", `Owed ${ETH_UNIT}`, "Owed CNY"];
+  const head = ["Participant", `Wallet ${ETH_UNIT}`, "Wallet CNY", `Owed ${ETH_UNIT}`, "Owed CNY"];
   const rows = result.participants.map(({ name }) => {
     const wallet = result.wallets[name] ?? "0";
     const owed = result.owed[name] ?? "0";
-    return nameCell(name) + moneyCells(wallet, rate) + `<td class="num exact">${exactEther(wallet)}</td>` + moneyCells(owed, rate);
+    return nameCell(name) + moneyCells(wallet, rate) + moneyCells(negate(owed), rate);
   });
-  const pool = `<td class="name">Incentive pool</td>${moneyCells(result.incentivePoolEther, rate)}<td class="num exact">${exactEther(result.incentivePoolEther)}</td><td></td><td></td>`;
-  return section("wallets", "Final wallets and amounts owed", table("In-contract balances at the end of the run", head, 1, [rows, [pool]]));
+  const pool = `<td class="name">Incentive pool</td>${moneyCells(result.incentivePoolEther, rate)}<td></td><td></td>`;
+  const note = `<p class="note">What each participant holds in its market wallet at the end, and what it still owes (negative).</p>`;
+  return section("wallets", "Final wallets and amounts owed", note + table("In-contract balances at the end of the run", head, 1, [rows, [pool]]));
 }
 
 // ---------------------------------------------------------------------------------------
@@ -504,6 +686,7 @@ for (const [id, config] of Object.entries(configs)) new Chart(document.getElemen
 `;
 
 const NAV = [
+  ["paper-check", "Paper check"],
   ["summary", "Summary"],
   ["prices", "Prices"],
   ["declared-cleared", "Declared/cleared"],
@@ -515,8 +698,10 @@ const NAV = [
   ["wallets", "Wallets"],
 ];
 
-function page(body: string, charts: Record<string, unknown>): string {
-  const nav = NAV.map(([id, label]) => `<a href="#${id}">${label}</a>`).join("");
+function page(body: string, charts: Record<string, unknown>, paperCheck: boolean): string {
+  const nav = NAV.filter(([id]) => paperCheck || id !== "paper-check")
+    .map(([id, label]) => `<a href="#${id}">${label}</a>`)
+    .join("");
   return `<!DOCTYPE html>
 <html lang="en">
 <head>
@@ -557,7 +742,7 @@ section { scroll-margin-top: 12px; }
 .stat-value { font-size: 22px; font-weight: 600; font-variant-numeric: tabular-nums; }
 .stat-value .unit { font-size: 14px; font-weight: 500; color: var(--muted); white-space: nowrap; }
 .stat-detail { color: var(--muted); font-size: 13px; }
-.multiples { display: grid; grid-template-columns: repeat(auto-fill, minmax(380px, 1fr)); gap: 16px; }
+.multiples { display: grid; grid-template-columns: repeat(auto-fill, minmax(min(380px, 100%), 1fr)); gap: 16px; }
 .card { margin: 0; border: 1px solid var(--line); border-radius: 8px; padding: 10px 12px 6px; }
 .card figcaption { font-weight: 600; margin-bottom: 4px; }
 .chart { position: relative; height: 230px; }
@@ -574,9 +759,40 @@ thead th { position: sticky; top: 0; background: var(--panel); border-bottom: 1p
 tbody + tbody { border-top: 1px solid var(--line); }
 tbody tr:hover { background: #f1f5f9; }
 .num { text-align: right; font-variant-numeric: tabular-nums; }
-.cny { color: #9a3412; }
-.exact { color: var(--muted); font-size: 13px; }
-.facts { width: auto; min-width: 420px; display: inline-table; margin: 0 24px 16px 0; vertical-align: top; }
-.facts th { font-weight: 400; color: var(--muted); }
+.cny-pos { color: #15803d; }
+.cny-neg { color: #b91c1c; }
+.cny-zero { color: var(--muted); }
+.facts-wrap { display: inline-block; vertical-align: top; max-width: 100%; overflow-x: auto; margin: 0 24px 16px 0; }
+.facts { width: auto; }
+.facts-wrap .note { max-width: 34em; }
+.table-wrap tbody td:first-child, .table-wrap thead th:first-child { position: sticky; left: 0; background: #fff; }
+.table-wrap thead th:first-child { background: var(--panel); z-index: 1; }
+.facts tbody th { font-weight: 400; color: var(--muted); white-space: normal; }
+.gas thead th { color: var(--muted); font-weight: 600; border-bottom: 1px solid var(--line); }
 .empty { color: var(--muted); font-style: italic; }
+.verdict { font-weight: 600; margin: 8px 0; padding: 8px 12px; border-radius: 8px; display: inline-block; }
+.verdict.equal { background: #dcfce7; color: #14532d; }
+.verdict.differs { background: #fee2e2; color: #7f1d1d; }
+.check-wrap { overflow-x: auto; margin: 8px 0 12px; max-width: 760px; }
+.check { border: 1px solid var(--line); border-radius: 8px; }
+.check thead th { background: var(--panel); border-bottom: 1px solid var(--line); }
+.check tbody th { font-weight: 400; white-space: normal; }
+.check tbody tr + tr { border-top: 1px solid var(--line); }
+.check td.run { font-weight: 600; }
+.check td.paper { color: var(--muted); }
+.check .order { color: var(--muted); font-size: 13px; white-space: nowrap; }
+.mark.equal { color: #15803d; }
+.mark.differs { color: #b91c1c; font-weight: 700; }
+@media (max-width: 600px) {
+  header, main { padding: 0 12px; }
+  header { padding-top: 16px; }
+  h1 { font-size: 22px; }
+  th, td { padding: 4px 6px; }
+  table { font-size: 13px; }
+  .facts-wrap { margin-right: 0; }
+  .check .mark { font-size: 0; }
+  .check .mark::before { font-size: 14px; }
+  .check .mark.equal::before { content: "✓"; }
+  .check .mark.differs::before { content: "✗"; }
+}
 `;

@@ -52,6 +52,14 @@ export interface Trade {
   amountEther: Decimal;
 }
 
+/** A bid the market accepted (revealed), as the participant declared it. */
+export interface Bid {
+  participant: string;
+  side: "sell" | "buy";
+  energyKWh: Decimal;
+  priceEtherPerKWh: Decimal;
+}
+
 export interface RejectedBid {
   participant: string;
   reason: string;
@@ -83,6 +91,8 @@ export interface IntervalResult {
   averagePriceEtherPerKWh: Decimal;
   /** Trades in the order they were matched. */
   trades: Trade[];
+  /** The revealed bids, in the scenario's order (older results have none). */
+  bids?: Bid[];
   rejectedBids: RejectedBid[];
   participants: Record<string, ParticipantIntervalResult>;
 }

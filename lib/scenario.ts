@@ -5,7 +5,7 @@
 import { readFileSync } from "node:fs";
 import { MarketParams, PAPER_PARAMS, Schedule, scheduleFor } from "./market";
 import type { ScheduleTimes } from "./deployment";
-import { UnitError, etherToWei, kWhToWh, parseDecimal, ratioToPpm } from "./units";
+import { UnitError, etherToWei, kWhToWh, parseDecimal, ratioToPpm, whToKWh } from "./units";
 
 export class ScenarioError extends Error {}
 
@@ -29,6 +29,7 @@ export interface ScenarioParticipant {
   green: boolean;
   grid: boolean;
   depositWei: bigint;
+  /** The meter's rated power: given, or sized from the scenario (see `defaultRatedPowerW`). */
   ratedPowerW: bigint;
 }
 
@@ -51,6 +52,9 @@ export interface Scenario {
   participants: ScenarioParticipant[];
   intervals: ScenarioInterval[];
 }
+
+/** Shortest default commit or reveal window, seconds (when the interval is long enough for it). */
+const MIN_WINDOW_SECONDS = 3;
 
 const PAPER_MARKET = {
   balancingShortRatio: "1.1",
@@ -97,7 +101,48 @@ export function parseScenario(json: unknown): Scenario {
   const byName = new Map(participants.map((p) => [p.name, p]));
   const intervals = array(root.intervals, "intervals").map((x, i) => parseInterval(x, `intervals[${i}]`, byName));
   if (!intervals.length) throw new ScenarioError("intervals: at least one interval is needed");
+  const given = array(root.participants, "participants").map((p) => (p as Record<string, unknown>).ratedPowerKW !== undefined);
+  participants.forEach((p, i) => {
+    if (p.grid) return;
+    if (!given[i]) p.ratedPowerW = defaultRatedPowerW(p.name, intervals, market.intervalSeconds);
+    else checkRating(p, `participants[${i}].ratedPowerKW`, intervals, market.intervalSeconds);
+  });
   return { market, participants, intervals };
+}
+
+/** The power a meter needs to register `wh` within one interval, in W, rounded up. */
+const powerFor = (wh: bigint, intervalSeconds: number): bigint => (wh * 3600n + BigInt(intervalSeconds) - 1n) / BigInt(intervalSeconds);
+
+/**
+ * A meter rating sized from the scenario: 1.5 times the highest power the participant's meter
+ * registers in any interval (its largest interval energy over the interval length), rounded up to
+ * whole kW, at least 1 kW. The market refuses a reading above rating × elapsed time, so a fixed
+ * default would refuse the same energies once the intervals are short (a real-time replay).
+ */
+export function defaultRatedPowerW(name: string, intervals: ScenarioInterval[], intervalSeconds: number): bigint {
+  let most = 0n;
+  for (const iv of intervals) {
+    const e = iv.metered.get(name);
+    if (e) most = [e.importWh, e.exportWh, most].reduce((a, b) => (a > b ? a : b));
+  }
+  const needed = (powerFor(most, intervalSeconds) * 3n) / 2n;
+  const kW = (needed + 999n) / 1000n;
+  return (kW < 1n ? 1n : kW) * 1000n;
+}
+
+/** A given rating must let the meter register every interval's energy: say which interval needs more. */
+function checkRating(p: ScenarioParticipant, at: string, intervals: ScenarioInterval[], intervalSeconds: number) {
+  for (const [j, iv] of intervals.entries()) {
+    const e = iv.metered.get(p.name);
+    if (!e) continue;
+    const wh = e.importWh > e.exportWh ? e.importWh : e.exportWh;
+    const needed = powerFor(wh, intervalSeconds);
+    if (needed > p.ratedPowerW) {
+      throw new ScenarioError(
+        `intervals[${j}].metered.${p.name}: ${whToKWh(wh)} kWh in a ${intervalSeconds}-s interval needs a meter rated at least ${whToKWh(needed)} kW, but ${at} is ${whToKWh(p.ratedPowerW)} (leave it out to size it from the scenario)`,
+      );
+    }
+  }
 }
 
 function parseMarket(m: Record<string, unknown>): ScenarioMarket {
@@ -107,10 +152,13 @@ function parseMarket(m: Record<string, unknown>): ScenarioMarket {
   for (const k of Object.keys(m)) if (!known.has(k)) throw new ScenarioError(`market.${k}: unknown field`);
   const intervalSeconds = integer(m.intervalSeconds ?? 900, "market.intervalSeconds", 3);
   const defaults = scheduleFor(intervalSeconds);
+  // the paper's 2/15 and 1/15 of an interval, but a few seconds at least where the interval allows:
+  // replayed in real time on a node with 1-second blocks, a 1-second window closes before its batch is mined
+  const window = (scaled: unknown) => Math.max(Number(scaled), Math.min(MIN_WINDOW_SECONDS, Math.floor(intervalSeconds / 4)));
   const out: ScenarioMarket = {
     intervalSeconds,
-    commitSeconds: integer(m.commitSeconds ?? Number(defaults.commitSeconds), "market.commitSeconds", 1),
-    revealSeconds: integer(m.revealSeconds ?? Number(defaults.revealSeconds), "market.revealSeconds", 1),
+    commitSeconds: integer(m.commitSeconds ?? window(defaults.commitSeconds), "market.commitSeconds", 1),
+    revealSeconds: integer(m.revealSeconds ?? window(defaults.revealSeconds), "market.revealSeconds", 1),
     settleOffsetSeconds: integer(m.settleOffsetSeconds ?? Number(defaults.settleOffsetSeconds), "market.settleOffsetSeconds", 0),
     readingGraceSeconds: integer(m.readingGraceSeconds ?? Number(defaults.readingGraceSeconds), "market.readingGraceSeconds", 0),
     ...PAPER_MARKET,
@@ -135,7 +183,7 @@ function parseParticipant(x: unknown, at: string): ScenarioParticipant {
     green: boolean(p.green ?? false, `${at}.green`),
     grid: boolean(p.grid ?? false, `${at}.grid`),
     depositWei: field(() => etherToWei(decimalString(p.depositEther ?? "0", `${at}.depositEther`)), `${at}.depositEther`),
-    ratedPowerW: field(() => parseDecimal(decimalString(p.ratedPowerKW ?? "100", `${at}.ratedPowerKW`), 3, "ratedPowerKW"), `${at}.ratedPowerKW`),
+    ratedPowerW: p.ratedPowerKW === undefined ? 0n : positive(field(() => parseDecimal(decimalString(p.ratedPowerKW, `${at}.ratedPowerKW`), 3, "ratedPowerKW"), `${at}.ratedPowerKW`), `${at}.ratedPowerKW`),
   };
 }
 
@@ -225,6 +273,11 @@ function boolean(x: unknown, at: string): boolean {
 
 function integer(x: unknown, at: string, min: number): number {
   if (typeof x !== "number" || !Number.isInteger(x) || x < min) throw new ScenarioError(`${at}: expected a whole number >= ${min}, got ${JSON.stringify(x)}`);
+  return x;
+}
+
+function positive(x: bigint, at: string): bigint {
+  if (x <= 0n) throw new ScenarioError(`${at}: expected a power above 0 kW`);
   return x;
 }
 

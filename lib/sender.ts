@@ -14,6 +14,12 @@
  *   killed between sending and mining), waits for them and, if they stay stuck, cancels them with a
  *   zero-value self-transfer. Whatever they did, the caller derives its next step from chain state
  *   afterwards, and the contract rejects a repeated effect, so a restart never doubles one.
+ * - Reorgs: every transaction it got mined stays watched (its signed bytes kept) until it is
+ *   `watchBlocks` deep. Before each send, and whenever the caller asks (`checkReorgs`, the cycle
+ *   daemon's every tick), it re-fetches each watched receipt by hash: a receipt gone, or in a block
+ *   that is no longer canonical, means a reorg. It logs the reorg's depth (blocks of the old branch
+ *   from the fork point to the block that held the transaction) and sends the same signed
+ *   transaction again (same hash, same nonce, so it can only take effect once), in nonce order.
  */
 import { ErrorDescription, Interface, Provider, Transaction, TransactionReceipt, TransactionRequest, Wallet } from "ethers";
 
@@ -40,6 +46,8 @@ export interface SenderOptions {
   maxBackoffMs?: number;
   /** Replacements of one transaction before the sender keeps waiting at the last fee (default 8). */
   maxReplacements?: number;
+  /** Blocks a mined transaction stays watched for reorgs (default 64). */
+  watchBlocks?: number;
   /** Custom errors to decode reverts with (the market's interface). */
   errors?: Interface;
   /** Receives every step: sent, replaced, node unreachable, reorg, … */
@@ -82,6 +90,16 @@ export function formatRevert(r: { name: string; args: unknown[] }): string {
 type Fees = { gasPrice: bigint } | { maxFeePerGas: bigint; maxPriorityFeePerGas: bigint };
 type Outcome = { kind: "mined"; receipt: TransactionReceipt } | { kind: "nonce-used" };
 
+/** A mined transaction kept for reorg checks: its signed bytes, to send again if its block goes. */
+interface Watched {
+  hash: string;
+  nonce: number;
+  signed: string;
+  blockHash: string;
+  blockNumber: number;
+  label: Record<string, unknown>;
+}
+
 const DEFAULT_PRIORITY_FEE = 10n ** 9n;
 const BUMP_NUM = 125n; // fees × 1.25 per replacement (nodes need ≥ 10 %, this brief ≥ 12.5 %)
 const BUMP_DEN = 100n;
@@ -91,6 +109,10 @@ export class Sender {
   private nonce: number | undefined;
   private chainId: bigint | undefined;
   private queue: Promise<unknown> = Promise.resolve();
+  /** Signed bytes of every version sent in this run, by hash. */
+  private readonly signedByHash = new Map<string, string>();
+  /** Mined transactions not yet `watchBlocks` deep. */
+  private watched: Watched[] = [];
   private readonly o: Required<Omit<SenderOptions, "gasPrice" | "errors" | "signal">> & SenderOptions;
 
   constructor(
@@ -100,12 +122,24 @@ export class Sender {
   ) {
     this.address = wallet.address;
     const given = Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined));
-    this.o = { receiptTimeoutMs: 30_000, pollMs: 1000, confirmations: 1, maxBackoffMs: 5000, maxReplacements: 8, log: () => {}, ...given };
+    this.o = { receiptTimeoutMs: 30_000, pollMs: 1000, confirmations: 1, maxBackoffMs: 5000, maxReplacements: 8, watchBlocks: 64, log: () => {}, ...given };
   }
 
   /** Send `call` after the sends before it; resolves once mined and confirmed. */
   send(call: CallRequest, label: Record<string, unknown> = {}): Promise<Sent> {
     const run = this.queue.then(() => this.sendNow(call, label));
+    this.queue = run.catch(() => undefined);
+    return run;
+  }
+
+  /**
+   * Send several independent calls at once, with consecutive nonces, so one block can hold them all
+   * (the relayer's batches); each is estimated first (a call the node refuses is not sent: its slot in
+   * the result is the RevertError) and then watched, replaced and confirmed like a single send.
+   * Resolves with each call's outcome, in order, once all are mined.
+   */
+  sendMany(calls: CallRequest[], labels: Record<string, unknown>[] = []): Promise<(Sent | Error)[]> {
+    const run = this.queue.then(() => this.sendManyNow(calls, labels));
     this.queue = run.catch(() => undefined);
     return run;
   }
@@ -118,7 +152,87 @@ export class Sender {
     await run;
   }
 
+  /**
+   * Re-check the transactions mined in this run: any whose block left the canonical chain is logged
+   * with the reorg's depth and sent again. Returns the hashes sent again. Runs in the send queue.
+   */
+  checkReorgs(): Promise<string[]> {
+    const run = this.queue.then(() => this.checkReorgsNow());
+    this.queue = run.catch(() => undefined);
+    return run;
+  }
+
+  private async checkReorgsNow(): Promise<string[]> {
+    if (this.watched.length === 0 && this.pendingAgain.size === 0) return [];
+    const head = await this.rpc(() => this.provider.getBlockNumber());
+    const resent: string[] = [];
+    const keep: Watched[] = [];
+    for (const w of this.watched) {
+      const receipt = await this.rpc(() => this.provider.getTransactionReceipt(w.hash));
+      if (receipt && receipt.blockHash === w.blockHash) {
+        if (head - receipt.blockNumber < this.o.watchBlocks) keep.push(w);
+        continue;
+      }
+      const depth = await this.reorgDepth(w.blockHash, w.blockNumber);
+      this.log({ event: "reorg", ...w.label, tx: w.hash, nonce: w.nonce, block: w.blockNumber, depth, note: receipt ? `mined again in block ${receipt.blockNumber}` : "its block left the chain; sending it again" });
+      if (receipt) {
+        this.log({ event: "mined-again", ...w.label, tx: w.hash, nonce: w.nonce, block: receipt.blockNumber, status: receipt.status });
+        keep.push({ ...w, blockHash: receipt.blockHash, blockNumber: receipt.blockNumber });
+        continue;
+      }
+      await this.resend(w.signed, { ...w.label, nonce: w.nonce, reorgDepth: depth });
+      resent.push(w.hash);
+    }
+    // sent again: watched until mined again (the next check finds their new blocks)
+    this.watched = keep;
+    await this.rewatch(head);
+    for (const hash of resent) this.pendingAgain.add(hash);
+    // this.nonce stays: the re-sent transactions fill the nonces below it again
+    return resent;
+  }
+
+  /** Transactions sent again after a reorg, watched once mined again. */
+  private readonly pendingAgain = new Set<string>();
+
+  private async rewatch(head: number): Promise<void> {
+    for (const hash of [...this.pendingAgain]) {
+      const receipt = await this.rpc(() => this.provider.getTransactionReceipt(hash));
+      if (!receipt) {
+        // still not mined: the node may have forgotten it again; offer it once more
+        await this.resend(this.signedByHash.get(hash)!, { again: true });
+        continue;
+      }
+      this.pendingAgain.delete(hash);
+      this.log({ event: "mined-again", tx: hash, block: receipt.blockNumber, status: receipt.status });
+      const tx = Transaction.from(this.signedByHash.get(hash)!);
+      if (head - receipt.blockNumber < this.o.watchBlocks) this.watched.push({ hash, nonce: tx.nonce, signed: this.signedByHash.get(hash)!, blockHash: receipt.blockHash, blockNumber: receipt.blockNumber, label: {} });
+    }
+  }
+
+  private async resend(signed: string, label: Record<string, unknown>): Promise<void> {
+    const hash = Transaction.from(signed).hash!;
+    const accepted = await this.broadcast(signed).catch((e) => `refused: ${errorText(e).split("\n")[0]}`);
+    this.log({ event: "resent", ...label, tx: hash, node: accepted });
+  }
+
+  /**
+   * Blocks of the old branch from the fork point up to `blockNumber`: walk the old block's parents
+   * (Geth keeps side-chain blocks) until one is canonical again.
+   */
+  private async reorgDepth(blockHash: string, blockNumber: number): Promise<number | string> {
+    let hash = blockHash;
+    for (let n = blockNumber; n >= 0; n--) {
+      const canonical = await this.rpc(() => this.provider.getBlock(n));
+      if (canonical?.hash === hash) return blockNumber - n;
+      const old = await this.rpc(() => this.provider.getBlock(hash));
+      if (!old) return `>= ${blockNumber - n + 1} (the old branch is unknown to this node)`;
+      hash = old.parentHash;
+    }
+    return blockNumber + 1;
+  }
+
   private async sendNow(call: CallRequest, label: Record<string, unknown>): Promise<Sent> {
+    await this.checkReorgsNow();
     for (;;) {
       if (this.nonce === undefined) await this.syncNonce();
       const nonce = this.nonce!;
@@ -140,9 +254,37 @@ export class Sender {
       this.nonce = nonce + 1;
       const { receipt } = outcome;
       const replaced = hashes.filter((h) => h !== receipt.hash);
+      this.watch(receipt, nonce, label);
       if (receipt.status !== 1) throw new RevertError(await this.replayRevert(call, receipt), receipt);
       return { hash: receipt.hash, nonce, receipt, replaced };
     }
+  }
+
+  private async sendManyNow(calls: CallRequest[], labels: Record<string, unknown>[]): Promise<(Sent | Error)[]> {
+    await this.checkReorgsNow();
+    if (this.nonce === undefined) await this.syncNonce();
+    const estimated = await Promise.all(calls.map((call) => this.estimate(call).catch((e: Error) => e)));
+    const [fees, chainId] = [await this.freshFees(), await this.getChainId()];
+    let nonce = this.nonce!;
+    let nonceTaken = false;
+    const runs = calls.map(async (call, i): Promise<Sent | Error> => {
+      const gasLimit = estimated[i];
+      if (gasLimit instanceof Error) return gasLimit;
+      const tx: TransactionRequest = { ...call, from: this.address, nonce: nonce++, gasLimit, chainId };
+      const hashes: string[] = [];
+      const outcome = await this.broadcastUntilMined(tx, fees, labels[i] ?? {}, hashes).catch((e: Error) => e);
+      if (outcome instanceof Error) return outcome;
+      if (outcome.kind === "nonce-used") {
+        nonceTaken = true;
+        return new Error(`nonce ${tx.nonce} was taken by another transaction of this key; nothing of this call was mined`);
+      }
+      this.watch(outcome.receipt, tx.nonce!, labels[i] ?? {});
+      if (outcome.receipt.status !== 1) return new RevertError(await this.replayRevert(call, outcome.receipt), outcome.receipt);
+      return { hash: outcome.receipt.hash, nonce: tx.nonce!, receipt: outcome.receipt, replaced: hashes.filter((h) => h !== outcome.receipt.hash) };
+    });
+    const results = await Promise.all(runs);
+    this.nonce = nonceTaken || results.some((r) => r instanceof Error && !(r instanceof RevertError)) ? undefined : nonce;
+    return results;
   }
 
   /** Gas limit with a margin; a revert here throws RevertError and sends nothing. */
@@ -162,6 +304,7 @@ export class Sender {
     for (let replacements = 0; ; ) {
       const signed = await this.wallet.signTransaction({ ...tx, ...fees, type: "gasPrice" in fees ? 0 : 2 });
       const hash = Transaction.from(signed).hash!;
+      this.signedByHash.set(hash, signed);
       const accepted = await this.broadcast(signed);
       if (accepted === "underpriced") {
         fees = bumpFees(fees);
@@ -235,14 +378,27 @@ export class Sender {
       while ((await this.rpc(() => this.provider.getBlockNumber())) < target) await this.sleep(this.o.pollMs);
       const again = await this.rpc(() => this.provider.getTransactionReceipt(receipt.hash));
       if (again && again.blockHash === receipt.blockHash) return { kind: "mined", receipt: again };
-      this.log({ event: "reorg", tx: receipt.hash, block: receipt.blockNumber, note: again ? "mined again in another block" : "receipt gone; waiting" });
+      const depth = await this.reorgDepth(receipt.blockHash, receipt.blockNumber);
+      this.log({ event: "reorg", tx: receipt.hash, nonce, block: receipt.blockNumber, depth, note: again ? `mined again in block ${again.blockNumber}` : "its block left the chain before the confirmations; sending it again" });
       if (again) {
+        this.log({ event: "mined-again", tx: again.hash, nonce, block: again.blockNumber, status: again.status });
         receipt = again;
         continue;
       }
+      await this.resend(this.signedByHash.get(receipt.hash)!, { nonce, reorgDepth: depth });
       const outcome = await this.waitMined(hashes, nonce);
       if (outcome) return outcome;
       throw new Error(`tx ${receipt.hash} left the chain in a reorg and was not mined again within ${this.o.receiptTimeoutMs} ms`);
+    }
+  }
+
+  private watch(receipt: TransactionReceipt, nonce: number, label: Record<string, unknown>): void {
+    const signed = this.signedByHash.get(receipt.hash);
+    if (signed) this.watched.push({ hash: receipt.hash, nonce, signed, blockHash: receipt.blockHash, blockNumber: receipt.blockNumber, label });
+    // forget the signed bytes of versions that can no longer be mined
+    if (this.signedByHash.size > 4 * (this.watched.length + 16)) {
+      const keep = new Set([...this.watched.map((w) => w.hash), ...this.pendingAgain]);
+      for (const h of this.signedByHash.keys()) if (!keep.has(h)) this.signedByHash.delete(h);
     }
   }
 

@@ -7,6 +7,8 @@
 import { readFileSync } from "node:fs";
 import { Provider, Signer, Wallet, isHexString } from "ethers";
 import type { HardhatRuntimeEnvironment } from "hardhat/types";
+// hre.ethers's type, also where hardhat.config.ts is not in the program (the portal's server)
+import type {} from "@nomicfoundation/hardhat-ethers/internal/type-extensions";
 
 export class KeyError extends Error {}
 
@@ -42,11 +44,14 @@ export function walletFromKeystore(keystore: string, passwordFile: string, provi
 
 /** The operator's signer on the current network. */
 export async function operatorSigner(hre: HardhatRuntimeEnvironment): Promise<Signer> {
-  const { OPERATOR_KEYSTORE, OPERATOR_PASSWORD_FILE } = process.env;
+  const { OPERATOR_KEYSTORE, OPERATOR_PASSWORD_FILE, OPERATOR_PRIVATE_KEY } = process.env;
   if (!DEV_NETWORKS.has(hre.network.name) && OPERATOR_KEYSTORE) {
     if (!OPERATOR_PASSWORD_FILE) throw new KeyError("OPERATOR_KEYSTORE is set but OPERATOR_PASSWORD_FILE is not");
     return walletFromKeystore(OPERATOR_KEYSTORE, OPERATOR_PASSWORD_FILE, hre.ethers.provider);
   }
+  // A wallet on the network's provider: its raw transactions go through the privnet node list
+  // (Hardhat's own signer would send through the first URL only).
+  if (!DEV_NETWORKS.has(hre.network.name) && OPERATOR_PRIVATE_KEY) return walletFromKey(OPERATOR_PRIVATE_KEY, hre.ethers.provider, "OPERATOR_PRIVATE_KEY");
   const [first] = await hre.ethers.getSigners();
   if (!first) throw new KeyError(`no operator key for network "${hre.network.name}": set OPERATOR_PRIVATE_KEY or OPERATOR_KEYSTORE (see .env.example)`);
   return first;

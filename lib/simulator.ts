@@ -10,12 +10,13 @@
 import { Signer, Wallet, id as keccakText } from "ethers";
 import { EnergyMarket } from "../typechain-types";
 import { Call, ChainClock, Mined, TransactionFailed, call } from "./chain";
-import { HintBook, STAGE_DONE, SealedBid, Side, commitmentOf, deployMarket, newMeter, newSalt, DEFAULT_CLEAR_STEPS } from "./market";
-import { securityOf } from "./model";
+import { HintBook, STAGE_DONE, SealedBid, Side, commitmentOf, deployMarket, newMeter, newSalt, readSchedule, DEFAULT_CLEAR_STEPS } from "./market";
+import { ratedEnergyOf, securityOf } from "./model";
 import { Scenario, ScenarioBid, ScenarioError, ScenarioParticipant, marketParams, marketSchedule } from "./scenario";
 import { GasFigures, IntervalResult, ParticipantIntervalResult, SimulationResult, Trade } from "./result";
 import { etherToWei, weiToEther, whToKWh } from "./units";
 import { readHistory } from "./history";
+import { explainRevert } from "./errors";
 
 const SETTLE_BATCH = 100;
 
@@ -101,13 +102,20 @@ export async function simulate(scenario: Scenario, o: SimulationOptions): Promis
     steps.push({ time: view.settleStart, order: 4, what: what("settlement"), run: () => settleThrough(d, j) });
   }
   steps.sort((a, b) => (a.time === b.time ? a.order - b.order : a.time < b.time ? -1 : 1));
+  const names = (id: number) => members.find((x) => x.id === BigInt(id))?.spec.name;
+  const schedule = await readSchedule(market);
+  const inWords = (revert: { name: string; args: readonly unknown[] }) => explainRevert(revert, { name: names, schedule });
   for (const step of steps) {
     await clock.until(step.time);
     try {
       await step.run();
     } catch (e) {
       // the market refused the scenario's data (e.g. a reading above the meter's rated power)
-      if (e instanceof TransactionFailed) throw new ScenarioError(`${step.what}: ${e.message}`);
+      if (e instanceof TransactionFailed) {
+        // a batch mined after its window closed: the node's blocks are slower than the windows are long
+        const hint = e.revert?.name === "WrongPhase" ? ` The batch was mined after its window closed: give market.commitSeconds and market.revealSeconds a few seconds more than the node's block time.` : "";
+        throw new ScenarioError(`${step.what}: the market refused ${e.who ?? "a transaction"}: ${e.revert ? inWords(e.revert) : e.message}${hint}`);
+      }
       throw e;
     }
   }
@@ -121,10 +129,10 @@ export async function simulate(scenario: Scenario, o: SimulationOptions): Promis
       const who = byName.get(b.participant)!;
       const s: SealedBid = { interval: d, side: b.side === "sell" ? Side.Sell : Side.Buy, energyWh: b.energyWh, priceWeiPerKWh: b.priceWeiPerKWh, salt: newSalt() };
       const c = commitmentOf(chainId, address, who.address, s);
-      const commit = await call(who.signer, market.commitBid.populateTransaction(d, c), 200_000);
-      const reason = await clock.refusal(commit);
-      if (reason) {
-        reject(d, who, reason);
+      const commit = await call(who.signer, market.commitBid.populateTransaction(d, c), 200_000, `${who.spec.name}'s commit`);
+      const refused = await clock.refusal(commit);
+      if (refused) {
+        reject(d, who, inWords(refused));
         continue;
       }
       sealed.set(b.participant, s);
@@ -142,27 +150,27 @@ export async function simulate(scenario: Scenario, o: SimulationOptions): Promis
       if (!s) continue;
       const who = byName.get(b.participant)!;
       const reveal = (hint: bigint) => [d, s.side, s.energyWh, s.priceWeiPerKWh, s.salt, hint] as const;
-      const reason = await clock.refusal(await call(who.signer, market.revealBid.populateTransaction(...reveal(0n)), 400_000));
-      if (reason) {
-        reject(d, who, reason);
+      const refused = await clock.refusal(await call(who.signer, market.revealBid.populateTransaction(...reveal(0n)), 400_000));
+      if (refused) {
+        reject(d, who, inWords(refused));
         continue;
       }
       const hint = hints.add(who.id, s.side, who.spec.green, s.priceWeiPerKWh);
-      calls.push(await call(who.signer, market.revealBid.populateTransaction(...reveal(hint)), 400_000));
+      calls.push(await call(who.signer, market.revealBid.populateTransaction(...reveal(hint)), 400_000, `${who.spec.name}'s reveal`));
     }
     gas.add("reveal", await clock.sendAll(calls));
   }
 
   async function clearInterval(d: number) {
     while (Number((await at(d)).stage) !== STAGE_DONE) {
-      gas.add("clear", await clock.sendAll([await call(operator, market.clear.populateTransaction(d, DEFAULT_CLEAR_STEPS), 12_000_000)]));
+      gas.add("clear", await clock.sendAll([await call(operator, market.clear.populateTransaction(d, DEFAULT_CLEAR_STEPS), 12_000_000, "the operator's clearing")]));
     }
   }
 
   async function postReadings(d: number) {
     const m = (p: Member) => p.meter!;
     const calls = await Promise.all(
-      prosumers.map((p) => call(m(p).signer, market.postReading.populateTransaction(m(p).number, d, m(p).importWh, m(p).exportWh), 200_000)),
+      prosumers.map((p) => call(m(p).signer, market.postReading.populateTransaction(m(p).number, d, m(p).importWh, m(p).exportWh), 200_000, `${p.spec.name}'s meter reading`)),
     );
     gas.add("postReading", await clock.sendAll(calls));
   }
@@ -184,7 +192,7 @@ export async function simulate(scenario: Scenario, o: SimulationOptions): Promis
       const calls: Call[] = [];
       for (let i = 0; i < ids.length; i += SETTLE_BATCH) {
         const batch = ids.slice(i, i + SETTLE_BATCH);
-        calls.push(await call(operator, market.settle.populateTransaction(k, batch), 200_000 + 80_000 * batch.length));
+        calls.push(await call(operator, market.settle.populateTransaction(k, batch), 200_000 + 80_000 * batch.length, "the operator's settlement"));
       }
       gas.add(k < first ? "settleBeforeFirst" : "settle", await clock.sendAll(calls));
     }
@@ -217,6 +225,9 @@ export async function simulate(scenario: Scenario, o: SimulationOptions): Promis
         label: spec.label,
         averagePriceEtherPerKWh: weiToEther((await at(d)).averagePriceWeiPerKWh),
         trades,
+        bids: spec.bids
+          .filter((b) => !(rejected.get(d) ?? []).some((r) => r.participant === b.participant))
+          .map((b) => ({ participant: b.participant, side: b.side, energyKWh: whToKWh(b.energyWh), priceEtherPerKWh: weiToEther(b.priceWeiPerKWh) })),
         rejectedBids: rejected.get(d) ?? [],
         participants,
       });
@@ -263,10 +274,9 @@ export async function simulate(scenario: Scenario, o: SimulationOptions): Promis
 }
 
 /**
- * The rated power a prosumer's meter is bound with: the scenario's (100 kW unless given), raised where
- * one of its bids is larger than the meter's rated energy per interval (rated power × interval length),
- * which the contract refuses (QuantityTooLarge). Metered flows are not considered: a reading above what
- * the meter can measure is the scenario's error, and the market refuses it.
+ * The rated power a prosumer's meter is bound with: the scenario's (given, or sized from its metered
+ * flows: lib/scenario defaultRatedPowerW), raised where one of its bids is larger than the meter's rated
+ * energy per interval (rated power × interval length), which the contract refuses (QuantityTooLarge).
  */
 export function meterRatingW(spec: ScenarioParticipant, scenario: Scenario): bigint {
   const seconds = BigInt(scenario.market.intervalSeconds);
@@ -322,8 +332,11 @@ async function enroll(scenario: Scenario, market: EnergyMarket, operator: Signer
     if (!x.meter) continue;
     const [proposal] = await market.meterProposalOf(x.id);
     const acceptance = await call(x.signer, market.acceptMeter.populateTransaction(proposal), 300_000);
-    const reason = await clock.refusal(acceptance);
-    if (reason) throw new ScenarioError(`participants[${i}] ("${x.spec.name}"): its meter cannot be bound (${reason}): ${securityNote(scenario, x.meter.ratedPowerW)}`);
+    const refused = await clock.refusal(acceptance);
+    if (refused) {
+      const why = refused.name === "InsufficientFunds" ? securityNote(scenario, x.meter.ratedPowerW) : explainRevert(refused, { name: (id) => members.find((m) => m.id === BigInt(id))?.spec.name });
+      throw new ScenarioError(`participants[${i}] ("${x.spec.name}"): its meter cannot be bound: ${why}`);
+    }
     accept.push(acceptance);
   }
   gas.add("setup", await clock.sendAll(accept));
@@ -333,8 +346,7 @@ async function enroll(scenario: Scenario, market: EnergyMarket, operator: Signer
 /** What a bound meter keeps in its prosumer's wallet, in the scenario's words. */
 function securityNote(scenario: Scenario, ratedPowerW: bigint): string {
   const p = marketParams(scenario.market);
-  const ratedWh = (ratedPowerW * BigInt(scenario.market.intervalSeconds)) / 3600n;
-  const security = securityOf(ratedWh, { capPriceWeiPerKWh: BigInt(p.capPriceWeiPerKWh), shortRatioPpm: BigInt(p.shortRatioPpm), penaltyRatioPpm: BigInt(p.penaltyRatioPpm) });
+  const security = securityOf(ratedEnergyOf(ratedPowerW, scenario.market.intervalSeconds), { capPriceWeiPerKWh: BigInt(p.capPriceWeiPerKWh), shortRatioPpm: BigInt(p.shortRatioPpm), penaltyRatioPpm: BigInt(p.penaltyRatioPpm) });
   const kW = whToKWh(ratedPowerW); // W -> kW, the same factor as Wh -> kWh
   return `depositEther must cover the security of its ${kW} kW meter, ${weiToEther(security)} ether (two intervals of its rated energy short at the cap price)`;
 }

@@ -2,17 +2,18 @@
  * The market's cycle from the command line, all signed by the operator's key through lib/sender.ts:
  * - clear --interval N [--steps S]: clear one delivery interval (several transactions if needed);
  * - settle --interval N [--ids 1,2,3]: settle one interval for the given or all eligible participants;
- * - cycle:run [--poll-ms] [--once] [--batch]: the daemon (lib/cycle.ts) until SIGINT/SIGTERM.
+ * - cycle:run [--poll-ms] [--once] [--batch] [--relay-port]: the daemon (lib/cycle.ts) until
+ *   SIGINT/SIGTERM; with --relay-port it also carries signed messages (lib/relay.ts) with its sender.
  */
 import { task, types } from "hardhat/config";
 import type { HardhatRuntimeEnvironment, HttpNetworkConfig, NetworkConfig } from "hardhat/types";
-import type { SettleResult } from "../lib/cycle";
-import { CliError, asCli, output, parseIntList, parseNonNegativeInt } from "./cli";
+import type { SettleResult, SettlementDue } from "../lib/cycle";
+import { CliError, cliAction, output, parseIntList, parseNonNegativeInt } from "./cli";
 
 /** Lazily loaded: the config must load before typechain-types exist. */
 async function openCycle(hre: HardhatRuntimeEnvironment, o: { json: boolean; logTo: "stdout" | "stderr"; receiptTimeoutMs?: number; signal?: AbortSignal }) {
   const { FetchRequest, HDNodeWallet, JsonRpcProvider, Network, Wallet } = await import("ethers");
-  const { readDeployment } = await import("../lib/deployment");
+  const { readDeployment, checkDeployment } = await import("../lib/deployment");
   const { KeyError, operatorSigner } = await import("../lib/signers");
   const { attachMarket, readSchedule } = await import("../lib/market");
   const { Sender } = await import("../lib/sender");
@@ -20,32 +21,65 @@ async function openCycle(hre: HardhatRuntimeEnvironment, o: { json: boolean; log
 
   const deployment = readDeployment(hre.network.name);
   const net = hre.network.config;
-  const provider = "url" in net ? rpcProvider(net) : hre.ethers.provider;
+  const log = (r: Record<string, unknown>) => process[o.logTo].write(formatRecord(r, o.json) + "\n");
+  const provider = hre.network.name === "privnet" ? await privnetProvider() : "url" in net ? rpcProvider(net) : hre.ethers.provider;
   const wallet = await operatorWallet();
   const market = attachMarket(deployment.market, provider);
-  const log = (r: Record<string, unknown>) => process[o.logTo].write(formatRecord(r, o.json) + "\n");
+  const senderListeners: ((e: import("../lib/sender").SenderEvent) => void)[] = [];
   const sender = new Sender(wallet, provider, {
     errors: market.interface,
     confirmations: hre.network.name === "privnet" ? Number(process.env.PRIVNET_CONFIRMATIONS ?? "1") : 1,
     gasPrice: typeof net.gasPrice === "number" ? BigInt(net.gasPrice) : undefined,
     receiptTimeoutMs: o.receiptTimeoutMs,
     signal: o.signal,
-    log: (e) => log({ action: "tx", ...e }),
+    log: (e) => {
+      log({ action: "tx", ...e });
+      for (const listen of senderListeners) listen(e);
+    },
   });
   const close = () => {
-    if (provider instanceof JsonRpcProvider) provider.destroy();
+    if ("destroy" in provider) provider.destroy();
   };
-  return { connect, log, close };
+  return { connect, log, close, relay };
+
+  /** Serve the relayer on `port` (loopback unless `host`): signed messages carried with the operator's sender. */
+  async function relay(port: number, host: string) {
+    const { Relayer } = await import("../lib/relay");
+    const { relayHandler } = await import("../lib/relay-http");
+    const { marketDomain } = await import("../lib/signed");
+    const { createServer } = await import("node:http");
+    const { chainId } = await provider.getNetwork();
+    const relayer = new Relayer({ market, sender, domain: marketDomain(chainId, deployment.market), log: (e) => log({ action: "relay", ...e }) });
+    senderListeners.push(relayer.onSenderEvent);
+    const handle = relayHandler(relayer);
+    const server = createServer((req, res) => {
+      void handle(req, res).then((served) => {
+        if (!served) res.writeHead(404, { "content-type": "application/json" }).end(JSON.stringify({ error: "only /relay/<kind> and /relay/receipt/<id> are served here" }));
+      });
+    });
+    await new Promise<void>((resolve, reject) => {
+      server.once("error", (e) => reject(new CliError(`cannot serve the relayer on ${host}:${port}: ${(e as Error).message}`)));
+      server.listen(port, host, () => resolve());
+    });
+    log({ action: "relay", event: "listening", url: `http://${host}:${port}/relay/` });
+    return () => {
+      relayer.stop();
+      server.closeAllConnections();
+      server.close();
+    };
+  }
 
   /** Check that the node serves the deployed market, and read its schedule. */
   async function connect() {
-    const chainId = Number(await (provider as unknown as { send(method: string, params: unknown[]): Promise<string> }).send("eth_chainId", []));
-    if (chainId !== deployment.chainId) throw new CliError(`the deployment file is for chain ${deployment.chainId}, but the node is chain ${chainId}`);
-    if ((await provider.getCode(deployment.market)) === "0x") {
-      throw new CliError(`no contract at ${deployment.market} on "${hre.network.name}" (was the chain reset? deploy again)`);
-    }
+    await checkDeployment(provider as unknown as { send(method: string, params: unknown[]): Promise<unknown> }, deployment, { network: hre.network.name, url: "url" in net ? net.url : undefined });
     const schedule = await readSchedule(market);
     return { ctx: { market, sender, schedule, log }, fromInterval: firstTradedInterval(schedule, deployment.deployedAt.time) };
+  }
+
+  /** Every privnet node (PRIVNET_RPC_URLS): one in use at a time, the next when it stops answering. */
+  async function privnetProvider() {
+    const { FailoverProvider, NodeList, privnetRpcUrls } = await import("../lib/rpc");
+    return new FailoverProvider(new NodeList(privnetRpcUrls(), { log: (e) => log({ action: "rpc", ...e }) }), deployment.chainId);
   }
 
   function rpcProvider(n: HttpNetworkConfig) {
@@ -109,6 +143,20 @@ async function untilConnected(cycle: Cycle, signal: AbortSignal): Promise<Awaite
   }
 }
 
+/** Why participant `id` cannot be settled for `d` now (one line), from what is due. */
+function refuseUnsettleable(id: number, d: number, dues: SettlementDue[]): void {
+  const mine = dues.filter((x) => x.id === id);
+  if (mine.some((x) => x.grid)) {
+    if (!mine.some((x) => x.grid && x.interval === d)) throw new CliError(`--ids: the grid (participant ${id}) has no open bid to settle in interval ${d}`);
+    return;
+  }
+  const due = mine[0];
+  if (!due) throw new CliError(`--ids: participant ${id} has nothing to settle (no such participant, or no meter bound ever)`);
+  if (due.interval < d) throw new CliError(`--ids: participant ${id} is settled interval after interval, and interval ${due.interval} comes first`);
+  if (due.interval > d) throw new CliError(`--ids: participant ${id} is already settled for interval ${d}`);
+  if (!due.ready) throw new CliError(`--ids: participant ${id} cannot be settled for interval ${d} yet: ${due.reason}`);
+}
+
 function formatSettlement(r: SettleResult & { waiting: { id: number; reason?: string }[]; alreadySettled: number[] }): string {
   const missing = r.readingMissing.length ? ` (reading missing: ${r.readingMissing.join(", ")})` : "";
   return [
@@ -130,20 +178,20 @@ task("clear", "Clear a delivery interval (continues until done, in several trans
   .addParam("interval", "delivery interval", undefined, types.string)
   .addOptionalParam("steps", "clearing steps per transaction (default: lib/market DEFAULT_CLEAR_STEPS)", undefined, types.string)
   .addFlag("json", "print JSON")
-  .setAction(async (args: { interval: string; steps?: string; json: boolean }, hre) =>
-    asCli(async () => {
+  .setAction(
+    cliAction(async (args: { interval: string; steps?: string; json: boolean }, hre) => {
       const d = intervalArg(args.interval);
       const { DEFAULT_CLEAR_STEPS } = await import("../lib/market");
       const steps = args.steps === undefined ? DEFAULT_CLEAR_STEPS : parseNonNegativeInt(args.steps, "--steps");
       if (steps === 0) throw new CliError("--steps: must be at least 1");
       const { clearDelivery, readHead } = await import("../lib/cycle");
-      const { revealEnd } = await import("../lib/clock");
+      const { localTime, revealEnd } = await import("../lib/clock");
       const cycle = await openCycle(hre, { json: args.json, logTo: "stderr" });
       try {
         const { ctx } = await cycle.connect();
         const head = await readHead(ctx.market);
         if (head.time < revealEnd(ctx.schedule, d)) {
-          throw new CliError(`interval ${d} cannot be cleared yet: its reveal window closes at ${new Date(revealEnd(ctx.schedule, d) * 1000).toISOString()}`);
+          throw new CliError(`interval ${d} cannot be cleared yet: its reveal window closes at ${localTime(revealEnd(ctx.schedule, d))} local time`);
         }
         const r = await clearDelivery(ctx, d, steps);
         if (r.revert) throw new CliError(`the market rejected clearing interval ${d}: ${r.revert}`);
@@ -162,8 +210,8 @@ task("settle", "Settle a delivery interval for the given participants, or for al
   .addOptionalParam("ids", "participant IDs, comma-separated (default: all eligible)", undefined, types.string)
   .addOptionalParam("batch", "participants per transaction", "50", types.string)
   .addFlag("json", "print JSON")
-  .setAction(async (args: { interval: string; ids?: string; batch: string; json: boolean }, hre) =>
-    asCli(async () => {
+  .setAction(
+    cliAction(async (args: { interval: string; ids?: string; batch: string; json: boolean }, hre) => {
       const d = intervalArg(args.interval);
       const given = args.ids === undefined ? undefined : parseIntList(args.ids, "--ids");
       const batch = parseNonNegativeInt(args.batch, "--batch");
@@ -175,7 +223,10 @@ task("settle", "Settle a delivery interval for the given participants, or for al
         const { ctx, fromInterval } = await cycle.connect();
         if (Number((await ctx.market.intervalOf(d)).stage) !== STAGE_DONE) throw new CliError(`interval ${d} is not cleared yet (run \`clear --interval ${d}\` first)`);
         const head = await readHead(ctx.market);
-        const dues = given ? [] : await settlementsDue(ctx, head, Math.max(fromInterval, d), d + 1);
+        const all = await settlementsDue(ctx, head, Math.max(fromInterval, d), d + 1);
+        // the market skips what it cannot settle (EntrySkipped): given ids are checked first, so nothing is sent for them in vain
+        given?.forEach((id) => refuseUnsettleable(id, d, all));
+        const dues = given ? [] : all;
         const ids = given ?? dues.filter((x) => x.interval === d && x.ready).map((x) => x.id);
         const waiting = dues.filter((x) => x.interval <= d && !(x.interval === d && x.ready)).map((x) => ({ id: x.id, reason: x.interval < d ? `interval ${x.interval} is settled first` : x.reason }));
         const alreadySettled = dues.filter((x) => x.interval > d && !x.grid).map((x) => x.id);
@@ -195,14 +246,16 @@ task("cycle:run", "Keep the market moving: clear and settle every interval as it
   .addOptionalParam("steps", "clearing steps per transaction (default: lib/market DEFAULT_CLEAR_STEPS)", undefined, types.string)
   .addOptionalParam("receiptTimeoutMs", "wait this long for a receipt before replacing the transaction", "30000", types.string)
   .addOptionalParam("stopGraceMs", "on SIGINT/SIGTERM, wait this long for the transaction in flight", "15000", types.string)
+  .addOptionalParam("relayPort", "also relay prosumers' and meters' signed messages on this port (POST /relay/<kind>)", undefined, types.string)
+  .addOptionalParam("relayHost", "address the relayer listens on", "127.0.0.1", types.string)
   .addFlag("once", "do what is due now, then exit")
   .addFlag("json", "log JSON lines")
   .setAction(
-    async (
-      args: { pollMs: string; batch: string; steps?: string; receiptTimeoutMs: string; stopGraceMs: string; once: boolean; json: boolean },
-      hre,
-    ) =>
-      asCli(async () => {
+    cliAction(
+      async (
+        args: { pollMs: string; batch: string; steps?: string; receiptTimeoutMs: string; stopGraceMs: string; relayPort?: string; relayHost: string; once: boolean; json: boolean },
+        hre,
+      ) => {
         const pollMs = parseNonNegativeInt(args.pollMs, "--poll-ms");
         const batch = parseNonNegativeInt(args.batch, "--batch");
         const receiptTimeoutMs = parseNonNegativeInt(args.receiptTimeoutMs, "--receipt-timeout-ms");
@@ -214,6 +267,7 @@ task("cycle:run", "Keep the market moving: clear and settle every interval as it
         const abandon = new AbortController();
         const cycle = await openCycle(hre, { json: args.json, logTo: "stdout", receiptTimeoutMs, signal: abandon.signal });
         let daemon: InstanceType<typeof CycleDaemon> | undefined;
+        let stopRelay: (() => void) | undefined;
         const onSignal = (signal: NodeJS.Signals) => {
           if (abandon.signal.aborted) return;
           const first = daemon !== undefined && !daemon.isStopping();
@@ -227,9 +281,11 @@ task("cycle:run", "Keep the market moving: clear and settle every interval as it
         try {
           const connected = args.once ? await cycle.connect() : await untilConnected(cycle, abandon.signal);
           if (!connected) return;
+          if (args.relayPort !== undefined) stopRelay = await cycle.relay(parseNonNegativeInt(args.relayPort, "--relay-port"), args.relayHost);
           daemon = new CycleDaemon(connected.ctx, { fromInterval: connected.fromInterval, batch, clearSteps, pollMs });
           await daemon.run(args.once);
         } finally {
+          stopRelay?.();
           process.off("SIGINT", onSignal);
           process.off("SIGTERM", onSignal);
           cycle.close();

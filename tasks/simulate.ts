@@ -4,14 +4,14 @@
 import { task, types } from "hardhat/config";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
-import { CliError, asCli } from "./cli";
+import { CliError, cliAction } from "./cli";
 
 task("simulate", "Run a scenario (JSON) through a fresh market; writes <out>/result.json and <out>/report.html")
   .addParam("scenario", "scenario file, e.g. scenarios/paper-day.json", undefined, types.string)
   .addOptionalParam("out", "output directory", "out/simulation", types.string)
   .addFlag("quiet", "no progress bar")
-  .setAction(async (args: { scenario: string; out: string; quiet: boolean }, hre) =>
-    asCli(async () => {
+  .setAction(
+    cliAction(async (args: { scenario: string; out: string; quiet: boolean }, hre) => {
       const { loadScenario } = await import("../lib/scenario");
       const { simulate } = await import("../lib/simulator");
       const { InProcessClock, RealTimeClock } = await import("../lib/chain");
@@ -20,11 +20,13 @@ task("simulate", "Run a scenario (JSON) through a fresh market; writes <out>/res
       const cliProgress = await import("cli-progress");
       const scenario = loadScenario(args.scenario);
       const name = hre.network.name;
-      if (name !== "hardhat" && name !== "localhost") throw new CliError(`simulate runs on the in-process network or localhost, not "${name}"`);
+      if (name !== "hardhat" && name !== "localhost" && name !== "privnet") throw new CliError(`simulate runs on the in-process network, localhost or privnet, not "${name}"`);
+      const operator = await operatorSigner(hre);
+      // privnet (Geth) has no balance setter: the operator funds the scenario's accounts by transfers
       const clock =
         name === "hardhat"
           ? new InProcessClock(hre.network.provider)
-          : new RealTimeClock(hre.ethers.provider);
+          : new RealTimeClock(hre.ethers.provider, undefined, name === "privnet" ? operator : undefined);
       const bar = new cliProgress.SingleBar(
         { format: "intervals {bar} {value}/{total} | {duration_formatted} elapsed", stream: process.stderr, hideCursor: true },
         cliProgress.Presets.shades_classic,
@@ -33,7 +35,7 @@ task("simulate", "Run a scenario (JSON) through a fresh market; writes <out>/res
       const started = Date.now();
       const result = await simulate(scenario, {
         clock,
-        operator: await operatorSigner(hre),
+        operator,
         onProgress: (done) => !args.quiet && bar.update(done),
       }).finally(() => !args.quiet && bar.stop());
       const out = resolve(args.out);

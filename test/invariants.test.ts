@@ -6,12 +6,11 @@
  */
 import { expect } from "chai";
 import { ethers } from "hardhat";
-import { loadFixture } from "@nomicfoundation/hardhat-network-helpers";
 import { ContractTransactionReceipt, ContractTransactionResponse } from "ethers";
 import { EnergyMarket } from "../typechain-types";
 import { PAPER_PARAMS, Side, bindMeter, clearUntilDone, newMeter } from "../lib/market";
 import { valueOf } from "../lib/model";
-import { Actor, ETH, MILLI, commit, paperFixture, reveal, toClearing, toCommit, toGraceOver, toReveal, toStart } from "./shared/fixtures";
+import { Actor, ETH, MILLI, commit, paperFixture, reveal, toClearing, toCommit, toGraceOver, toReveal, toStart, loadFixture } from "./shared/fixtures";
 import { rng } from "./shared/random";
 
 /** The fixtures' 100 kW meters measure at most 25 kWh in a 900 s interval. */

@@ -2,9 +2,8 @@
  * The paper's worked numbers (section 3.2, Table 1), to its three decimals.
  */
 import { expect } from "chai";
-import { loadFixture } from "@nomicfoundation/hardhat-network-helpers";
 import { EnergyMarket } from "../typechain-types";
-import { Actor, buy, milli, kwh, paperFixture, placeBids, sell, settleThrough, toStart } from "./shared/fixtures";
+import { Actor, buy, milli, kwh, paperFixture, placeBids, sell, settleThrough, toStart, loadFixture } from "./shared/fixtures";
 import { clearUntilDone } from "../lib/market";
 
 const STAGE = ["NotStarted", "Green", "All", "Release", "Done"];

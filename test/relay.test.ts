@@ -82,7 +82,7 @@ describe("the relayer over HTTP (anvil)", function () {
     for (const end = Date.now() + 30_000; Date.now() < end; await delay(200)) {
       const r = (await (await fetch(`${base}/receipt/${receipt.id}`)).json()) as RelayReceipt;
       if (r.status === "included") return r;
-      if (r.status === "skipped" || r.status === "failed") throw new Error(`${kind} ${r.status}: ${r.reason}`);
+      if (r.status === "skipped" || r.status === "failed") throw new Error(`${kind} ${r.status}: ${r.reason} (${r.error})`);
     }
     throw new Error(`${kind} not included in 30 s`);
   }
@@ -201,7 +201,7 @@ describe("the relayer over HTTP (anvil)", function () {
       const got = await post(kind, body, init);
       expect(got.status, what).to.equal(status);
       expect(got.body.error, what).to.match(message);
-      expect(got.body.error.split("\n"), what).to.have.length(1);
+      expect(String(got.body.error).split("\n"), what).to.have.length(1);
     }
     await delay(1000);
     expect(await provider.getTransactionCount(new Wallet(devKey(1)).address), "the relayer sent nothing").to.equal(before);
@@ -229,7 +229,7 @@ describe("the relayer over HTTP (anvil)", function () {
     await untilChainTime(view.revealStart);
     const forged = await post("reveal", { interval: d, participant: id, side: "buy", energyWh: 9999n, priceWeiPerKWh: 1n, salt: newSalt() });
     expect(forged.status).to.equal(409);
-    expect(forged.body.error).to.equal(`the market refuses it: BadReveal(${d}, ${id})`);
+    expect(forged.body.error).to.match(/^the market refuses it: .*\(BadReveal\)$/);
     expect((await market.bidOf(d, id)).committed, "the victim's bid is still sealed").to.equal(true);
   });
 

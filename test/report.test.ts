@@ -1,113 +1,7 @@
 import { expect } from "chai";
 import { renderReport } from "../lib/report";
-import type { ParticipantIntervalResult, SimulationResult } from "../lib/result";
-
-/** A name that breaks the page if it is not escaped. */
-const HOSTILE = `O'Neil <script>alert("x")</script> & Co`;
-const HOSTILE_ESCAPED = "O&#39;Neil &lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt; &amp; Co";
-
-function outcome(
-  declaredKWh: string,
-  clearedKWh: string,
-  actualKWh: string,
-  balancingEther = "0",
-  rewardEther = "0",
-  penaltyEther = "0",
-  incentiveEther = "0",
-): ParticipantIntervalResult {
-  return { declaredKWh, clearedKWh, actualKWh, balancingEther, rewardEther, penaltyEther, incentiveEther };
-}
-
-/** The paper's 03:00, 14:00 and 18:30 intervals, settled with W' 1.1, W'' 0.9, M' 0.01, M'' 0.05. */
-const FIXTURE: SimulationResult = {
-  market: {
-    intervalSeconds: 900,
-    commitSeconds: 120,
-    revealSeconds: 60,
-    balancingShortRatio: "1.1",
-    balancingLongRatio: "0.9",
-    rewardRatio: "0.01",
-    penaltyRatio: "0.05",
-    marginEther: "0.001",
-    referencePriceEtherPerKWh: "0.0007",
-    incentivePoolEther: "1",
-    cnyPerEther: "626.2",
-  },
-  participants: [
-    { name: "wind", green: true, grid: false },
-    { name: "controllable", green: false, grid: false },
-    { name: "ev", green: true, grid: false },
-    { name: "conventional", green: false, grid: false },
-    { name: HOSTILE, green: false, grid: false },
-    { name: "grid", green: false, grid: true },
-  ],
-  intervals: [
-    {
-      label: "03:00",
-      averagePriceEtherPerKWh: "0.000523153846153846",
-      trades: [
-        { stage: "green", seller: "wind", buyer: "ev", energyKWh: "0.84", priceEtherPerKWh: "0.000532", amountEther: "0.00044688" },
-        { stage: "all", seller: "controllable", buyer: "conventional", energyKWh: "0.1", priceEtherPerKWh: "0.000488", amountEther: "0.0000488" },
-        { stage: "all", seller: "controllable", buyer: "ev", energyKWh: "0.1", priceEtherPerKWh: "0.000484", amountEther: "0.0000484" },
-      ],
-      rejectedBids: [],
-      participants: {
-        wind: outcome("0.84", "0.84", "0.83", "-0.000005754692307692", "0.000004342176923076", "0.000000261576923076", "0.0000040806"),
-        controllable: outcome("0.69", "0.2", "0.2", "0", "0.000001046307692307", "0.000012817269230769", "-0.000011770961538462"),
-        ev: outcome("-0.94", "-0.94", "-0.95", "-0.000005754692307692", "0.000004917646153846", "0.000000261576923076", "0.00000465606923077"),
-        conventional: outcome("-0.1", "-0.1", "-0.11", "-0.000005754692307692", "0.000000523153846153", "0.000000261576923076", "0.000000261576923077"),
-        [HOSTILE]: outcome("0", "0", "0"),
-        grid: outcome("0", "0", "0", "0.000017264076923076"),
-      },
-    },
-    {
-      label: "14:00",
-      averagePriceEtherPerKWh: "0.000757072727272727",
-      trades: [
-        { stage: "green", seller: "wind", buyer: "ev", energyKWh: "0.25", priceEtherPerKWh: "0.000743", amountEther: "0.00018575" },
-        { stage: "all", seller: "wind", buyer: "conventional", energyKWh: "0.18", priceEtherPerKWh: "0.000762", amountEther: "0.00013716" },
-        { stage: "all", seller: "controllable", buyer: "conventional", energyKWh: "0.12", priceEtherPerKWh: "0.000779", amountEther: "0.00009348" },
-      ],
-      rejectedBids: [{ participant: HOSTILE, reason: "wallet <margin> cannot cover energy × price" }],
-      participants: {
-        wind: outcome("0.43", "0.43", "0.43", "0", "0.000003255412727272", "0", "0.000003255412727272"),
-        controllable: outcome("0.12", "0.12", "0.12", "0", "0.000000908487272727", "0", "0.000000908487272727"),
-        ev: outcome("-0.25", "-0.25", "-0.25", "0", "0.000001892681818181", "0", "0.000001892681818181"),
-        conventional: outcome("-1.02", "-0.3", "-1.15", "-0.000707862999999999", "0.000007722141818181", "0.000004920972727272", "0.000002801169090909"),
-        [HOSTILE]: outcome("0", "0", "0"),
-        grid: outcome("0", "0", "0", "0.000707862999999999"),
-      },
-    },
-    {
-      label: "18:30",
-      averagePriceEtherPerKWh: "0.000723",
-      trades: [
-        { stage: "green", seller: "wind", buyer: "ev", energyKWh: "0.3", priceEtherPerKWh: "0.000723", amountEther: "0.0002169" },
-        { stage: "all", seller: "controllable", buyer: "conventional", energyKWh: "0.6", priceEtherPerKWh: "0.000723", amountEther: "0.0004338" },
-      ],
-      rejectedBids: [],
-      participants: {
-        wind: outcome("0.3", "0.3", "0.3", "0", "0.000002169", "0", "0.000002169"),
-        controllable: outcome("0.6", "0.6", "0.6", "0", "0.000004338", "0", "0.000004338"),
-        ev: outcome("-0.3", "-0.3", "-0.3", "0", "0.000002169", "0", "0.000002169"),
-        conventional: outcome("-0.6", "-0.6", "-0.52", "0.000052056", "0.0000037596", "0.000002892", "0.0000008676"),
-        [HOSTILE]: outcome("0", "0", "0"),
-        grid: outcome("0", "0", "0", "-0.000052056"),
-      },
-    },
-  ],
-  wallets: {
-    wind: "1.000796716",
-    controllable: "1.00017568",
-    ev: "0.99950357",
-    conventional: "0.998",
-    [HOSTILE]: "0.5",
-    grid: "100.000673",
-  },
-  incentivePoolEther: "0.99995",
-  owed: { conventional: "0.000012" },
-  gas: { total: 4_123_456, perInterval: { commit: 61_000, settle: 250_000 } },
-};
+import type { SimulationResult } from "../lib/result";
+import { FIXTURE, HOSTILE, HOSTILE_ESCAPED } from "./shared/report-fixture";
 
 const html = renderReport(FIXTURE);
 
@@ -125,7 +19,7 @@ function sectionHtml(id: string): string {
 /** The body rows of a section's tables as arrays of cell texts. */
 function rows(sectionId: string): string[][] {
   const body = sectionHtml(sectionId).replace(/<thead>[\s\S]*?<\/thead>/g, "");
-  return [...body.matchAll(/<tr>([\s\S]*?)<\/tr>/g)].map(([, row]) =>
+  return [...body.matchAll(/<tr[^>]*>([\s\S]*?)<\/tr>/g)].map(([, row]) =>
     [...row.matchAll(/<t[dh][^>]*>([\s\S]*?)<\/t[dh]>/g)].map(([, cell]) => decode(cell.replace(/<[^>]+>/g, "").trim())),
   );
 }
@@ -175,52 +69,128 @@ describe("report.html", function () {
     expect(stat("Participants")).to.equal("6");
     expect(stat("Trades")).to.equal("8");
     expect(stat("Traded energy")).to.equal("2.490 kWh");
-    expect(stat("Average price")).to.equal("0.647056 10⁻³ eth/kWh");
-    expect(stat("Incentive pool")).to.equal("999.950 10⁻³ eth");
+    expect(stat("Average price")).to.equal("0.6471 10⁻³ eth/kWh");
+    expect(stat("Incentive pool")).to.equal("999.9500 10⁻³ eth");
     expect(summary).to.include("5 prosumers · 1 grid · 2 green");
     expect(summary).to.include("03:00 – 18:30, 15 min each");
     expect(rows("summary")).to.deep.include.members([
       ["Exchange rate", "1 eth = 626.2 CNY"],
-      ["total", "4,123,456"],
-      ["perInterval.settle", "250,000"],
+      ["All transactions", "", "4,123,456", ""],
+      ["Per interval: Settlement", "", "250,000", ""],
     ]);
   });
 
-  it("lists each trade with energy, price, 10^-3 eth, CNY and exact ether", function () {
+  it("lists each trade with energy, price, 10^-3 eth and CNY (exact ether on hover)", function () {
     const trades = rows("trades");
     expect(trades).to.deep.include.members([
-      ["03:00", "1", "green", "wind", "ev", "0.840", "0.532", "0.447", "0.2798", "0.00044688"],
-      ["03:00", "2", "all", "controllable", "conventional", "0.100", "0.488", "0.049", "0.0306", "0.0000488"],
-      ["14:00", "2", "all", "wind", "conventional", "0.180", "0.762", "0.137", "0.0859", "0.00013716"],
-      ["18:30", "2", "all", "controllable", "conventional", "0.600", "0.723", "0.434", "0.2716", "0.0004338"],
+      ["03:00", "1", "green", "wind", "ev", "0.840", "0.5320", "0.4469", "0.2798"],
+      ["03:00", "2", "all", "controllable", "conventional", "0.100", "0.4880", "0.0488", "0.0306"],
+      ["14:00", "2", "all", "wind", "conventional", "0.180", "0.7620", "0.1372", "0.0859"],
+      ["18:30", "2", "all", "controllable", "conventional", "0.600", "0.7230", "0.4338", "0.2716"],
       ["14:00", HOSTILE, "wallet <margin> cannot cover energy × price"],
     ]);
-    expect(trades.filter((r) => r.length === 10)).to.have.length(8);
+    expect(trades.filter((r) => r.length === 9)).to.have.length(8);
+    expect(sectionHtml("trades")).to.include(`title="0.00044688 eth">0.4469</td>`);
   });
 
-  it("shows the paper's balancing payments: 14:00 short pays 0.708, 18:30 long receives 0.052", function () {
+  it("shows the balancing payments: 14:00 short pays 0.7079, 18:30 long receives 0.0521", function () {
     const balancing = rows("balancing");
     expect(balancing).to.deep.include.members([
-      ["14:00", "conventional", "-0.300", "-1.150", "-0.850", "-0.708", "-0.4433"],
-      ["18:30", "conventional", "-0.600", "-0.520", "0.080", "0.052", "0.0326"],
-      ["14:00", "grid", "0.000", "0.000", "0.000", "0.708", "0.4433"],
+      ["14:00", "conventional", "-0.300", "-1.150", "-0.850", "-0.7079", "-0.4433"],
+      ["18:30", "conventional", "-0.600", "-0.520", "0.080", "0.0521", "0.0326"],
+      ["14:00", "grid", "0.000", "0.000", "0.000", "0.7079", "0.4433"],
     ]);
     const afterNight = balancing.filter(([label]) => label !== "03:00").map(([, name]) => name);
     expect(afterNight).to.deep.equal(["conventional", "grid", "conventional", "grid"], "only rows with a payment");
   });
 
-  it("shows the paper's 14:00 incentive: reward 0.008, penalty 0.005, net 0.003", function () {
+  it("shows the 14:00 incentive: reward 0.0077, penalty paid 0.0049, net 0.0028", function () {
     expect(rows("incentives")).to.deep.include([
-      "14:00", "conventional", "-1.020", "-1.150", "0.008", "0.0048", "0.005", "0.0031", "0.003", "0.0018",
+      "14:00", "conventional", "-1.020", "-1.150", "0.0077", "0.0048", "-0.0049", "-0.0031", "0.0028", "0.0018",
     ]);
   });
 
-  it("shows final wallets and owed amounts with CNY", function () {
+  it("shows final wallets and owed amounts (negative) with CNY", function () {
     expect(rows("wallets")).to.deep.include.members([
-      ["conventional", "998.000", "624.9476", "0.998", "0.012", "0.0075"],
-      ["grid", "100000.673", "62620.4214", "100.000673", "0.000", "0.0000"],
-      ["Incentive pool", "999.950", "626.1687", "0.99995", "", ""],
+      ["conventional", "998.0000", "624.9476", "-0.0120", "-0.0075"],
+      ["grid", "100000.6730", "62620.4214", "0.0000", "0.0000"],
+      ["Incentive pool", "999.9500", "626.1687", "", ""],
     ]);
+  });
+
+  it("opens with the paper check: Table 1, the balancing with A and the reward/penalty beside the paper's numbers, each row marked", function () {
+    expect(html.indexOf(`<section id="paper-check">`)).to.be.lessThan(html.indexOf(`<section id="summary">`));
+    expect(html).to.include(`<a href="#paper-check">Paper check</a>`);
+    const check = rows("paper-check");
+    expect(check).to.deep.include.members([
+      ["03:00 total supply", "1.53", "1.53", "", "", "✓ equal"],
+      ["03:00 total demand", "1.04", "1.04", "", "", "✓ equal"],
+      ["1. wind → EV", "0.84", "0.84", "0.532", "0.532", "✓ equal"],
+      ["2. controllable → EV (matched 3rd)", "0.10", "0.10", "0.484", "0.484", "✓ equal"],
+      ["3. controllable → conventional (matched 2nd)", "0.10", "0.10", "0.488", "0.488", "✓ equal"],
+      ["14:00 total demand", "1.27", "1.27", "", "", "✓ equal"],
+      ["6. controllable → conventional", "0.12", "0.12", "0.779", "0.779", "✓ equal"],
+      ["14:00 average price A, 10⁻³ eth/kWh", "0.757", "0.757", "✓ equal"],
+      ["14:00 deviation |a − c|, kWh", "0.85", "0.85", "✓ equal"],
+      ["14:00 paid to the grid (|a − c| · A · W′), 10⁻³ eth", "-0.708", "-0.708", "✓ equal"],
+      ["18:30 average price A, 10⁻³ eth/kWh", "0.723", "0.723", "✓ equal"],
+      ["18:30 received from the grid (|a − c| · A · W″), 10⁻³ eth", "0.052", "0.052", "✓ equal"],
+      ["consistent energy min(|b|, |a|), kWh", "1.02", "1.02", "✓ equal"],
+      ["deviating energy |b − a|, kWh", "0.13", "0.13", "✓ equal"],
+      ["reward (consistent · A · M′), 10⁻³ eth", "0.008", "0.008", "✓ equal"],
+      ["penalty (deviating · A · M″), 10⁻³ eth", "0.005", "0.005", "✓ equal"],
+      ["net, 10⁻³ eth", "0.003", "0.003", "✓ equal"],
+    ]);
+    expect(sectionHtml("paper-check")).to.include("All 21 rows equal the paper&#39;s numbers.".replace("&#39;", "'"));
+    expect(decode(sectionHtml("paper-check"))).to.include(
+      "At 03:00 the contract matches the paper's trade 3 before its trade 2 because, once the green stage is done, it serves buyers by bid price, highest first (conventional bid 0.568, EV 0.560 10⁻³ eth/kWh); the paper lists them the other way round, with the same energies and prices.",
+    );
+  });
+
+  it("marks a row that differs from the paper, and says how many do", function () {
+    const changed = structuredClone(FIXTURE);
+    changed.intervals[1].trades[1].priceEtherPerKWh = "0.000763";
+    const page = renderReport(changed);
+    expect(page).to.include("1 of 21 rows differ from the paper");
+    expect(page).to.match(/5\. wind → conventional<\/th><td class="num run">0\.18<\/td><td class="num paper">0\.18<\/td><td class="num run">0\.763<\/td><td class="num paper">0\.762<\/td><td class="mark differs"/);
+  });
+
+  it("has no paper check for a run of another scenario", function () {
+    const other: SimulationResult = { ...structuredClone(FIXTURE), intervals: FIXTURE.intervals.slice(0, 2) };
+    const page = renderReport(other);
+    expect(page).not.to.include(`id="paper-check"`);
+    expect(page).not.to.include(`href="#paper-check"`);
+  });
+
+  it("gives every column one precision, colours CNY by sign, and never shows 0 in eth beside a non-zero CNY", function () {
+    for (const id of ["trades", "balancing", "incentives", "wallets"]) {
+      const table = /<thead><tr>([\s\S]*?)<\/tr><\/thead>/.exec(sectionHtml(id))![1];
+      const columns = [...table.matchAll(/<th[^>]*>/g)].length;
+      const body = rows(id).filter((r) => r.length === columns);
+      for (let c = 0; c < columns; c++) {
+        const decimals = new Set(body.map((r) => r[c]).filter((v) => /^-?\d+\.\d+$/.test(v)).map((v) => v.split(".")[1].length));
+        expect(decimals.size, `${id} column ${c}: ${[...decimals]}`).to.be.at.most(1);
+      }
+    }
+    const pairs = [...html.matchAll(/<td class="num" title="[^"]*">([^<]*)<\/td><td class="num cny cny-(pos|neg|zero)">([^<]*)<\/td>/g)];
+    expect(pairs.length).to.be.greaterThan(50);
+    for (const [, eth, sign, yuan] of pairs) {
+      expect(sign, `${eth} / ${yuan}`).to.equal(yuan.startsWith("-") ? "neg" : /[1-9]/.test(yuan) ? "pos" : "zero");
+      if (/[1-9]/.test(yuan)) expect(eth, `${eth} eth beside ${yuan} CNY`).to.match(/[1-9]/);
+    }
+  });
+
+  it("tells the run's gas in words an analyst reads", function () {
+    const run = renderReport({
+      ...FIXTURE,
+      gas: { commit: { total: 68_282, transactions: 1 }, settleBeforeFirst: { total: 135_328, transactions: 1 }, postReading: { total: 121_828, transactions: 2 }, perParticipantPerInterval: 265_000 },
+    });
+    const summary = /<section id="summary">([\s\S]*?)<\/section>/.exec(run)![1];
+    expect(summary).to.include("<th scope=\"row\">Sealed-bid commits</th><td class=\"num\">1</td><td class=\"num\">68,282</td><td class=\"num\">68,282</td>");
+    expect(summary).to.include("<th scope=\"row\">Settling the intervals before the first traded one</th>");
+    expect(summary).to.include("<th scope=\"row\">Meter readings</th><td class=\"num\">2</td><td class=\"num\">121,828</td><td class=\"num\">60,914</td>");
+    expect(summary).to.include("One trading cycle (commit, reveal, clearing, meter reading, settlement) costs 265,000 gas per prosumer per interval.");
+    expect(summary).not.to.match(/settleBeforeFirst|\.transactions|\.total/);
   });
 
   it("draws declared vs cleared (A1–A8), Figure 3 and Figure 4 for every prosumer", function () {

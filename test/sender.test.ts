@@ -6,7 +6,7 @@ import { expect } from "chai";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { HDNodeWallet, JsonRpcProvider, NonceManager, Wallet } from "ethers";
+import { HDNodeWallet, JsonRpcProvider, Network, NonceManager, Wallet } from "ethers";
 import { DEV_MNEMONIC } from "../hardhat.config";
 import { PAPER_PARAMS, attachMarket, deployMarket, scheduleFor } from "../lib/market";
 import { RevertError, SendAborted, Sender, SenderEvent, SenderOptions } from "../lib/sender";
@@ -214,5 +214,42 @@ describe("Sender (lib/sender.ts) against anvil", function () {
     const receipt = await after.provider.getTransactionReceipt(cancel.tx as string);
     expect(receipt).to.include({ status: 1, to: after.sender.address });
     expect(await after.provider.getTransactionCount(after.sender.address, "latest")).to.equal(nonceBefore + 1);
+  });
+
+  it("notices transactions a reorg dropped after they were confirmed, logs the depth, and sends each once again in nonce order", async () => {
+    const anvil = await node(["--hardfork", "london"]);
+    // no response cache: a receipt read just before the re-sent transaction was mined is not served again
+    const p = new JsonRpcProvider(anvil.url, Network.from(31337), { staticNetwork: true, cacheTimeout: -1 });
+    providers.push(p);
+    const events: SenderEvent[] = [];
+    const sender = new Sender(new Wallet(devKey(7), p), p, { pollMs: 100, log: (e) => events.push(e) });
+    const first = await sender.send(transfer, { action: "first" });
+    const second = await sender.send(transfer, { action: "second" });
+    for (let i = 0; i < 3; i++) await mine(p);
+    const head = Number(await p.send("eth_blockNumber", []));
+    await p.send("evm_setAutomine", [false]);
+    // drop every block from the one holding the first transfer: a reorg of head - first + 1 blocks
+    await p.send("anvil_reorg", [head - first.receipt.blockNumber + 1, []]);
+    expect(await p.getTransactionReceipt(first.hash)).to.equal(null);
+
+    const resent = await sender.checkReorgs();
+    expect(resent).to.deep.equal([first.hash, second.hash]);
+    const reorgs = events.filter((e) => e.event === "reorg");
+    expect(reorgs.map((e) => [e.tx, e.action])).to.deep.equal([
+      [first.hash, "first"],
+      [second.hash, "second"],
+    ]);
+    // anvil forgets the blocks it reorganized away, so the depth is a lower bound here (exact on Geth: test/geth)
+    for (const e of reorgs) expect(String(e.depth)).to.match(/^>= 1 /);
+    expect(events.filter((e) => e.event === "resent").map((e) => e.tx)).to.deep.equal([first.hash, second.hash]);
+    await p.send("evm_setAutomine", [true]);
+    await mine(p);
+    // each mined again exactly once: the same hashes, nonces unchanged, the next send continues after them
+    const third = await sender.send(transfer, { action: "third" });
+    const again = await Promise.all([first.hash, second.hash].map((h) => p.getTransactionReceipt(h)));
+    expect(again.map((r) => r?.status)).to.deep.equal([1, 1]);
+    expect(third.nonce).to.equal(second.nonce + 1);
+    expect(await p.getTransactionCount(sender.address, "latest")).to.equal(third.nonce + 1);
+    expect(events.filter((e) => e.event === "mined-again").map((e) => e.tx)).to.deep.equal([first.hash, second.hash]);
   });
 });

@@ -20,27 +20,24 @@ import { Anvil } from "./shared/anvil";
 const run = promisify(execFile);
 
 /**
- * Five prosumers and the grid. "home" deposits a little more than its meter's security (0.069 ether for
- * the default 100 kW at 900 s) and the margin, so its 9 kWh buy cannot be covered. `ratedPowerKW` for
- * short intervals: rated 1 MW, a 16-second interval can meter up to 4.4 kWh (the plausibility cap).
+ * Five prosumers and the grid, without meter ratings: they are sized from the scenario (and raised where
+ * a bid needs more), so the same file replays with 16-second intervals. "home" deposits its 36 kW meter's
+ * security (0.02484 ether) and the margin and a little more, so its 9 kWh buy cannot be covered.
  */
-function participantsRated(ratedPowerKW?: string): { name: string; green?: boolean; grid?: boolean; depositEther: string; ratedPowerKW?: string }[] {
-  const prosumers = [
-    { name: "wind", green: true, depositEther: "1" },
-    { name: "solar", green: true, depositEther: "1" },
-    { name: "chp", depositEther: "1" },
-    { name: "ev", green: true, depositEther: "1" },
-    { name: "home", depositEther: "0.072" },
-  ];
-  return [...prosumers.map((p) => (ratedPowerKW ? { ...p, ratedPowerKW } : p)), { name: "grid", grid: true, depositEther: "10" }];
-}
-const participants = participantsRated();
+const participants = [
+  { name: "wind", green: true, depositEther: "1" },
+  { name: "solar", green: true, depositEther: "1" },
+  { name: "chp", depositEther: "1" },
+  { name: "ev", green: true, depositEther: "1" },
+  { name: "home", depositEther: "0.027" },
+  { name: "grid", grid: true, depositEther: "10" },
+];
 
 /** Three intervals with crossing books, a bid the wallet cannot cover, and forecast errors. */
-function smallScenario(market: Record<string, unknown> = {}, ratedPowerKW?: string) {
+function smallScenario(market: Record<string, unknown> = {}) {
   return {
     market,
-    participants: participantsRated(ratedPowerKW),
+    participants: participants.map((p) => ({ ...p })),
     intervals: [
       {
         label: "a",
@@ -91,9 +88,27 @@ describe("scenario files", function () {
     });
   }
 
+  it("sizes a meter's default rating from the scenario: 1.5 times its highest interval power, in whole kW", function () {
+    const scenario = (intervalSeconds: number, ratedPowerKW?: string) =>
+      parseScenario({ market: { intervalSeconds, commitSeconds: 3, revealSeconds: 3, settleOffsetSeconds: 3, readingGraceSeconds: 2 }, participants: [{ name: "wind", ratedPowerKW }, { name: "grid", grid: true }], intervals: [{ metered: { wind: { exportKWh: "0.84" } } }, { metered: { wind: { importKWh: "0.1" } } }] });
+    // 0.84 kWh in 900 s is 3.36 kW: rated 6 kW (5.04 rounded up); in 20 s it is 151.2 kW: rated 227 kW
+    expect(scenario(900).participants[0].ratedPowerW).to.equal(6000n);
+    expect(scenario(20).participants[0].ratedPowerW).to.equal(227_000n);
+    expect(scenario(900).participants[1].ratedPowerW).to.equal(0n, "the grid has no meter");
+    expect(() => scenario(20, "100")).to.throw(
+      ScenarioError,
+      "intervals[0].metered.wind: 0.84 kWh in a 20-s interval needs a meter rated at least 151.2 kW, but participants[0].ratedPowerKW is 100 (leave it out to size it from the scenario)",
+    );
+    expect(scenario(20, "152").participants[0].ratedPowerW).to.equal(152_000n);
+    expect(() => scenario(20, "0")).to.throw(ScenarioError, "participants[0].ratedPowerKW: expected a power above 0 kW");
+  });
+
   it("fills the paper's values where the market block is silent", function () {
     const s = parseScenario({ participants: [{ name: "a" }], intervals: [{}] });
     expect(s.market).to.include({ intervalSeconds: 900, commitSeconds: 120, revealSeconds: 60, balancingShortRatio: "1.1", penaltyRatio: "0.05", cnyPerEther: "626.2" });
+    // short intervals for a real-time replay: windows of a few seconds, not the 2 s and 1 s of 2/15 and 1/15
+    const short = parseScenario({ market: { intervalSeconds: 20 }, participants: [{ name: "a" }], intervals: [{}] });
+    expect(short.market).to.include({ commitSeconds: 3, revealSeconds: 3 });
   });
 
   it("ships scenarios/paper-day.json: five users, 96 intervals, valid", function () {
@@ -152,19 +167,25 @@ describe("the simulator", function () {
         });
       }
     }
-    expect(result.intervals[1].rejectedBids).to.deep.equal([{ participant: "home", reason: "InsufficientFunds" }]);
+    // refused in words: home cannot cover 9 kWh at 0.0009 ether per kWh (0.0081 ether) plus the 0.001 ether margin
+    expect(result.intervals[1].rejectedBids).to.have.length(1);
+    expect(result.intervals[1].rejectedBids[0].participant).to.equal("home");
+    expect(result.intervals[1].rejectedBids[0].reason, result.intervals[1].rejectedBids[0].reason).to.match(/^Not enough free funds in the market wallet of home \(#5\): this needs 0\.0081 ether, [\d.]+ ether is free\.$/);
     expect(Number(kWhToWh(result.intervals[0].trades[0].energyKWh))).to.equal(840);
     expect(pool).to.be.greaterThan(0n);
     expect(result.gas.perParticipantPerInterval).to.be.a("number");
   });
 
   it("binds each meter at the scenario's rating, raised only where a bid is above its energy per interval", function () {
+    // sized from the metered flows (1.5 x the highest interval power, whole kW); chp's 0.69 kWh sale needs
+    // 2.76 kW in 900 s and home's 9 kWh buy 36 kW, more than their flows size
     const at900 = parseScenario(smallScenario());
-    expect(at900.participants.filter((p) => !p.grid).map((p) => meterRatingW(p, at900))).to.deep.equal([100_000n, 100_000n, 100_000n, 100_000n, 100_000n]);
-    // 16-second intervals: 100 kW meters measure 444 Wh; ev's 0.94 kWh needs 211.5 kW, home's 9 kWh 2,025 kW
+    const rated900 = Object.fromEntries(at900.participants.filter((p) => !p.grid).map((p) => [p.name, meterRatingW(p, at900)]));
+    expect(rated900).to.deep.equal({ wind: 5_000n, solar: 3_000n, chp: 2_760n, ev: 6_000n, home: 36_000n });
+    // 16-second intervals: chp's 0.69 kWh needs 155.25 kW, home's 9 kWh 2,025 kW; the others' flows size more
     const at16 = parseScenario(smallScenario({ intervalSeconds: 16, commitSeconds: 6, revealSeconds: 5, settleOffsetSeconds: 3, readingGraceSeconds: 2 }));
     const rated = new Map(at16.participants.filter((p) => !p.grid).map((p) => [p.name, meterRatingW(p, at16)]));
-    expect(Object.fromEntries(rated)).to.deep.equal({ wind: 189_000n, solar: 112_500n, chp: 155_250n, ev: 211_500n, home: 2_025_000n });
+    expect(Object.fromEntries(rated)).to.deep.equal({ wind: 270_000n, solar: 152_000n, chp: 155_250n, ev: 321_000n, home: 2_025_000n });
     for (const [name, w] of rated) {
       const largest = at16.intervals.flatMap((i) => i.bids).filter((b) => b.participant === name).reduce((m, b) => (b.energyWh > m ? b.energyWh : m), 0n);
       expect((w * 16n) / 3600n, name).to.be.greaterThanOrEqual(largest);
@@ -173,13 +194,13 @@ describe("the simulator", function () {
 
   it("refuses a scenario whose deposit does not cover a meter's security, naming the participant", async function () {
     const json = smallScenario();
-    json.participants[4] = { name: "home", depositEther: "0.05" };
+    json.participants[4] = { name: "home", depositEther: "0.02" };
     const [operator] = await hre.ethers.getSigners();
     let error: unknown;
     await simulate(parseScenario(json), { clock: new InProcessClock(hre.network.provider), operator }).catch((e) => (error = e));
     expect(error).to.be.instanceOf(ScenarioError);
     expect((error as Error).message).to.equal(
-      'participants[4] ("home"): its meter cannot be bound (InsufficientFunds): depositEther must cover the security of its 100 kW meter, 0.069 ether (two intervals of its rated energy short at the cap price)',
+      'participants[4] ("home"): its meter cannot be bound: depositEther must cover the security of its 36 kW meter, 0.02484 ether (two intervals of its rated energy short at the cap price)',
     );
   });
 
@@ -188,7 +209,7 @@ describe("the simulator", function () {
     const dir = mkdtempSync(join(tmpdir(), "sim-"));
     const market = { intervalSeconds: 16, commitSeconds: 6, revealSeconds: 5, settleOffsetSeconds: 3, readingGraceSeconds: 2 };
     const file = join(dir, "scenario.json");
-    writeFileSync(file, JSON.stringify(smallScenario(market, "1000")));
+    writeFileSync(file, JSON.stringify(smallScenario(market)));
     const anvil = await Anvil.start(["--hardfork", "london", "--block-time", "1"]);
     try {
       const env = { ...process.env, LOCALHOST_RPC_URL: anvil.url };

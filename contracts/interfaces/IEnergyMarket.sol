@@ -327,8 +327,8 @@ interface IEnergyMarket {
     event OperatorChanged(address indexed previous, address indexed next);
     /// @notice A sealed bid was committed (or its commitment replaced).
     event BidCommitted(uint32 indexed interval, uint32 indexed id, bytes32 commitment);
-    /// @notice A sealed bid was revealed and became firm.
-    event BidRevealed(uint32 indexed interval, uint32 indexed id, Side side, bool green, uint64 energyWh, uint64 priceWeiPerKWh);
+    /// @notice A sealed bid was revealed and became firm (in the green books if its participant is green).
+    event BidRevealed(uint32 indexed interval, uint32 indexed id, Side side, uint64 energyWh, uint64 priceWeiPerKWh);
     /// @notice A commit was never validly revealed; the forfeit went to the pool.
     event BidForfeited(uint32 indexed interval, uint32 indexed id, uint256 amount);
     /// @notice Two bids traded. `amountWei` moved from the buyer to the seller.

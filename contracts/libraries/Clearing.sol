@@ -79,15 +79,19 @@ library Clearing {
         uint32 energy = s.bid.remainingWh < b.bid.remainingWh ? s.bid.remainingWh : b.bid.remainingWh;
         uint64 price = uint64((uint256(s.bid.priceWeiPerKWh) + b.bid.priceWeiPerKWh) / 2);
         uint256 amount = OrderBook.costOf(energy, price);
-        s.bid.remainingWh -= energy;
-        b.bid.remainingWh -= energy;
-        s.bid.proceedsGwei += uint64((amount + 1 gwei - 1) / 1 gwei);
-        s.value += amount;
-        b.value += amount;
-        r.book.trades += 1;
-        r.book.tradedWh += energy;
-        r.tradedValue += uint256(energy) * price;
-        r.steps += 1;
+        // Bounded: energy is at most both remainders; amounts stay far below their types (2^32 Wh at
+        // 2^64 wei/kWh is 2^86 wei, under 2^64 gwei); an interval holds fewer than 2^32 trades.
+        unchecked {
+            s.bid.remainingWh -= energy;
+            b.bid.remainingWh -= energy;
+            s.bid.proceedsGwei += uint64((amount + 1 gwei - 1) / 1 gwei);
+            s.value += amount;
+            b.value += amount;
+            r.book.trades += 1;
+            r.book.tradedWh += energy;
+            r.tradedValue += uint256(energy) * price;
+            r.steps += 1;
+        }
         emit IEnergyMarket.TradeMatched(r.d, s.id, b.id, r.book.stage, energy, price, amount);
         if (s.bid.remainingWh == 0) retire(ob, w, r, sellList);
         if (b.bid.remainingWh == 0) retire(ob, w, r, buyList);

@@ -20,7 +20,7 @@ library Trading {
 
     /// @notice A single commit for `d` (its phase already checked).
     function commitOne(MarketState.Layout storage m, uint32 d, uint32 id, bytes32 commitment, uint32 intervalSeconds) external returns (bytes memory) {
-        return commit(m, d, id, commitment, bytes32(0), false, m.params.at(d), intervalSeconds);
+        return commit(m, d, id, m.participants.records[id], commitment, bytes32(0), false, m.params.at(d), intervalSeconds);
     }
 
     /// @notice A single reveal for `d` (its phase already checked).
@@ -36,6 +36,7 @@ library Trading {
         MarketState.Layout storage m,
         uint32 d,
         uint32 id,
+        Participants.Record memory r,
         bytes32 commitment,
         bytes32 replaces,
         bool relayed,
@@ -43,7 +44,7 @@ library Trading {
         uint32 intervalSeconds
     ) private returns (bytes memory err) {
         uint32 settleNext;
-        (err, settleNext) = mayCommit(m, id, p, intervalSeconds);
+        (err, settleNext) = mayCommit(m, id, r, p, intervalSeconds);
         if (err.length == 0) err = m.orders.checkCommit(d, id, commitment, replaces, relayed, settleNext);
         if (err.length != 0) return err;
         m.orders.commit(d, id, commitment);
@@ -51,12 +52,11 @@ library Trading {
     }
 
     /// @dev Whether `id` may bid, and its settlement cursor.
-    function mayCommit(MarketState.Layout storage m, uint32 id, IEnergyMarket.MarketParams memory p, uint32 intervalSeconds)
+    function mayCommit(MarketState.Layout storage m, uint32 id, Participants.Record memory r, IEnergyMarket.MarketParams memory p, uint32 intervalSeconds)
         private
         view
         returns (bytes memory err, uint32 settleNext)
     {
-        Participants.Record memory r = m.participants.records[id];
         if (!r.authorized) return (Fail.with(IEnergyMarket.NotAuthorized.selector, id), 0);
         if (!r.grid && r.ratedPowerW == 0) return (Fail.with(IEnergyMarket.NoMeterBound.selector, id), 0);
         Wallets.Account memory a = m.wallets.accounts[id];
@@ -84,7 +84,7 @@ library Trading {
         if (err.length != 0) return err;
         uint8 flags = OrderBook.REVEALED | (o.side == IEnergyMarket.Side.Buy ? OrderBook.BUY : 0) | (r.green ? OrderBook.GREEN : 0);
         m.orders.insert(d, id, OrderBook.newBid(flags, d, o.priceWeiPerKWh, uint32(o.energyWh)), o.hintPrevId);
-        emit IEnergyMarket.BidRevealed(d, id, o.side, r.green, o.energyWh, o.priceWeiPerKWh);
+        emit IEnergyMarket.BidRevealed(d, id, o.side, o.energyWh, o.priceWeiPerKWh);
     }
 
     /// @notice Commit signed bids for `d` (its phase already checked); refused entries are skipped.
@@ -105,8 +105,9 @@ library Trading {
             } else {
                 bytes32 structHash = keccak256(abi.encode(Signatures.COMMIT_TYPEHASH, e.participant, d, e.commitment, e.replaces));
                 address signer = Signatures.signer(domainSeparator, structHash, e.r, e.vs);
-                if (signer != m.participants.records[e.participant].account) err = Fail.with(IEnergyMarket.WrongSigner.selector, e.participant, uint160(signer));
-                else err = commit(m, d, e.participant, e.commitment, e.replaces, true, p, intervalSeconds);
+                Participants.Record memory r = m.participants.records[e.participant];
+                if (signer != r.account) err = Fail.with(IEnergyMarket.WrongSigner.selector, e.participant, uint160(signer));
+                else err = commit(m, d, e.participant, r, e.commitment, e.replaces, true, p, intervalSeconds);
             }
             if (err.length != 0) emit IEnergyMarket.EntrySkipped(d, e.participant, i, err);
         }

@@ -172,7 +172,8 @@ export async function runGasBench(hre: HardhatRuntimeEnvironment, counts: number
     log(`interval ${d}: ${n} bids, cleared only …`);
     const book = traders.slice(0, n);
     await placeBook(clock, op, market, domain, d, book, randomBook(book, rand), []);
-    clearing.push(clearingOf(n, Number((await market.intervalOf(d)).trades), await clearAll(market, d)));
+    const gas = await clearAll(market, d);
+    clearing.push(clearingOf(n, Number((await market.intervalOf(d)).trades), gas));
     d = Number(await market.currentInterval()) + 2;
   }
   clearing.sort((a, b) => a.bids - b.bids);

@@ -4,10 +4,9 @@
  * revealing someone else's bid.
  */
 import { expect } from "chai";
-import { loadFixture } from "@nomicfoundation/hardhat-network-helpers";
 import { PAPER_PARAMS, Side, clearUntilDone } from "../../lib/market";
 import { forfeitOf, valueOf } from "../../lib/model";
-import { ETH, buy, commit, kwh, milli, paperFixture, placeBids, reveal, sell, settleThrough, toClearing, toCommit, toReveal, toSettlement, toStart } from "../shared/fixtures";
+import { ETH, buy, commit, kwh, milli, paperFixture, placeBids, reveal, sell, settleThrough, toClearing, toCommit, toReveal, toSettlement, toStart, loadFixture } from "../shared/fixtures";
 import { attackFixture, join, meterEnergy, netEther, stakeFor } from "./support";
 
 const P = PAPER_PARAMS as { forfeitWei: bigint; capPriceWeiPerKWh: bigint; penaltyRatioPpm: bigint; rewardRatioPpm: bigint; referencePriceWeiPerKWh: bigint; shortRatioPpm: bigint };

@@ -4,10 +4,10 @@
  * and a meter cannot be released while what it measured is unsettled.
  */
 import { expect } from "chai";
-import { loadFixture, time } from "@nomicfoundation/hardhat-network-helpers";
+import { time } from "@nomicfoundation/hardhat-network-helpers";
 import type { EnergyMarket } from "../../typechain-types";
 import { clearUntilDone, newMeter } from "../../lib/market";
-import { ETH, buy, kwh, milli, placeBids, sell, settleThrough, toStart } from "../shared/fixtures";
+import { ETH, buy, kwh, milli, placeBids, sell, settleThrough, toStart, loadFixture } from "../shared/fixtures";
 import { Player, attackFixture, join, meterEnergy } from "./support";
 
 describe("attacks on the meters", function () {

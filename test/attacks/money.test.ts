@@ -6,10 +6,9 @@
  */
 import { expect } from "chai";
 import { ethers } from "hardhat";
-import { loadFixture } from "@nomicfoundation/hardhat-network-helpers";
 import { PAPER_PARAMS, newMeter } from "../../lib/market";
 import { valueOf } from "../../lib/model";
-import { ETH, buy, commit, kwh, milli, paperFixture, placeBids, reveal, sell, settleThrough, toCommit, toReveal, toSettlement, toStart } from "../shared/fixtures";
+import { ETH, buy, commit, kwh, milli, paperFixture, placeBids, reveal, sell, settleThrough, toCommit, toReveal, toSettlement, toStart, loadFixture } from "../shared/fixtures";
 import { clearUntilDone } from "../../lib/market";
 import type { EnergyMarket } from "../../typechain-types";
 import { rng } from "../shared/random";

@@ -5,12 +5,11 @@
  * prosumer may lose ether it did not owe under the rules.
  */
 import { expect } from "chai";
-import { loadFixture } from "@nomicfoundation/hardhat-network-helpers";
 import { ContractTransactionResponse, getBytes } from "ethers";
 import type { EnergyMarket } from "../../typechain-types";
 import { DEFAULT_LIMITS, PAPER_PARAMS, clearUntilDone, newMeter } from "../../lib/market";
 import { ModelBand, balancingPrice, clearBook, positionOf, settleParticipant } from "../../lib/model";
-import { ETH, buy, commit, kwh, milli, placeBids, reveal, sell, settleThrough, toClearing, toCommit, toReveal, toStart } from "../shared/fixtures";
+import { ETH, buy, commit, kwh, milli, placeBids, reveal, sell, settleThrough, toClearing, toCommit, toReveal, toStart, loadFixture } from "../shared/fixtures";
 import { Player, attackFixture, join, meterEnergy } from "./support";
 
 const LIMITS = DEFAULT_LIMITS as { maxPriceWeiPerKWh: bigint; maxBandPriceWeiPerKWh: bigint; maxMarginWei: bigint; maxRatedPowerW: bigint };

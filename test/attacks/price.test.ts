@@ -4,10 +4,9 @@
  * with a large wash trade. Each asserts the colluders' net ether and what the grid paid or was paid.
  */
 import { expect } from "chai";
-import { loadFixture } from "@nomicfoundation/hardhat-network-helpers";
 import { PAPER_PARAMS, clearUntilDone } from "../../lib/market";
 import { valueOf } from "../../lib/model";
-import { ETH, buy, kwh, milli, placeBids, sell, settleThrough, toStart } from "../shared/fixtures";
+import { ETH, buy, kwh, milli, placeBids, sell, settleThrough, toStart, loadFixture } from "../shared/fixtures";
 import { Player, attackFixture, join, meterEnergy, netEther, stakeFor } from "./support";
 
 const P = PAPER_PARAMS as {

@@ -3,7 +3,7 @@
  * wallets funded, plus helpers that move block time into a phase of a delivery interval.
  */
 import { ethers } from "hardhat";
-import { time } from "@nomicfoundation/hardhat-network-helpers";
+import { loadFixture as revertToFixture, time } from "@nomicfoundation/hardhat-network-helpers";
 import type { HardhatEthersSigner } from "@nomicfoundation/hardhat-ethers/signers";
 import { EnergyMarket } from "../../typechain-types";
 import { PAPER_PARAMS, SealedBid, Side, SideValue, bindMeter, clearUntilDone, commitmentOf, deployMarket, newMeter, newSalt, revealSealed, scheduleFor } from "../../lib/market";
@@ -23,6 +23,19 @@ export async function toNextBoundary(intervalSeconds = INTERVAL): Promise<bigint
   const boundary = now - (now % BigInt(intervalSeconds)) + BigInt(intervalSeconds);
   await time.increaseTo(boundary);
   return boundary;
+}
+
+/**
+ * Hardhat's `loadFixture`, with block time taken back to the fixture's own. After a snapshot revert
+ * the in-process network's clock keeps the wall-clock time that passed since the snapshot was taken,
+ * so a fixture first used early in a long suite would be reloaded minutes later, in a later phase
+ * (CI once reached interval 2's commit window that way). One block mined a second after the
+ * snapshot's re-anchors the clock there: every test starts from the phase its fixture set up.
+ */
+export async function loadFixture<T>(fixture: () => Promise<T>): Promise<T> {
+  const result = await revertToFixture(fixture);
+  await time.increaseTo((await time.latest()) + 1);
+  return result;
 }
 
 /** A bare market: operator only, started at the interval boundary the fixture moves time to. */

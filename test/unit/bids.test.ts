@@ -4,8 +4,7 @@
  */
 import { expect } from "chai";
 import { ethers } from "hardhat";
-import { loadFixture } from "@nomicfoundation/hardhat-network-helpers";
-import { Actor, ETH, buy, commit, paperFixture, placeBids, reveal, sell, settleThrough, toClearing, toCommit, toReveal, toSettlement } from "../shared/fixtures";
+import { Actor, ETH, buy, commit, paperFixture, placeBids, reveal, sell, settleThrough, toClearing, toCommit, toReveal, toSettlement, loadFixture } from "../shared/fixtures";
 import { clearUntilDone } from "../../lib/market";
 import { EnergyMarket } from "../../typechain-types";
 import {
@@ -151,7 +150,7 @@ describe("bids", function () {
       await expect(revealWith(market, wind.signer, first.bid)).to.be.revertedWithCustomError(market, "BadReveal").withArgs(D, wind.id);
       await expect(revealWith(market, wind.signer, second.bid))
         .to.emit(market, "BidRevealed")
-        .withArgs(D, wind.id, Side.Sell, true, 200n, 2000n);
+        .withArgs(D, wind.id, Side.Sell, 200n, 2000n);
       expect((await market.walletOf(wind.id)).reserved).to.equal(0n);
     });
   });
@@ -164,8 +163,8 @@ describe("bids", function () {
       const s = await commit(market, D, sell(wind, 300n, 5000n));
       const b = await commit(market, D, buy(ev, 400n, 7000n));
       await toReveal(market, D);
-      await expect(reveal(market, sell(wind, 300n, 5000n), s)).to.emit(market, "BidRevealed").withArgs(D, wind.id, Side.Sell, true, 300n, 5000n);
-      await expect(reveal(market, buy(ev, 400n, 7000n), b)).to.emit(market, "BidRevealed").withArgs(D, ev.id, Side.Buy, true, 400n, 7000n);
+      await expect(reveal(market, sell(wind, 300n, 5000n), s)).to.emit(market, "BidRevealed").withArgs(D, wind.id, Side.Sell, 300n, 5000n);
+      await expect(reveal(market, buy(ev, 400n, 7000n), b)).to.emit(market, "BidRevealed").withArgs(D, ev.id, Side.Buy, 400n, 7000n);
       const sv = await market.bidOf(D, wind.id);
       expect([sv.committed, sv.revealed, sv.side, sv.green, sv.energyWh, sv.remainingWh, sv.priceWeiPerKWh]).to.deep.equal([false, true, 0n, true, 300n, 300n, 5000n]);
       // the seller's collateral (300 Wh short at the cap price with the penalty) stays in its wallet, locked
@@ -227,7 +226,7 @@ describe("bids", function () {
       const s = await commit(market, D, sell(wind, 300n, 5000n));
       await market.authorize(wind.id, false);
       await toReveal(market, D);
-      await expect(revealWith(market, wind.signer, s)).to.emit(market, "BidRevealed").withArgs(D, wind.id, Side.Sell, true, 300n, 5000n);
+      await expect(revealWith(market, wind.signer, s)).to.emit(market, "BidRevealed").withArgs(D, wind.id, Side.Sell, 300n, 5000n);
       await postAt(market, wind, D, 0n, 300n);
       await settleThrough(market, D, [wind.id]);
       expect(await market.queryFilter(market.filters.BidForfeited(D, wind.id))).to.deep.equal([]);

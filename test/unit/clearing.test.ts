@@ -3,9 +3,8 @@
  * reservations used and released.
  */
 import { expect } from "chai";
-import { loadFixture } from "@nomicfoundation/hardhat-network-helpers";
 import { EnergyMarket } from "../../typechain-types";
-import { Actor, BidSpec, ETH, buy, paperFixture, placeBids, sell, toCommit, toReveal, toSettlement } from "../shared/fixtures";
+import { Actor, BidSpec, ETH, buy, paperFixture, placeBids, sell, toCommit, toReveal, toSettlement, loadFixture } from "../shared/fixtures";
 import { clearUntilDone } from "../../lib/market";
 import { CAP_PRICE, FLOOR_PRICE, MARGIN, MIN_VOLUME, PHASE, REF_PRICE, SECURITY, STAGE, collateralOf, costOf, crowdFixture, expectConserved, toGwei } from "./helpers";
 

@@ -4,9 +4,8 @@
  */
 import { expect } from "chai";
 import { ethers } from "hardhat";
-import { loadFixture } from "@nomicfoundation/hardhat-network-helpers";
 import { LogDecoder, RawEventLog, clearUntilDone } from "../../lib/market";
-import { buy, paperFixture, placeBids, sell, settleThrough, toSettlement } from "../shared/fixtures";
+import { buy, paperFixture, placeBids, sell, settleThrough, toSettlement, loadFixture } from "../shared/fixtures";
 import { postAt } from "./helpers";
 
 const D = 2;

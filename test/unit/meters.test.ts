@@ -5,9 +5,8 @@
  */
 import { expect } from "chai";
 import { ethers } from "hardhat";
-import { loadFixture } from "@nomicfoundation/hardhat-network-helpers";
 import { EnergyMarket } from "../../typechain-types";
-import { Actor, ETH, commit, paperFixture, sell, settleThrough, toCommit, toGraceOver, toSettlement, toStart } from "../shared/fixtures";
+import { Actor, ETH, commit, paperFixture, sell, settleThrough, toCommit, toGraceOver, toSettlement, toStart, loadFixture } from "../shared/fixtures";
 import { clearUntilDone } from "../../lib/market";
 import type { MeterProposal } from "../../lib/market";
 import { DEFAULT_LIMITS, MAX_WH_PER_INTERVAL, RATED_W, SECURITY, Side, bindMeter, newMeter, postAt, seal, securityFor, snapshot } from "./helpers";

@@ -3,9 +3,8 @@
  * the deployment's limits) and the schedule and limits checked at deployment.
  */
 import { expect } from "chai";
-import { loadFixture } from "@nomicfoundation/hardhat-network-helpers";
 import { EnergyMarket } from "../../typechain-types";
-import { commit, paperFixture, sell, toCommit, toReveal, toStart } from "../shared/fixtures";
+import { commit, paperFixture, sell, toCommit, toReveal, toStart, loadFixture } from "../shared/fixtures";
 import { reveal } from "../shared/fixtures";
 import { DEFAULT_LIMITS, MarketParams, PAPER_PARAMS, linkedFactory, scheduleFor } from "./helpers";
 

@@ -3,8 +3,8 @@
  */
 import { expect } from "chai";
 import { ethers } from "hardhat";
-import { loadFixture, setStorageAt, getStorageAt } from "@nomicfoundation/hardhat-network-helpers";
-import { marketFixture, paperFixture, toCommit } from "../shared/fixtures";
+import { setStorageAt, getStorageAt } from "@nomicfoundation/hardhat-network-helpers";
+import { marketFixture, paperFixture, toCommit, loadFixture } from "../shared/fixtures";
 import { Side, seal, snapshot } from "./helpers";
 
 describe("participants", function () {

@@ -5,8 +5,7 @@
  */
 import { expect } from "chai";
 import { ethers } from "hardhat";
-import { loadFixture } from "@nomicfoundation/hardhat-network-helpers";
-import { ETH, INTERVAL, commit, paperFixture, sell, buy, toClearing, toCommit, toReveal, toSettlement, toStart, reveal } from "../shared/fixtures";
+import { ETH, INTERVAL, commit, paperFixture, sell, buy, toClearing, toCommit, toReveal, toSettlement, toStart, reveal, loadFixture } from "../shared/fixtures";
 import { clearUntilDone, commitmentOf, newSalt } from "../../lib/market";
 import { DEFAULT_LIMITS, PAPER_PARAMS, PHASE, REF_PRICE, SECURITY, STAGE, Side, newMeter, postAt } from "./helpers";
 

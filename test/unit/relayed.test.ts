@@ -5,10 +5,9 @@
  */
 import { expect } from "chai";
 import { ethers } from "hardhat";
-import { loadFixture } from "@nomicfoundation/hardhat-network-helpers";
 import { TypedDataEncoder } from "ethers";
 import { EnergyMarket } from "../../typechain-types";
-import { ETH, paperFixture, toCommit, toReveal, toStart } from "../shared/fixtures";
+import { ETH, paperFixture, toCommit, toReveal, toStart, loadFixture } from "../shared/fixtures";
 import { marketDomain, signAcceptance, signCommit, signReading, signRegistration, signWithdrawal } from "../../lib/signed";
 import { SECURITY, Side, newMeter, seal, skipReason, skipsOf, snapshot } from "./helpers";
 
@@ -49,7 +48,7 @@ describe("relayed entry points", function () {
       expect((await market.bidOf(D, wind.id)).committed).to.equal(true);
       await toReveal(market, D);
       const opening = { participant: wind.id, side: bid.side, energyWh: bid.energyWh, priceWeiPerKWh: bid.priceWeiPerKWh, salt: bid.salt, hintPrevId: 0 };
-      await expect(market.connect(relayer).revealBatch(D, [opening])).to.emit(market, "BidRevealed").withArgs(D, wind.id, Side.Sell, true, 300n, 5000n);
+      await expect(market.connect(relayer).revealBatch(D, [opening])).to.emit(market, "BidRevealed").withArgs(D, wind.id, Side.Sell, 300n, 5000n);
       expect(await ethers.provider.getBalance(wind.signer.address)).to.equal(before);
     });
 
@@ -131,7 +130,7 @@ describe("relayed entry points", function () {
         .to.emit(market, "EntrySkipped")
         .withArgs(D, wind.id, 0, skipReason(market, "BadReveal", [D, wind.id]))
         .and.to.emit(market, "BidRevealed")
-        .withArgs(D, ev.id, Side.Buy, true, 300n, 6000n);
+        .withArgs(D, ev.id, Side.Buy, 300n, 6000n);
       expect((await market.bidOf(D, wind.id)).revealed).to.equal(false);
     });
   });

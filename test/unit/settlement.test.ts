@@ -4,9 +4,8 @@
  * unwind premium of an undelivered sale, the reward of an unmarketable bid, and locked sale funds.
  */
 import { expect } from "chai";
-import { loadFixture } from "@nomicfoundation/hardhat-network-helpers";
 import { EnergyMarket } from "../../typechain-types";
-import { ETH, buy, paperFixture, placeBids, sell, settleThrough, toClearing, toGraceOver, toSettlement } from "../shared/fixtures";
+import { ETH, buy, paperFixture, placeBids, sell, settleThrough, toClearing, toGraceOver, toSettlement, loadFixture } from "../shared/fixtures";
 import { clearUntilDone } from "../../lib/market";
 import { MARGIN, PHASE, SECURITY, collateralOf, costOf, expectConserved, noGridFixture, postAt, skipReason, skipsOf, snapshot, toGwei, valueOf } from "./helpers";
 

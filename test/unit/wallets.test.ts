@@ -3,9 +3,8 @@
  * unsettled, locked sale funds, debts), fundPool, collect and debts (participant and pool).
  */
 import { expect } from "chai";
-import { loadFixture } from "@nomicfoundation/hardhat-network-helpers";
 import { ReentrantWithdrawer__factory } from "../../typechain-types";
-import { ETH, buy, commit, marketFixture, paperFixture, placeBids, reveal, sell, settleThrough, toCommit, toReveal, toSettlement } from "../shared/fixtures";
+import { ETH, buy, commit, marketFixture, paperFixture, placeBids, reveal, sell, settleThrough, toCommit, toReveal, toSettlement, loadFixture } from "../shared/fixtures";
 import { PAPER_PARAMS, clearUntilDone } from "../../lib/market";
 
 const PAPER_CAP = PAPER_PARAMS.capPriceWeiPerKWh;

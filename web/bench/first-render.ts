@@ -147,7 +147,12 @@ async function main() {
     }
     failed += await sendAll(prosumers.map((x) => ({ from: x.acct, data: iface.encodeFunctionData("deposit"), gasLimit: 150_000, value: parseEther("1") })));
     failed += await sendAll(prosumers.map((x) => ({ from: op, data: iface.encodeFunctionData("authorize", [x.id, true]), gasLimit: 150_000 })));
-    failed += await sendAll(prosumers.map((x) => ({ from: op, data: iface.encodeFunctionData("bindMeter", [x.id, 100_000 + x.id, x.meter.wallet.address, 50_000]), gasLimit: 300_000 })));
+    // meters: the operator proposes, each prosumer accepts its proposal (its deposit holds the 50 kW meter's security)
+    const meterOf = (x: (typeof prosumers)[number]) => ({ meterNumber: 100_000 + x.id, account: x.meter.wallet.address, ratedPowerW: 50_000, openImportWh: 0, openExportWh: 0, closeImportWh: 0, closeExportWh: 0 });
+    failed += await sendAll(prosumers.map((x) => ({ from: op, data: iface.encodeFunctionData("proposeMeter", [x.id, meterOf(x)]), gasLimit: 300_000 })));
+    const proposals: string[] = [];
+    for (let i = 0; i < prosumers.length; i += 200) proposals.push(...(await Promise.all(prosumers.slice(i, i + 200).map(async (x) => (await market.meterProposalOf(x.id))[0]))));
+    failed += await sendAll(prosumers.map((x, i) => ({ from: x.acct, data: iface.encodeFunctionData("acceptMeter", [proposals[i]]), gasLimit: 300_000 })));
     if (failed) throw new Error(`${failed} setup transactions failed`);
     console.log(`${N} participants set up in ${((Date.now() - t0) / 1000).toFixed(0)} s`);
 

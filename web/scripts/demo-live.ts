@@ -5,34 +5,49 @@
  * - `npx hardhat deploy --interval 60` (60-second intervals) into out/demo-live/deployment.json;
  * - the paper's five participants of scenarios/paper-day.json registered, authorized, metered and
  *   funded, then bidding as bots: each interval they commit the scenario's sealed bids of the
- *   interval's time of day and reveal them in the reveal window;
- * - their meters simulated on a pseudo-terminal (socat, or the bridge's python relay) and read by
- *   the meter bridge, which posts the registers at every interval end;
+ *   interval's time of day and reveal them in the reveal window; their keystores are printed, so a
+ *   visitor can sign in as one and read its history;
+ * - their meters simulated on a pseudo-terminal (socat, or the bridge's python relay), each
+ *   registering the scenario's metered energy of the same time of day (the bids' forecast with its
+ *   errors: profile-meters.ts), read by the meter bridge, which posts the registers at every
+ *   interval end;
  * - `npx hardhat cycle:run`, which clears and settles every interval as it falls due;
- * - the portal, whose URL is printed. Ctrl-C stops everything this script started.
+ * - the portal, whose URL is printed, with its relayer (paid by an account of its own) carrying what
+ *   prosumers sign. Ctrl-C stops everything this script started.
+ *
+ * `--geth clique` or `--geth ethash` runs the same on a private two-node Geth network from
+ * scripts/geth/chain.ts (Clique: a block a second) instead of anvil: participants and meters are
+ * funded by the operator's transfers, the daemon and the portal get both nodes' URLs.
  */
 import { ChildProcess, spawn, spawnSync } from "node:child_process";
 import { createWriteStream, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { HDNodeWallet, JsonRpcProvider, Network, NonceManager, Wallet, encryptKeystoreJson, parseEther } from "ethers";
-import { Side, SealedBid, attachMarket, commitmentOf, newSalt, revealSealed } from "../../lib/market";
-import { loadScenario } from "../../lib/scenario";
+import { Side, SealedBid, attachMarket, bindMeter, commitmentOf, newMeter, newSalt, revealSealed } from "../../lib/market";
+import { meterRatingW } from "../../lib/simulator";
+import { defaultRatedPowerW, loadScenario } from "../../lib/scenario";
+import { openSerialPort } from "../../meter-bridge/src/index";
+import { profileMeter } from "./profile-meters";
 import { weiToEther, whToKWh } from "../../lib/units";
 import type { Deployment } from "../../lib/deployment";
 import type { EnergyMarket } from "../../typechain-types";
 import { Anvil, freePort } from "../test/support/anvil";
 import { REPO_ROOT, WEB_ROOT } from "../test/support/paths";
 import { startPortal } from "../server/portal";
+import { Chain, Engine, startChain, stopChain } from "../../scripts/geth/chain";
 
 const OUT = path.join(REPO_ROOT, "out/demo-live");
 const MNEMONIC = "test test test test test test test test test test test junk";
 const INTERVAL = 60;
+const GETH = ((i) => (i >= 0 ? (process.argv[i + 1] as Engine) : undefined))(process.argv.indexOf("--geth"));
 const key = (i: number) => HDNodeWallet.fromPhrase(MNEMONIC, undefined, `m/44'/60'/0'/0/${i}`).privateKey;
 const log = (msg: string) => console.log(`${new Date().toLocaleTimeString("en-GB")}  ${msg}`);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 const children: { name: string; child: ChildProcess }[] = [];
 let anvil: Anvil | undefined;
+let meterPort: Awaited<ReturnType<typeof openSerialPort>> | undefined;
+let geth: Chain | undefined;
 let portal: Awaited<ReturnType<typeof startPortal>> | undefined;
 let stopping = false;
 
@@ -53,6 +68,8 @@ async function stopAll() {
   if (stopping) return;
   stopping = true;
   log("stopping everything this demo started…");
+  // the simulated meters first: their pseudo-terminal goes with socat
+  if (meterPort?.isOpen) await new Promise((r) => meterPort!.close(() => r(undefined)));
   for (const { child } of [...children].reverse()) {
     if (child.exitCode !== null || child.signalCode !== null || !child.pid) continue;
     const exited = new Promise((r) => child.once("exit", r));
@@ -66,6 +83,7 @@ async function stopAll() {
   }
   await portal?.close();
   await anvil?.stop();
+  if (geth) await stopChain(geth.dir);
   log("stopped.");
 }
 
@@ -83,29 +101,51 @@ async function main() {
   if (!existsSync(path.join(WEB_ROOT, "dist/index.html"))) spawnSync("npx", ["vite", "build"], { cwd: WEB_ROOT, stdio: "inherit" });
 
   // ---------------------------------------------------------------- chain and market
-  anvil = await Anvil.start(["--hardfork", "london", "--block-time", "1", "--prune-history", "256"]); // a long demo keeps no old states on disk
-  log(`anvil at ${anvil.url} (chain 31337, a block a second)`);
   const deploymentFile = path.join(OUT, "deployment.json");
-  const env = { LOCALHOST_RPC_URL: anvil.url, MARKET_DEPLOYMENT: deploymentFile };
-  hardhat(["deploy", "--network", "localhost", "--interval", String(INTERVAL), "--json"], env);
+  let env: Record<string, string>;
+  let rpcUrls: string[];
+  let operatorKey: string;
+  if (GETH) {
+    if (GETH !== "clique" && GETH !== "ethash") throw new Error(`--geth must be clique or ethash, not ${JSON.stringify(GETH)}`);
+    geth = await startChain({ engine: GETH, nodes: 2, period: 1, dir: path.join(OUT, "chain"), log });
+    env = { ...geth.settings, MARKET_DEPLOYMENT: deploymentFile };
+    rpcUrls = geth.rpcUrls;
+    operatorKey = Wallet.fromEncryptedJsonSync(readFileSync(geth.operator.keystore, "utf8"), readFileSync(geth.operator.passwordFile, "utf8").trim()).privateKey;
+    log(`Geth ${geth.gethVersion} ${GETH} chain ${geth.chainId}: nodes ${rpcUrls.join(", ")}`);
+  } else {
+    anvil = await Anvil.start(["--hardfork", "london", "--block-time", "1", "--prune-history", "256"]); // a long demo keeps no old states on disk
+    log(`anvil at ${anvil.url} (chain 31337, a block a second)`);
+    env = { LOCALHOST_RPC_URL: anvil.url, MARKET_DEPLOYMENT: deploymentFile };
+    rpcUrls = [anvil.url];
+    operatorKey = key(0);
+  }
+  const network = GETH ? "privnet" : "localhost";
+  hardhat(["deploy", "--network", network, "--interval", String(INTERVAL), "--json"], env);
   const deployment = JSON.parse(readFileSync(deploymentFile, "utf8")) as Deployment;
   log(`market ${deployment.market}: ${INTERVAL}-second intervals (commit ${deployment.schedule.commitSeconds} s, reveal ${deployment.schedule.revealSeconds} s)`);
-  const provider = new JsonRpcProvider(anvil.url, Network.from(31337), { staticNetwork: true, cacheTimeout: -1, pollingInterval: 500 });
-  const operator = new NonceManager(new Wallet(key(0), provider));
+  const provider = new JsonRpcProvider(rpcUrls[0], Network.from(deployment.chainId), { staticNetwork: true, cacheTimeout: -1, pollingInterval: 500 });
+  const operator = new NonceManager(new Wallet(operatorKey, provider));
   const market = attachMarket(deployment.market, operator);
+  /** Ether for an account: anvil's balance setter, or the operator's transfer on Geth. */
+  const fund = async (address: string, ether: string) => {
+    if (!GETH) return void (await provider.send("anvil_setBalance", [address, "0x" + parseEther(ether).toString(16)]));
+    await (await operator.sendTransaction({ to: address, value: parseEther(ether) })).wait();
+  };
 
   // ---------------------------------------------------------------- the paper's participants
   const scenario = loadScenario(path.join(REPO_ROOT, "scenarios/paper-day.json"));
-  const perMinute = (wh: bigint) => Number(wh) * (3600 / INTERVAL); // Wh per interval -> W
   const members = scenario.participants.map((spec, i) => {
     const wallet = new NonceManager(new Wallet(key(1 + i), provider));
     const meterKey = key(10 + i);
     const flows = scenario.intervals.map((iv) => iv.metered.get(spec.name) ?? { importWh: 0n, exportWh: 0n });
-    const avg = (f: (x: { importWh: bigint; exportWh: bigint }) => bigint) => flows.reduce((a, x) => a + f(x), 0n) / BigInt(flows.length);
-    return { spec, wallet, meterKey, meterAddress: new Wallet(meterKey).address, meterNumber: String(i + 1).padStart(12, "0"), importW: Math.round(perMinute(avg((x) => x.importWh))), exportW: Math.round(perMinute(avg((x) => x.exportWh))), id: 0n };
+    // the day's energies in 60-second intervals: a rating sized for them, raised where a bid needs more
+    // (the market refuses a bid above the meter's rated energy per interval)
+    const ratedW = spec.grid ? 0n : meterRatingW({ ...spec, ratedPowerW: defaultRatedPowerW(spec.name, scenario.intervals, INTERVAL) }, { ...scenario, market: { ...scenario.market, intervalSeconds: INTERVAL } });
+    return { spec, wallet, key: key(1 + i), meterKey, meterAddress: new Wallet(meterKey).address, meterNumber: String(i + 1).padStart(12, "0"), flows, ratedW, id: 0n };
   });
   // meter accounts pay gas for their readings (dev accounts past the 10th hold nothing)
-  for (const x of members) await provider.send("anvil_setBalance", [x.meterAddress, "0x" + parseEther("10").toString(16)]);
+  for (const x of members) await fund(x.meterAddress, "10");
+  if (GETH) for (const x of members) await fund(await x.wallet.getAddress(), "1000");
   await (await market.fundPool({ value: parseEther(scenario.market.incentivePoolEther) })).wait();
   for (const x of members) {
     const m = market.connect(x.wallet) as EnergyMarket;
@@ -115,19 +155,23 @@ async function main() {
       await (await m.register(x.spec.name, x.spec.green)).wait();
     }
     x.id = await market.idOf(await x.wallet.getAddress());
+    await (await m.deposit({ value: x.spec.depositWei })).wait();
     if (!x.spec.grid) {
       await (await market.authorize(x.id, true)).wait();
-      const rated = Math.max(Number(x.spec.ratedPowerW), 3 * Math.max(x.importW, x.exportW), 10_000);
-      await (await market.bindMeter(x.id, BigInt(x.meterNumber), x.meterAddress, rated)).wait();
+      // the operator proposes the meter, the bot accepts it: its deposit holds the meter's security
+      await bindMeter(market, x.wallet, x.id, newMeter(BigInt(x.meterNumber), x.meterAddress, x.ratedW));
     }
-    await (await m.deposit({ value: x.spec.depositWei })).wait();
-    log(`#${x.id} ${x.spec.name}${x.spec.grid ? " (public grid)" : `, meter ${x.meterNumber}: ${x.exportW} W out, ${x.importW} W in`}`);
+    log(`#${x.id} ${x.spec.name}${x.spec.grid ? " (public grid)" : `, meter ${x.meterNumber} rated ${Number(x.ratedW) / 1000} kW`}`);
   }
 
-  // keystores to try the portal with (password: demo)
+  // keystores to try the portal with (password: demo): the operator, a newcomer, and every bot
   const newcomer = Wallet.createRandom();
-  await provider.send("anvil_setBalance", [newcomer.address, "0x" + parseEther("10").toString(16)]);
-  for (const [name, k] of [["operator", key(0)], ["newcomer", newcomer.privateKey]] as const) {
+  await fund(newcomer.address, "10");
+  const keystores: [string, string][] = [["operator", operatorKey], ["newcomer", newcomer.privateKey], ...members.map((x) => [x.spec.name, x.key] as [string, string])];
+  // the portal's relayer pays with an account of its own (cycle:run sends with the operator's)
+  const relayer = new Wallet(Wallet.createRandom().privateKey);
+  await fund(relayer.address, "10");
+  for (const [name, k] of keystores) {
     const w = new Wallet(k);
     writeFileSync(path.join(OUT, `${name}.keystore.json`), await encryptKeystoreJson({ address: w.address, privateKey: w.privateKey }, "demo", { scrypt: { N: 1 << 14 } }));
   }
@@ -140,18 +184,14 @@ async function main() {
   else start("pty-relay", "python3", [path.join(REPO_ROOT, "meter-bridge/scripts/pty-relay.py"), ptyA, ptyB]);
   for (const until = Date.now() + 5000; !(existsSync(ptyA) && existsSync(ptyB)); await sleep(50)) if (Date.now() > until) throw new Error("the pseudo-terminal pair did not appear");
   const prosumers = members.filter((x) => !x.spec.grid);
-  const line = { baudRate: 9600, parity: "even" };
-  writeFileSync(
-    path.join(OUT, "meters.json"),
-    JSON.stringify({ replyDelayMs: 20, line, meters: prosumers.map((x) => ({ address: x.meterNumber, importWh: 0, exportWh: 0, importW: x.importW, exportW: x.exportW })) }, null, 2),
-  );
+  const line = { baudRate: 9600, parity: "even" } as const;
   for (const x of prosumers) writeFileSync(path.join(OUT, `${x.meterNumber}.key`), x.meterKey + "\n");
   writeFileSync(
     path.join(OUT, "bridge.json"),
     JSON.stringify(
       {
-        rpcUrl: anvil.url,
-        chainId: 31337,
+        rpcUrl: rpcUrls[0],
+        chainId: deployment.chainId,
         market: deployment.market,
         journal: "journal.jsonl",
         maxReadDelaySeconds: 6,
@@ -163,21 +203,26 @@ async function main() {
       2,
     ),
   );
+  // the meters register the day's metered energy of the interval's time of day, as the bots' bids forecast it
+  meterPort = await openSerialPort(ptyB, { baudRate: 9600, parity: "even", dataBits: 8, stopBits: 1 });
+  for (const x of prosumers) profileMeter(meterPort, x.meterNumber, deployment.schedule, x.flows, (d) => d % scenario.intervals.length, { line });
   const bridgeCli = path.join(REPO_ROOT, "meter-bridge/dist/cli.js");
-  start("meter-simulator", process.execPath, [bridgeCli, "simulate", "--port", ptyB, "--meters", path.join(OUT, "meters.json"), "--baud", "9600", "--parity", "even"]);
-  start("meter-bridge", process.execPath, [bridgeCli, "run", "--config", path.join(OUT, "bridge.json")], { METER_BRIDGE_RPC_URL: anvil.url });
-  log(`meters simulated on ${hasSocat ? "a socat" : "a python"} pty pair, read and posted by the meter bridge`);
+  start("meter-bridge", process.execPath, [bridgeCli, "run", "--config", path.join(OUT, "bridge.json")], { METER_BRIDGE_RPC_URL: rpcUrls.join(",") });
+  log(`meters simulated on ${hasSocat ? "a socat" : "a python"} pty pair, following the paper's day; read and posted by the meter bridge`);
 
   // ---------------------------------------------------------------- the cycle daemon and the portal
-  start("cycle", process.execPath, [path.join(REPO_ROOT, "node_modules/hardhat/internal/cli/cli.js"), "cycle:run", "--network", "localhost", "--poll-ms", "1000"], env);
+  start("cycle", process.execPath, [path.join(REPO_ROOT, "node_modules/hardhat/internal/cli/cli.js"), "cycle:run", "--network", network, "--poll-ms", "1000"], env);
   log("cycle:run clears and settles every interval as it falls due");
   const port = Number(process.env.PORTAL_PORT ?? (await freePort()));
-  portal = await startPortal({ deployment, rpcUrl: anvil.url, distDir: path.join(WEB_ROOT, "dist"), port, cnyPerEther: scenario.market.cnyPerEther });
+  portal = await startPortal({ deployment, rpcUrl: rpcUrls, distDir: path.join(WEB_ROOT, "dist"), port, cnyPerEther: scenario.market.cnyPerEther, relayer: { wallet: relayer }, log: (l) => /relayed|refused|relayer/.test(l) && log(l) });
   console.log(`
   The market portal: ${portal.url}
     operator view:  ${portal.url}#/operator   (sign in with out/demo-live/operator.keystore.json, password "demo")
-    prosumer view:  ${portal.url}#/prosumer   (try out/demo-live/newcomer.keystore.json, password "demo": 10 ETH, not registered)
-  Logs: out/demo-live/{cycle,meter-bridge,meter-simulator}.log.  Ctrl-C stops everything.
+    prosumer view:  ${portal.url}#/prosumer   (try out/demo-live/newcomer.keystore.json, password "demo": 10 ETH, not registered;
+                    what it signs, the portal's relayer carries: its receipts show the transaction and block)
+  The bots' keystores (password "demo"): sign in as one in the prosumer view to follow its bids and history:
+${members.map((x) => `    ${x.spec.name.padEnd(14)} out/demo-live/${x.spec.name}.keystore.json`).join("\n")}
+  Logs: out/demo-live/{cycle,meter-bridge}.log.  Ctrl-C stops everything.
 `);
 
   // ---------------------------------------------------------------- bidding bots
@@ -209,7 +254,7 @@ async function runBots(provider: JsonRpcProvider, market: EnergyMarket, deployme
             const address = await who.wallet.getAddress();
             const bid: SealedBid = { interval: next, side: b.side === "sell" ? Side.Sell : Side.Buy, energyWh: b.energyWh, priceWeiPerKWh: b.priceWeiPerKWh, salt: newSalt() };
             try {
-              const c = commitmentOf(31337n, deployment.market, address, bid);
+              const c = commitmentOf(BigInt(deployment.chainId), deployment.market, address, bid);
               await (await (market.connect(who.wallet) as EnergyMarket).commitBid(next, c)).wait();
               bids.push({ who, bid });
             } catch (e) {

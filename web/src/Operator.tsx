@@ -3,7 +3,8 @@ import { signal } from "@preact/signals";
 import { useContext, useEffect, useMemo, useRef, useState } from "preact/hooks";
 import { isAddress } from "ethers";
 import { PHASES, STAGES, Side } from "../../lib/market";
-import type { MarketLog } from "./chain";
+import { kWhToWh, parseDecimal } from "../../lib/units";
+import type { MarketClient, MarketLog } from "./chain";
 import { ChartView } from "./Chart";
 import { ClientContext } from "./context";
 import { UserError } from "./errors";
@@ -11,7 +12,7 @@ import { ether, hhmm, kWh, short } from "./format";
 import { anyOf, useAction, useChainQuery } from "./hooks";
 import { send, session } from "./session";
 import { SignIn } from "./SignIn";
-import { Participant, energy, energyLoading, latestBlock, now, participants, summaries, touched } from "./store";
+import { EnergyAggregate, IntervalSummary, Participant, energy, energyLoaded, energyLoading, latestBlock, now, participants, summaries, touched } from "./store";
 import { Card, Message, Money, Stat } from "./ui";
 import { VirtualTable } from "./VirtualTable";
 
@@ -138,11 +139,24 @@ function Charts() {
   );
 }
 
+/**
+ * The interval the results open on: the newest one with settlements (its balancing and incentives
+ * are there to read); until the day's settlements are loaded, the newest cleared one whose
+ * settlement has opened; before anything is cleared, the interval just delivered.
+ */
+function defaultInterval(client: MarketClient, sums: Map<number, IntervalSummary>, agg: Map<number, EnergyAggregate>, loaded: boolean, t: number): number {
+  const settled = [...agg].filter(([, e]) => e.settled > 0).map(([d]) => d);
+  if (settled.length) return Math.max(...settled);
+  const open = [...sums.keys()].filter((d) => client.times(d).settleStart <= t);
+  if (!loaded && open.length) return Math.max(...open);
+  return Math.max(1, client.intervalAt(t) - 1, ...(loaded ? [] : sums.keys()));
+}
+
 function IntervalResults() {
   const client = useContext(ClientContext);
   const sums = summaries.value;
-  const latestCleared = useMemo(() => Math.max(0, ...sums.keys()), [sums]);
-  const d = selectedInterval.value ?? (latestCleared || Math.max(1, client.intervalAt(now.value) - 1));
+  const agg = energy.value;
+  const d = selectedInterval.value ?? defaultInterval(client, sums, agg, energyLoaded.value, now.value);
   const q = useChainQuery(
     async () => {
       const [view, revealed, trades, settled, forfeits] = await Promise.all([
@@ -233,7 +247,7 @@ function IntervalResults() {
             columns={[
               { title: "Side", width: "4rem", render: (l) => (Number(l.args.side) === Side.Sell ? <span class="sell">sell</span> : <span class="buy">buy</span>) },
               { title: "Participant", width: "minmax(8rem,1fr)", render: (l) => `#${l.args.id} ${nameOf(l.args.id)}` },
-              { title: "Green", width: "4rem", render: (l) => (l.args.green ? "yes" : "") },
+              { title: "Green", width: "4rem", render: (l) => (participants.value[Number(l.args.id) - 1]?.green ? "yes" : "") },
               { title: "kWh", width: "6rem", align: "right", render: (l) => kWh(l.args.energyWh) },
               { title: "ETH/kWh", width: "8rem", align: "right", render: (l) => ether(l.args.priceWeiPerKWh) },
               { title: "Matched kWh", width: "7rem", align: "right", render: (l) => kWh(filled.get(Number(l.args.id)) ?? 0n) },
@@ -265,7 +279,7 @@ function IntervalResults() {
               { title: "Participant", width: "minmax(7rem,1fr)", render: (l) => `#${l.args.id} ${nameOf(l.args.id)}` },
               { title: "Declared / cleared / metered kWh", width: "11rem", render: (l: MarketLog) => `${kWh(l.args.declaredWh)} / ${kWh(l.args.clearedWh)} / ${kWh(l.args.actualWh)}${l.args.readingMissing ? " (no reading)" : ""}` },
               { title: "Balancing", width: "minmax(9rem,1fr)", align: "right", render: (l) => <Money wei={l.args.balancingWei} signed /> },
-              { title: "Reward / penalty", width: "9rem", align: "right", render: (l) => `+${ether(l.args.rewardWei)} / -${ether((l.args.rewardWei - l.args.incentiveWei))}` },
+              { title: "Reward / penalty", width: "9rem", align: "right", render: (l) => `+${ether(l.args.rewardWei)} / -${ether((l.args.rewardWei as bigint) - (l.args.incentiveWei as bigint))}` },
               { title: "Net incentive", width: "minmax(9rem,1fr)", align: "right", render: (l) => <Money wei={l.args.incentiveWei} signed /> },
               { title: "Owed", width: "minmax(7rem,0.8fr)", align: "right", render: (l) => (r.debts.get(Number(l.args.id)) ? <Money wei={r.debts.get(Number(l.args.id))!} /> : "–") },
             ]}
@@ -350,6 +364,7 @@ function ParticipantsCard({ isOperator, operator }: { isOperator: boolean; opera
   }, [list, filter]);
   const { details, onRange } = useRowDetails(rows, false);
   const [binding, setBinding] = useState<Participant | null>(null);
+  const [proposed, setProposed] = useState<string | undefined>();
   const { msg, busy, run } = useAction<number>();
   const authorize = (p: Participant) =>
     run(async () => {
@@ -365,14 +380,23 @@ function ParticipantsCard({ isOperator, operator }: { isOperator: boolean; opera
       {!isOperator && (
         <div class="operator-sign-in">
           <p class="muted small">
-            Authorizing and binding meters needs the operator's account{operator ? ` (${short(operator)})` : ""}.
+            Authorizing and proposing meters needs the operator's account{operator ? ` (${short(operator)})` : ""}.
           </p>
-          {!session.value && <SignIn purpose="Sign in as the operator to authorize participants and bind meters." />}
+          {!session.value && <SignIn purpose="Sign in as the operator to authorize participants and propose meters." />}
           {session.value && <Message kind="warn" text="The signed-in account is not the operator: actions are disabled." />}
         </div>
       )}
       <Message kind={msg?.kind ?? "ok"} text={msg?.text} testid="participants-msg" />
-      {binding && <BindMeter p={binding} onDone={() => setBinding(null)} />}
+      <Message kind="ok" text={proposed} testid="propose-notice" />
+      {binding && (
+        <ProposeMeter
+          p={binding}
+          onDone={(text) => {
+            setBinding(null);
+            setProposed(text);
+          }}
+        />
+      )}
       <VirtualTable
         testid="participants-table"
         rows={rows}
@@ -385,7 +409,7 @@ function ParticipantsCard({ isOperator, operator }: { isOperator: boolean; opera
           { title: "Type", width: "6.5rem", render: (p) => (p.grid ? "public grid" : p.green ? "green" : "conventional") },
           {
             title: "Trading",
-            width: "9rem",
+            width: "10.5rem",
             render: (p) =>
               p.grid ? (
                 <span class="badge ok">grid</span>
@@ -406,9 +430,12 @@ function ParticipantsCard({ isOperator, operator }: { isOperator: boolean; opera
                 "–"
               ) : (
                 <span class="cell-actions">
-                  <span class="small">{p.meter ? `${p.meter.number.toString().padStart(12, "0")}` : "none"}</span>
+                  <span class="small" title={p.proposal ? `meter ${twelve(p.proposal.number)} proposed, waiting for the prosumer to accept it` : undefined} data-testid={`meter-${p.id}`}>
+                    {p.meter ? twelve(p.meter.number) : "none"}
+                    {p.proposal ? " (proposal waits)" : ""}
+                  </span>
                   <button class="small" disabled={!isOperator} onClick={() => setBinding(p)} data-testid={`bind-${p.id}`}>
-                    {p.meter ? "rebind" : "bind"}
+                    {p.meter ? "replace" : "propose"}
                   </button>
                 </span>
               ),
@@ -422,32 +449,56 @@ function ParticipantsCard({ isOperator, operator }: { isOperator: boolean; opera
   );
 }
 
-function BindMeter({ p, onDone }: { p: Participant; onDone: () => void }) {
+const twelve = (n: bigint) => n.toString().padStart(12, "0");
+
+/**
+ * The operator proposes a meter; it is bound when the prosumer accepts it (in the portal or with
+ * meter:accept). Replacing a bound meter by another one gives the old meter's closing registers.
+ */
+function ProposeMeter({ p, onDone }: { p: Participant; onDone: (text?: string) => void }) {
   const client = useContext(ClientContext);
-  const [number, setNumber] = useState(p.meter ? p.meter.number.toString().padStart(12, "0") : "");
+  const [number, setNumber] = useState(p.meter ? twelve(p.meter.number) : "");
   const [account, setAccount] = useState(p.meter?.account ?? "");
   const [kw, setKw] = useState(p.meter ? String(p.meter.ratedPowerW / 1000) : "");
+  const [closeImport, setCloseImport] = useState("");
+  const [closeExport, setCloseExport] = useState("");
   const { msg, busy, run } = useAction();
   const submit = (e: Event) => {
     e.preventDefault();
     return run(async () => {
-      if (!/^\d{1,12}$/.test(number.trim()) || BigInt(number.trim()) === 0n) throw new UserError("The meter number is the meter's 12-digit address (not all zeros).");
+      const n = number.trim();
+      if (!/^\d{12}$/.test(n) || BigInt(n) === 0n) throw new UserError("The meter number is the meter's 12-digit address, exactly 12 digits (not all zeros).");
       if (!isAddress(account.trim())) throw new UserError("The meter account must be an Ethereum address (0x followed by 40 hex digits).");
       if (!/^\d+(\.\d{1,3})?$/.test(kw.trim()) || Number(kw) <= 0) throw new UserError("The rated power is in kW, more than zero, at most 3 decimals.");
-      const watts = Math.round(Number(kw.trim()) * 1000);
-      await send(client, `binding meter ${number} to #${p.id}`, (m) => m.bindMeter(p.id, BigInt(number.trim()), account.trim(), watts));
-      onDone();
+      const watts = parseDecimal(kw.trim(), 3, "Rated power (kW)");
+      const swap = p.meter !== undefined && BigInt(n) !== p.meter.number;
+      let close = { importWh: 0n, exportWh: 0n };
+      if (swap) {
+        const bound = await client.market.meterOf(p.id);
+        const last = (wh: bigint) => `${kWh(wh)} kWh`;
+        if (!closeImport.trim() || !closeExport.trim()) {
+          throw new UserError(`Replacing meter ${twelve(p.meter!.number)} needs its closing registers (it last read ${last(bound.importWh)} import, ${last(bound.exportWh)} export). Nothing was sent.`);
+        }
+        close = { importWh: kWhToWh(closeImport.trim(), "Closing import (kWh)"), exportWh: kWhToWh(closeExport.trim(), "Closing export (kWh)") };
+        if (close.importWh < bound.importWh || close.exportWh < bound.exportWh) {
+          throw new UserError(`A register cannot go down: meter ${twelve(p.meter!.number)} last read ${last(bound.importWh)} import and ${last(bound.exportWh)} export. Nothing was sent.`);
+        }
+      }
+      const proposal = { meterNumber: BigInt(n), account: account.trim(), ratedPowerW: watts, openImportWh: 0n, openExportWh: 0n, closeImportWh: close.importWh, closeExportWh: close.exportWh };
+      await send(client, `proposing meter ${n} to #${p.id}`, (m) => m.proposeMeter(p.id, proposal));
+      onDone(`Meter ${n} proposed to #${p.id} ${p.name}: it is bound when ${p.name} accepts it (its wallet holding the meter's security).`);
     });
   };
   return (
     <form class="form bind" onSubmit={submit} data-testid="bind-form">
       <strong>
-        Bind a meter to #{p.id} {p.name}
+        {p.meter ? "Propose replacing the meter of" : "Propose a meter to"} #{p.id} {p.name}
       </strong>
+      <p class="muted small">The prosumer accepts the meter before it is bound: the rated power bounds its readings and bids, and sizes the security its wallet keeps.</p>
       <div class="row">
         <label>
           Meter number
-          <input value={number} onInput={(e) => setNumber((e.target as HTMLInputElement).value)} placeholder="000000000001" data-testid="bind-number" />
+          <input value={number} onInput={(e) => setNumber((e.target as HTMLInputElement).value)} placeholder="12 digits, e.g. 000000000001" data-testid="bind-number" />
         </label>
         <label>
           Meter account
@@ -455,14 +506,26 @@ function BindMeter({ p, onDone }: { p: Participant; onDone: () => void }) {
         </label>
         <label>
           Rated power (kW)
-          <input value={kw} inputMode="decimal" onInput={(e) => setKw((e.target as HTMLInputElement).value)} placeholder="10" data-testid="bind-kw" />
+          <input value={kw} inputMode="decimal" onInput={(e) => setKw((e.target as HTMLInputElement).value)} placeholder="e.g. 10" data-testid="bind-kw" />
         </label>
       </div>
+      {p.meter && (
+        <div class="row">
+          <label>
+            Old meter's closing import (kWh)
+            <input value={closeImport} inputMode="decimal" onInput={(e) => setCloseImport((e.target as HTMLInputElement).value)} placeholder="only for another meter" data-testid="bind-close-import" />
+          </label>
+          <label>
+            Old meter's closing export (kWh)
+            <input value={closeExport} inputMode="decimal" onInput={(e) => setCloseExport((e.target as HTMLInputElement).value)} placeholder="only for another meter" data-testid="bind-close-export" />
+          </label>
+        </div>
+      )}
       <div class="row">
         <button class="primary" type="submit" disabled={busy} data-testid="bind-submit">
-          {busy ? "Binding…" : "Bind meter"}
+          {busy ? "Proposing…" : "Propose meter"}
         </button>
-        <button type="button" onClick={onDone}>
+        <button type="button" onClick={() => onDone()}>
           Cancel
         </button>
       </div>

@@ -1,16 +1,19 @@
 /** The prosumer's pages: account and registration, wallet, sealed bids, and their own history. */
 import { useContext, useEffect, useState } from "preact/hooks";
-import { toUtf8Bytes } from "ethers";
+import { ZeroHash, toUtf8Bytes } from "ethers";
 import { Side, SideValue, commitmentOf, newSalt } from "../../lib/market";
-import { costOf } from "../../lib/model";
+import { costOf, ratedEnergyOf, saleCollateralOf, securityOf } from "../../lib/model";
+import { signAcceptance, signCommit, signRegistration, signWithdrawal } from "../../lib/signed";
 import { etherToWei, kWhToWh } from "../../lib/units";
+import { Carriage, StillWithRelayer, carry, sendOwn } from "./carry";
 import type { MarketClient, MarketLog } from "./chain";
 import { ClientContext } from "./context";
 import { UserError, explain } from "./errors";
 import { clock, cny, duration, ether, hhmm, kWh } from "./format";
 import { useAction, useChainQuery } from "./hooks";
-import { forgetBid, keepBid, loadBids, revealDue, storedBids } from "./sealed";
-import { Session, send, session } from "./session";
+import { forgetBid, heldOpening, keepBid, loadBids, revealDue, sealedOf, storedBids, updateBid } from "./sealed";
+import { Receipt, ReceiptLine } from "./Receipt";
+import { Session, session } from "./session";
 import { SignIn } from "./SignIn";
 import { now } from "./store";
 import { Card, Message, Money, Stat } from "./ui";
@@ -22,10 +25,15 @@ async function readMe(client: MarketClient, address: string) {
   const m = client.market;
   const next = client.intervalAt(now.peek()) + 1;
   const [id, external, params] = await Promise.all([m.idOf(address), client.provider.getBalance(address), m.paramsAt(next)]);
-  if (id === 0n) return { id: 0, external, params, participant: undefined, wallet: undefined, meter: undefined };
-  const [participant, wallet, meter] = await Promise.all([m.participant(id), m.walletOf(id), m.meterOf(id)]);
-  return { id: Number(id), external, params, participant, wallet, meter };
+  if (id === 0n) return { id: 0, external, params, participant: undefined, wallet: undefined, meter: undefined, proposal: undefined, security: 0n };
+  const [participant, wallet, meter, [proposalHash, proposed]] = await Promise.all([m.participant(id), m.walletOf(id), m.meterOf(id), m.meterProposalOf(id)]);
+  const proposal = proposalHash === ZeroHash ? undefined : { hash: proposalHash, meter: proposed, security: securityOf(ratedEnergyOf(proposed.ratedPowerW, client.config.schedule.intervalSeconds), params) };
+  // what the bound meter keeps in the wallet under the next interval's parameters (the market's own check at a bid)
+  const security = meter.meterNumber > 0n ? securityOf(ratedEnergyOf(meter.ratedPowerW, client.config.schedule.intervalSeconds), params) : 0n;
+  return { id: Number(id), external, params, participant, wallet, meter, proposal, security };
 }
+
+const twelve = (n: bigint) => n.toString().padStart(12, "0");
 
 export function ProsumerPage() {
   const s = session.value;
@@ -48,7 +56,7 @@ function SignedIn({ s }: { s: Session }) {
   const d = me.data;
   return (
     <>
-      <Account me={d} reload={me.reload} />
+      <Account me={d} address={s.address} reload={me.reload} />
       {d.id > 0 && (
         <>
           <WalletCard me={d} reload={me.reload} />
@@ -60,17 +68,27 @@ function SignedIn({ s }: { s: Session }) {
   );
 }
 
-function Account({ me, reload }: { me: Me; reload: () => void }) {
+function Account({ me, address, reload }: { me: Me; address: string; reload: () => void }) {
   const client = useContext(ClientContext);
   const [name, setName] = useState("");
   const [green, setGreen] = useState(false);
-  const { msg, busy, run } = useAction();
+  const registering = useAction(); // its notice and receipt stay on the account card once registered
+  const { msg, busy, run } = registering;
+  const meterAction = useAction(); // accepting a proposed meter: its notice stays once the offer is gone
   const register = (e: Event) => {
     e.preventDefault();
     return run(async () => {
-      const bytes = toUtf8Bytes(name.trim()).length;
+      const trimmed = name.trim();
+      const bytes = toUtf8Bytes(trimmed).length;
       if (bytes < 1 || bytes > 64) throw new UserError("A name must be 1 to 64 bytes long.");
-      await send(client, "registering", (m) => m.register(name.trim(), green));
+      await carry(client, {
+        label: "registering",
+        kind: "registration",
+        message: (domain) => signRegistration(session.value!.signer, domain, trimmed, green),
+        direct: (m) => m.register(trimmed, green),
+        done: async () => (await client.market.idOf(address)) !== 0n,
+        onUpdate: registering.track,
+      });
       reload();
       return "Registered. The operator now has to authorize you before you can trade.";
     });
@@ -92,6 +110,7 @@ function Account({ me, reload }: { me: Me; reload: () => void }) {
             {busy ? "Registering…" : "Register"}
           </button>
           <Message kind={msg?.kind ?? "ok"} text={msg?.text} testid="register-msg" />
+          <Receipt c={registering.receipt} testid="register-receipt" />
         </form>
       </Card>
     );
@@ -104,12 +123,69 @@ function Account({ me, reload }: { me: Me; reload: () => void }) {
           {p.authorized ? <span class="badge ok">authorized to trade</span> : <span class="badge warn">waiting for the operator's authorization</span>}
         </Stat>
         <Stat label="Energy type">{p.green ? "green" : "conventional"}</Stat>
-        <Stat label="Meter">{me.meter && me.meter.meterNumber > 0n ? `${me.meter.meterNumber.toString().padStart(12, "0")} (${Number(me.meter.ratedPowerW) / 1000} kW)` : "none bound yet"}</Stat>
+        <Stat label="Meter" testid="meter">
+          {me.meter && me.meter.meterNumber > 0n ? `${twelve(me.meter.meterNumber)} (${Number(me.meter.ratedPowerW) / 1000} kW)` : "none bound yet"}
+        </Stat>
         <Stat label="Account balance (outside the market)">
           <Money wei={me.external} />
         </Stat>
       </dl>
+      {me.proposal && <MeterOffer me={me} reload={reload} accepting={meterAction} />}
+      <Message kind={meterAction.msg?.kind ?? "ok"} text={meterAction.msg?.text} testid="meter-msg" />
+      <Receipt c={meterAction.receipt} testid="meter-receipt" />
+      {/* the registration's outcome, until the next action on this card has its own */}
+      {!meterAction.msg && !meterAction.receipt && (
+        <>
+          <Message kind={msg?.kind ?? "ok"} text={msg?.text} testid="register-msg" />
+          <Receipt c={registering.receipt} testid="register-receipt" />
+        </>
+      )}
     </Card>
+  );
+}
+
+/** The meter the operator proposed: the prosumer accepts it once its wallet holds the meter's security. */
+function MeterOffer({ me, reload, accepting }: { me: Me; reload: () => void; accepting: ReturnType<typeof useAction<true>> }) {
+  const client = useContext(ClientContext);
+  const { busy, run, track } = accepting;
+  const offer = me.proposal!;
+  const m = offer.meter;
+  const w = me.wallet!;
+  const held = w.locked + w.owed;
+  const free = w.balance > held ? w.balance - held : 0n;
+  const accept = () =>
+    run(async () => {
+      if (free < offer.security) {
+        const more = ether(offer.security - free);
+        throw new UserError(
+          `This meter keeps a security of ${ether(offer.security)} ETH in your market wallet, which has ${ether(free)} ETH free: ${
+            me.external === 0n ? `your account holds no ether, so ask the operator or a neighbour to deposit ${more} ETH for you (participant #${me.id})` : `deposit ${more} ETH more first`
+          }. Nothing was sent.`,
+        );
+      }
+      const signer = session.value!.signer;
+      await carry(client, {
+        label: `accepting meter ${twelve(m.meterNumber)}`,
+        kind: "acceptance",
+        message: async (domain) => ({ participant: me.id, proposal: offer.hash, ...(await signAcceptance(signer, domain, { participant: me.id, proposal: offer.hash })) }),
+        direct: (c) => c.acceptMeter(offer.hash),
+        done: async () => (await client.market.meterOf(me.id)).meterNumber === m.meterNumber,
+        onUpdate: track,
+      });
+      reload();
+      return `Meter ${twelve(m.meterNumber)} is bound to you; its security of ${ether(offer.security)} ETH stays in your market wallet while it is bound.`;
+    });
+  return (
+    <div class="offer" data-testid="meter-offer">
+      <p>
+        The operator proposes meter <strong>{twelve(m.meterNumber)}</strong> (rated {Number(m.ratedPowerW) / 1000} kW, account <code title={m.account}>{m.account.slice(0, 10)}…</code>
+        ){me.meter && me.meter.meterNumber > 0n ? ` to replace meter ${twelve(me.meter.meterNumber)}` : ""}. Accept it only if it is the meter installed for you: its rated power bounds
+        your readings and bids, and <Money wei={offer.security} /> of your market wallet stays as its security while it is bound.
+      </p>
+      <button class="primary" disabled={busy} onClick={accept} data-testid="meter-accept">
+        {busy ? "Accepting…" : `Accept meter ${twelve(m.meterNumber)}`}
+      </button>
+    </div>
   );
 }
 
@@ -117,15 +193,16 @@ function WalletCard({ me, reload }: { me: Me; reload: () => void }) {
   const client = useContext(ClientContext);
   const w = me.wallet!;
   const [amount, setAmount] = useState("");
-  const { msg, busy, run } = useAction();
+  const { msg, busy, run, receipt, track } = useAction();
   const act = (kind: "deposit" | "withdraw") =>
     run(async () => {
       const wei = etherToWei(amount.trim(), "Amount (ETH)");
       if (wei <= 0n) throw new UserError("The amount must be more than zero.");
       if (kind === "deposit" && wei >= me.external) throw new UserError(`Your account holds ${ether(me.external)} ETH, not enough to deposit ${ether(wei)} ETH and pay the gas.`);
       if (kind === "withdraw" && wei > w.withdrawable)
-        throw new UserError(`You can withdraw at most ${ether(w.withdrawable)} ETH now (the margin stays while bids are unsettled, debts are paid first).`);
-      await send(client, kind === "deposit" ? "depositing" : "withdrawing", (m) => (kind === "deposit" ? m.deposit({ value: wei }) : m.withdraw(wei)));
+        throw new UserError(`You can withdraw at most ${ether(w.withdrawable)} ETH now (your meter's security stays while it is bound, the margin while bids are unsettled, sales until they are settled; debts are paid first).`);
+      if (kind === "deposit") await sendOwn(client, "depositing", (m) => m.deposit({ value: wei }), track);
+      else await withdraw(client, me.id, wei, track);
       setAmount("");
       reload();
       return `${kind === "deposit" ? "Deposited" : "Withdrew"} ${ether(wei)} ETH (${cny(wei)}).`;
@@ -133,7 +210,7 @@ function WalletCard({ me, reload }: { me: Me; reload: () => void }) {
   return (
     <Card title="Market wallet" id="wallet">
       <dl class="stats">
-        <Stat label="Balance (free funds, margin included)" testid="wallet-balance">
+        <Stat label="Balance (margin, security and locked sales included)" testid="wallet-balance">
           <Money wei={w.balance} />
         </Stat>
         <Stat label="Margin kept while trading">
@@ -141,6 +218,12 @@ function WalletCard({ me, reload }: { me: Me; reload: () => void }) {
         </Stat>
         <Stat label="Reserved for buy bids" testid="wallet-reserved">
           <Money wei={w.reserved} />
+        </Stat>
+        <Stat label="Security of your meter" testid="wallet-security">
+          <Money wei={w.security} />
+        </Stat>
+        <Stat label="Locked until settled (sales)" testid="wallet-locked">
+          <Money wei={w.locked} />
         </Stat>
         <Stat label="Owed by you" testid="wallet-owed">
           <Money wei={w.owed} />
@@ -155,7 +238,7 @@ function WalletCard({ me, reload }: { me: Me; reload: () => void }) {
       <form class="form row" onSubmit={(e) => (e.preventDefault(), act("deposit"))}>
         <label>
           Amount (ETH)
-          <input inputMode="decimal" value={amount} placeholder="0.05" onInput={(e) => setAmount((e.target as HTMLInputElement).value)} data-testid="wallet-amount" />
+          <input inputMode="decimal" value={amount} placeholder="e.g. 0.05" onInput={(e) => setAmount((e.target as HTMLInputElement).value)} data-testid="wallet-amount" />
         </label>
         <button class="primary" type="submit" disabled={busy} data-testid="deposit">
           Deposit
@@ -164,9 +247,30 @@ function WalletCard({ me, reload }: { me: Me; reload: () => void }) {
           Withdraw
         </button>
       </form>
+      {me.external === 0n && (
+        <p class="muted small" data-testid="deposit-for-hint">
+          Your account holds no ether{client.config.relayer ? " (the platform's relayer pays the gas of your bids, meter acceptance and withdrawals)" : ""}: deposits can come
+          from anyone, so the operator or a neighbour can deposit for you as participant #{me.id}.
+        </p>
+      )}
       <Message kind={msg?.kind ?? "ok"} text={msg?.text} testid="wallet-msg" />
+      <Receipt c={receipt} testid="wallet-receipt" />
     </Card>
   );
+}
+
+/** A withdrawal to the prosumer's own account: signed for the relayer (with the next withdrawal nonce), or sent directly. */
+async function withdraw(client: MarketClient, id: number, amount: bigint, track: (c: Carriage) => void) {
+  const nonce = await client.market.withdrawalNonce(id);
+  const signer = session.value!.signer;
+  await carry(client, {
+    label: "withdrawing",
+    kind: "withdrawal",
+    message: async (domain) => ({ participant: id, amount, nonce, ...(await signWithdrawal(signer, domain, { participant: id, amount, nonce })) }),
+    direct: (m) => m.withdraw(amount),
+    done: async () => (await client.market.withdrawalNonce(id)) > nonce,
+    onUpdate: track,
+  });
 }
 
 function BidCard({ me, address, reload }: { me: Me; address: string; reload: () => void }) {
@@ -178,7 +282,9 @@ function BidCard({ me, address, reload }: { me: Me; address: string; reload: () 
   const [side, setSide] = useState<SideValue>(Side.Sell);
   const [energy, setEnergy] = useState("");
   const [price, setPrice] = useState("");
-  const { msg, busy, run } = useAction();
+  const { msg, busy, run, clear, receipt, track } = useAction();
+  // a notice is about one interval's bid: when the form moves on to the next interval, it goes
+  useEffect(clear, [next]);
   const p = me.participant!;
   const wallet = me.wallet!;
   const params = me.params;
@@ -191,19 +297,29 @@ function BidCard({ me, address, reload }: { me: Me; address: string; reload: () 
       if (energyWh <= 0n) throw new UserError("The energy must be more than zero.");
       if (priceWei <= 0n) throw new UserError("The price must be more than zero.");
       if (energyWh > params.maxEnergyWh) throw new UserError(`At most ${kWh(params.maxEnergyWh)} kWh per bid.`);
+      if (!me.meter || me.meter.meterNumber === 0n) throw new UserError("You have no meter bound yet: the operator proposes one and you accept it. Nothing was sent.");
+      const ratedWh = ratedEnergyOf(me.meter.ratedPowerW, client.config.schedule.intervalSeconds);
+      if (energyWh > ratedWh) throw new UserError(`Your meter is rated ${Number(me.meter.ratedPowerW) / 1000} kW: at most ${kWh(ratedWh)} kWh in one interval. Nothing was sent.`);
       if (priceWei > params.maxPriceWeiPerKWh) throw new UserError(`The price is above the market's maximum of ${ether(params.maxPriceWeiPerKWh)} ETH per kWh.`);
       if (!p.authorized) throw new UserError("You are not authorized to trade yet: the operator has to authorize you first. Nothing was sent.");
       if (wallet.owed > 0n) throw new UserError(`You owe ${ether(wallet.owed)} ETH from earlier settlements; deposit to pay it before bidding. Nothing was sent.`);
-      const margin = params.marginWei;
+      // the market keeps the margin and the meter's security; beyond them a buy needs its cost, a sale its collateral
+      const kept = params.marginWei + me.security;
+      const unlocked = wallet.balance > wallet.locked ? wallet.balance - wallet.locked : 0n;
+      const free = unlocked > kept ? unlocked - kept : 0n;
+      const beyond = `beyond the ${ether(params.marginWei)} ETH margin and your meter's ${ether(me.security)} ETH security your market wallet has ${ether(free)} ETH free`;
       if (side === Side.Buy) {
         const cost = costOf(energyWh, priceWei);
-        if (wallet.balance < cost + margin) {
+        if (cost > free) {
           throw new UserError(
-            `This bid is above your wallet: buying ${kWh(energyWh)} kWh at ${ether(priceWei)} ETH/kWh can cost ${ether(cost)} ETH (${cny(cost)}), plus the ${ether(margin)} ETH margin, but your market wallet holds ${ether(wallet.balance)} ETH. Deposit more or bid less. Nothing was sent.`,
+            `This bid is above your wallet: buying ${kWh(energyWh)} kWh at ${ether(priceWei)} ETH/kWh can cost ${ether(cost)} ETH (${cny(cost)}); ${beyond}. Deposit more or bid less. Nothing was sent.`,
           );
         }
-      } else if (wallet.balance < margin) {
-        throw new UserError(`Selling needs the margin of ${ether(margin)} ETH in your market wallet, which holds ${ether(wallet.balance)} ETH. Deposit first. Nothing was sent.`);
+      } else {
+        const collateral = saleCollateralOf(energyWh, params);
+        if (collateral > free) {
+          throw new UserError(`This bid is above your wallet: selling ${kWh(energyWh)} kWh locks ${ether(collateral)} ETH of collateral until it is settled (in case it is not delivered); ${beyond}. Deposit more or sell less. Nothing was sent.`);
+        }
       }
       const tNow = now.peek();
       const d = client.intervalAt(tNow) + 1;
@@ -217,12 +333,31 @@ function BidCard({ me, address, reload }: { me: Me; address: string; reload: () 
       } catch (err) {
         throw new UserError(explain(err));
       }
-      keepBid(client, address, bid); // the salt first: a sent commit without its salt would be forfeited
+      // a second bid for the interval replaces the first: a relayed commit names the commitment it replaces
+      const held = (await client.market.bidOf(d, me.id)).committed;
+      const stored = held ? storedBids.value.find((b) => b.interval === d && b.state === "committed") : undefined;
+      // every bid that may be on chain keeps its salt until the reveal tells which is
+      const previous = stored ? [stored, ...(stored.previous ?? [])].slice(0, 8) : [];
+      const replacing = stored && (await heldOpening(client, address, me.id, stored));
+      const replaces = replacing && commitmentOf(BigInt(client.config.chainId), client.config.market, address, sealedOf(d, replacing));
+      const since = await client.provider.getBlockNumber();
+      // the salt first: a sent commit without its salt would be forfeited (and the replaced bid's, until the chain says which holds)
+      keepBid(client, address, bid, previous);
       try {
-        await send(client, `committing the sealed bid for interval ${d}`, (m) => m.commitBid(d, commitment));
+        const committed = await carry(client, {
+          label: `committing the sealed bid for interval ${d}`,
+          kind: "commit",
+          message: async (domain) => ({ interval: d, ...(await signCommit(signer, domain, { participant: me.id, interval: d, commitment, replaces })) }),
+          direct: (m) => m.commitBid(d, commitment),
+          done: async () => (await client.logs(["BidCommitted"], [d, me.id], since)).at(-1)?.args.commitment === commitment,
+          onUpdate: track,
+        });
+        updateBid(client, address, d, { commit: committed, previous: undefined });
       } catch (err) {
-        const onChain = await client.market.bidOf(d, me.id).catch(() => undefined);
-        if (!onChain?.committed) forgetBid(client, address, d);
+        // the relayer may still carry a commit it took, and a failed send may still be mined: salts stay
+        // unless the chain holds no commitment at all (then there is nothing to reveal)
+        const onChain = err instanceof StillWithRelayer ? undefined : await client.market.bidOf(d, me.id).catch(() => undefined);
+        if (onChain && !onChain.committed) forgetBid(client, address, d);
         throw err;
       }
       setEnergy("");
@@ -260,11 +395,11 @@ function BidCard({ me, address, reload }: { me: Me; address: string; reload: () 
         <div class="row">
           <label>
             Energy (kWh)
-            <input inputMode="decimal" value={energy} placeholder="0.43" onInput={(e) => setEnergy((e.target as HTMLInputElement).value)} data-testid="bid-energy" />
+            <input inputMode="decimal" value={energy} placeholder="e.g. 0.43" onInput={(e) => setEnergy((e.target as HTMLInputElement).value)} data-testid="bid-energy" />
           </label>
           <label>
             Price (ETH per kWh)
-            <input inputMode="decimal" value={price} placeholder="0.0007" onInput={(e) => setPrice((e.target as HTMLInputElement).value)} data-testid="bid-price" />
+            <input inputMode="decimal" value={price} placeholder="e.g. 0.0007" onInput={(e) => setPrice((e.target as HTMLInputElement).value)} data-testid="bid-price" />
           </label>
         </div>
         {preview && <p class="muted small">{preview}</p>}
@@ -272,6 +407,7 @@ function BidCard({ me, address, reload }: { me: Me; address: string; reload: () 
           {busy ? "Committing…" : open ? `Commit sealed bid for interval ${next}` : "Sealed bids are closed for now"}
         </button>
         <Message kind={msg?.kind ?? "ok"} text={msg?.text} testid="bid-msg" />
+        <Receipt c={receipt} testid="bid-receipt" />
       </form>
       {pending.map((b) => {
         const bw = client.times(b.interval);
@@ -303,6 +439,8 @@ function BidCard({ me, address, reload }: { me: Me; address: string; reload: () 
                 <td>
                   {b.state === "committed" ? `sealed, reveals at ${clock(client.times(b.interval).revealStart)}` : b.state === "revealed" ? "revealed" : "not revealed in time (forfeited)"}
                   {b.error && b.state === "committed" && <span class="muted small"> · {b.error}</span>}
+                  <ReceiptLine c={b.commit} label="commit" testid="commit-receipt" />
+                  <ReceiptLine c={b.reveal} label="reveal" testid="reveal-receipt" />
                 </td>
               </tr>
             ))}
@@ -421,7 +559,7 @@ function History({ id }: { id: number }) {
               r.settled ? (
                 <span data-testid={`hist-incentive-${r.interval}`}>
                   <span class="block">
-                    +{ether(r.settled.args.rewardWei)} / -{ether((r.settled.args.rewardWei - r.settled.args.incentiveWei))}
+                    +{ether(r.settled.args.rewardWei)} / -{ether((r.settled.args.rewardWei as bigint) - (r.settled.args.incentiveWei as bigint))}
                   </span>
                   <span class="block">
                     net <Money wei={r.settled.args.incentiveWei} signed />

@@ -1,10 +1,12 @@
 /**
- * A table of any length: rows rendered only where visible (@tanstack/virtual-core), fixed row height,
- * columns as one CSS grid shared by the header and the rows.
+ * A table of any length: rows rendered only where visible (@tanstack/virtual-core), each row
+ * measured as it renders (a cell that wraps makes its row taller, never overlapping the next one),
+ * columns as one CSS grid shared by the header and the rows. In a narrow box (a phone) every row
+ * becomes a small card of "column: value" lines, so no value is pushed off screen.
  */
 import type { ComponentChildren } from "preact";
 import { useEffect, useLayoutEffect, useMemo, useReducer, useRef } from "preact/hooks";
-import { Virtualizer, elementScroll, observeElementOffset, observeElementRect } from "@tanstack/virtual-core";
+import { Virtualizer, elementScroll, measureElement, observeElementOffset, observeElementRect } from "@tanstack/virtual-core";
 
 export interface Column<T> {
   title: string;
@@ -26,6 +28,7 @@ export function VirtualTable<T>({
   rows: T[];
   columns: Column<T>[];
   rowKey: (row: T) => string | number;
+  /** The expected height of a row, px (rows are measured once rendered). */
   rowHeight?: number;
   maxHeight?: number;
   empty?: string;
@@ -40,6 +43,7 @@ export function VirtualTable<T>({
         count: rows.length,
         getScrollElement: () => scrollRef.current,
         estimateSize: () => rowHeight,
+        measureElement,
         overscan: 6,
         observeElementRect,
         observeElementOffset,
@@ -48,7 +52,7 @@ export function VirtualTable<T>({
       }),
     [],
   );
-  virtualizer.setOptions({ ...virtualizer.options, count: rows.length });
+  virtualizer.setOptions({ ...virtualizer.options, count: rows.length, getItemKey: (i) => rowKey(rows[i]) });
   useLayoutEffect(() => virtualizer._didMount(), []);
   useLayoutEffect(() => virtualizer._willUpdate());
   const items = virtualizer.getVirtualItems();
@@ -56,7 +60,8 @@ export function VirtualTable<T>({
   const last = items[items.length - 1]?.index ?? -1;
   useEffect(() => onRange?.(first, last), [first, last, rows.length]);
   const template = columns.map((c) => c.width).join(" ");
-  const height = Math.min(maxHeight, Math.max(rows.length, 1) * rowHeight);
+  const total = virtualizer.getTotalSize();
+  const height = Math.min(maxHeight, Math.max(total, rowHeight));
   return (
     <div class="vt" role="table" data-testid={testid} data-rows={rows.length}>
       <div class="vt-inner">
@@ -67,23 +72,27 @@ export function VirtualTable<T>({
             </div>
           ))}
         </div>
-        <div ref={scrollRef} class="vt-body" style={{ height: `${height}px` }}>
+        <div ref={scrollRef} class="vt-body" style={{ height: rows.length === 0 ? "auto" : `${height}px` }}>
           {rows.length === 0 ? (
             <p class="vt-empty">{empty}</p>
           ) : (
-            <div style={{ height: `${virtualizer.getTotalSize()}px`, position: "relative" }}>
+            <div style={{ height: `${total}px`, position: "relative" }}>
               {items.map((it) => {
                 const row = rows[it.index];
                 return (
                   <div
                     key={rowKey(row)}
+                    ref={(el) => {
+                      if (el) virtualizer.measureElement(el);
+                    }}
+                    data-index={it.index}
                     role="row"
                     class="vt-row"
-                    style={{ gridTemplateColumns: template, height: `${rowHeight}px`, transform: `translateY(${it.start}px)` }}
+                    style={{ gridTemplateColumns: template, minHeight: `${rowHeight}px`, transform: `translateY(${it.start}px)` }}
                   >
                     {columns.map((c) => (
-                      <div role="cell" class={c.align === "right" ? "num" : ""}>
-                        {c.render(row)}
+                      <div role="cell" class={c.align === "right" ? "num" : ""} data-title={c.title}>
+                        <div class="vt-value">{c.render(row)}</div>
                       </div>
                     ))}
                   </div>

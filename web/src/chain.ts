@@ -3,7 +3,7 @@
  * contract from lib/market (typechain factory), the interval clock from the deployed schedule, and
  * event logs decoded with the contract's own interface. No market rule is computed here.
  */
-import { FetchRequest, JsonRpcProvider, LogDescription, Network, toBeHex, zeroPadValue } from "ethers";
+import { FetchRequest, JsonRpcProvider, LogDescription, Network, toBeHex, toQuantity, zeroPadValue } from "ethers";
 import { intervalAt, windowsOf } from "../../lib/clock";
 import { LogDecoder, attachMarket } from "../../lib/market";
 import type { EnergyMarket } from "../../typechain-types";
@@ -75,8 +75,9 @@ export class MarketClient {
     const topics: (string | string[] | null)[] = [events && events.map((e) => this.topic(e)), ...indexed.map((v) => (v === null ? null : Array.isArray(v) ? v.map(word) : word(v)))];
     const out: RawLog[] = [];
     for (let from = fromBlock; from <= to; from += LOG_CHUNK) {
+      // block numbers as JSON-RPC quantities (no leading zero digit): Geth refuses "0x0f", anvil does not
       const raw: RawLog[] = await this.provider.send("eth_getLogs", [
-        { address: this.config.market, topics, fromBlock: toBeHex(from), toBlock: toBeHex(Math.min(to, from + LOG_CHUNK - 1)) },
+        { address: this.config.market, topics, fromBlock: toQuantity(from), toBlock: toQuantity(Math.min(to, from + LOG_CHUNK - 1)) },
       ]);
       for (const l of raw) out.push(l);
     }

@@ -12,6 +12,8 @@ export interface PortalConfig {
   schedule: ScheduleTimes;
   /** display rate, CNY per ether (the paper: 626.2) */
   cnyPerEther: string;
+  /** The portal's relayer (at relay/), which carries signed messages and pays their gas; null when there is none. */
+  relayer: { address: string } | null;
 }
 
 export async function loadConfig(): Promise<PortalConfig> {

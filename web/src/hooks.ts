@@ -1,4 +1,5 @@
 import { useEffect, useRef, useState } from "preact/hooks";
+import type { Carriage } from "./carry";
 import { explain } from "./errors";
 import { touched } from "./store";
 
@@ -52,15 +53,18 @@ export interface Notice {
 }
 
 /**
- * A user action's state: `run` clears the last notice, marks the action busy (with `key`, e.g.
- * the row it acts on), shows the text the action returns as its outcome or the explained error,
- * and clears busy again.
+ * A user action's state: `run` clears the last notice and receipt, marks the action busy (with
+ * `key`, e.g. the row it acts on), shows the text the action returns as its outcome or the
+ * explained error, and clears busy again. `track` shows the receipt of what the action sent
+ * (carry.ts) as it moves. `clear` drops both when what they were about has moved on.
  */
 export function useAction<K = true>() {
   const [msg, setMsg] = useState<Notice | null>(null);
+  const [receipt, track] = useState<Carriage | null>(null);
   const [busy, setBusy] = useState<K | undefined>(undefined);
   const run = async (action: () => Promise<string | void>, key: K = true as K) => {
     setMsg(null);
+    track(null);
     setBusy(key);
     try {
       const outcome = await action();
@@ -71,5 +75,15 @@ export function useAction<K = true>() {
       setBusy(undefined);
     }
   };
-  return { msg, busy, run };
+  return {
+    msg,
+    busy,
+    run,
+    receipt,
+    track,
+    clear: () => {
+      setMsg(null);
+      track(null);
+    },
+  };
 }

@@ -1,26 +1,39 @@
 /**
  * Sealed bids between commit and reveal, kept in this browser's localStorage (per chain, market and
  * account) before the commit is sent, so a reload or a new tab still reveals. The reveal runs by
- * itself once the reveal window opens, while the owner is signed in in any tab.
+ * itself once the reveal window opens, while the owner is signed in in any tab: through the
+ * portal's relayer when there is one (an opening needs no signature), else, or when the relayer
+ * cannot carry it, as the account's own transaction (carry.ts).
  */
 import { signal } from "@preact/signals";
-import { SealedBid, SideValue } from "../../lib/market";
+import { SealedBid, Side, SideValue, commitmentOf, decodeRevert } from "../../lib/market";
+import { Carriage, carry } from "./carry";
 import type { MarketClient } from "./chain";
 import { explain } from "./errors";
-import { send, session } from "./session";
+import { session } from "./session";
 import { now } from "./store";
 
 export type BidState = "committed" | "revealed" | "missed";
 
-export interface StoredBid {
-  interval: number;
+/** What opens a commitment. */
+export interface Opening {
   side: SideValue;
   energyWh: string;
   priceWeiPerKWh: string;
   salt: string;
+}
+
+export interface StoredBid extends Opening {
+  interval: number;
   state: BidState;
-  commitTx?: string;
-  revealTx?: string;
+  /**
+   * Bids this one replaced, kept while it is not sure which the chain holds (a replacing commit
+   * that failed, or that the relayer still holds): the reveal opens whichever does.
+   */
+  previous?: Opening[];
+  /** The receipts of its commit and reveal (transaction, block, who carried it). */
+  commit?: Carriage;
+  reveal?: Carriage;
   error?: string;
 }
 
@@ -42,14 +55,25 @@ function saveBids(client: MarketClient, address: string, bids: StoredBid[]) {
   storedBids.value = keep;
 }
 
-/** Keep the sealed bid (before the commit is sent: a lost salt forfeits the bid). */
-export function keepBid(client: MarketClient, address: string, bid: SealedBid) {
+/** Keep the sealed bid (before the commit is sent: a lost salt forfeits the bid), with the ones it replaces. */
+export function keepBid(client: MarketClient, address: string, bid: SealedBid, previous: Opening[] = []) {
   const others = storedBids.value.filter((b) => b.interval !== bid.interval);
   saveBids(client, address, [
     ...others,
-    { interval: bid.interval, side: bid.side, energyWh: bid.energyWh.toString(), priceWeiPerKWh: bid.priceWeiPerKWh.toString(), salt: bid.salt, state: "committed" },
+    {
+      interval: bid.interval,
+      side: bid.side,
+      energyWh: bid.energyWh.toString(),
+      priceWeiPerKWh: bid.priceWeiPerKWh.toString(),
+      salt: bid.salt,
+      state: "committed",
+      previous: previous.length ? previous.map((o) => ({ side: o.side, energyWh: o.energyWh, priceWeiPerKWh: o.priceWeiPerKWh, salt: o.salt })) : undefined,
+    },
   ]);
 }
+
+/** The sealed bid a stored opening stands for. */
+export const sealedOf = (interval: number, o: Opening): SealedBid => ({ interval, side: o.side, energyWh: BigInt(o.energyWh), priceWeiPerKWh: BigInt(o.priceWeiPerKWh), salt: o.salt });
 
 export function updateBid(client: MarketClient, address: string, interval: number, change: Partial<StoredBid>) {
   saveBids(
@@ -86,11 +110,27 @@ export async function revealDue(client: MarketClient) {
         if (onChain.revealed) return updateBid(client, s.address, b.interval, { state: "revealed" });
         if (now.value >= w.revealEnd) return updateBid(client, s.address, b.interval, { state: "missed" });
         const p = await client.market.participant(id);
-        const hint = await client.market.revealHint(b.interval, id, b.side, p.green, BigInt(b.priceWeiPerKWh));
-        const receipt = await send(client, `revealing the bid for interval ${b.interval}`, (m) =>
-          m.revealBid(b.interval, b.side, BigInt(b.energyWh), BigInt(b.priceWeiPerKWh), b.salt, hint),
-        );
-        updateBid(client, s.address, b.interval, { state: "revealed", revealTx: receipt.hash, error: undefined });
+        const opening = await openingOnChain(client, s.address, id, p.green, b);
+        // the replacement never took effect: the table shows the bid the chain holds
+        if (opening.open !== b) updateBid(client, s.address, b.interval, { ...opening.open, previous: undefined });
+        const { open, hint } = opening;
+        const reveal = await carry(client, {
+          label: `revealing the bid for interval ${b.interval}`,
+          kind: "reveal",
+          message: async () => ({
+            interval: b.interval,
+            participant: id,
+            side: open.side === Side.Sell ? "sell" : "buy",
+            energyWh: open.energyWh,
+            priceWeiPerKWh: open.priceWeiPerKWh,
+            salt: open.salt,
+            hintPrevId: hint,
+          }),
+          direct: (m) => m.revealBid(b.interval, open.side, BigInt(open.energyWh), BigInt(open.priceWeiPerKWh), open.salt, hint),
+          done: async () => (await client.market.bidOf(b.interval, id)).revealed,
+          onUpdate: (c) => updateBid(client, s.address, b.interval, { reveal: c }),
+        });
+        updateBid(client, s.address, b.interval, { state: "revealed", reveal, previous: undefined, error: undefined });
       } catch (e) {
         // too early by the node's clock, or the node is away: the next tick tries again
         updateBid(client, s.address, b.interval, { error: explain(e) });
@@ -99,4 +139,35 @@ export async function revealDue(client: MarketClient) {
       }
     })();
   }
+}
+
+/**
+ * Which stored opening the chain's commitment takes, with its position hint: the bid itself, or,
+ * when it keeps bids it replaced and only one of those opens the commitment (the replacement never
+ * took effect), that one. Asked with calls from the account, nothing sent.
+ */
+async function openingOnChain(client: MarketClient, address: string, id: bigint, green: boolean, b: StoredBid) {
+  const candidate = async (open: Opening) => ({ open, hint: await client.market.revealHint(b.interval, id, open.side, green, BigInt(open.priceWeiPerKWh)) });
+  const opens = (c: Awaited<ReturnType<typeof candidate>>) =>
+    client.market.revealBid
+      .staticCall(b.interval, c.open.side, BigInt(c.open.energyWh), BigInt(c.open.priceWeiPerKWh), c.open.salt, c.hint, { from: address })
+      .then(() => true)
+      .catch((e) => decodeRevert(e)?.name !== "BadReveal");
+  const mine = await candidate(b);
+  if (!b.previous || (await opens(mine))) return mine;
+  for (const o of b.previous) {
+    const c = await candidate(o);
+    if (await opens(c)) return c;
+  }
+  return mine;
+}
+
+/**
+ * The stored opening (the bid, or one it replaced) of the commitment the chain holds for `d`: the
+ * newest BidCommitted of the interval. Undefined when none of them is (another browser bid).
+ */
+export async function heldOpening(client: MarketClient, address: string, id: number, b: StoredBid): Promise<Opening | undefined> {
+  const held = (await client.logs(["BidCommitted"], [b.interval, id])).at(-1)?.args.commitment;
+  const of = (o: Opening) => commitmentOf(BigInt(client.config.chainId), client.config.market, address, sealedOf(b.interval, o));
+  return [b, ...(b.previous ?? [])].find((o) => of(o) === held);
 }

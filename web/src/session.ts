@@ -1,7 +1,8 @@
 /**
  * Signing in: an injected wallet (EIP-1193, e.g. MetaMask) switched to, or given, the market's chain;
  * or an encrypted JSON keystore decrypted here, whose key lives in this page's memory only (never
- * stored, gone on reload or sign-out). Every transaction goes through `send`, one at a time.
+ * stored, gone on reload or sign-out). Every transaction of the account goes through `send`, one at a
+ * time; carry.ts hands signed messages to the portal's relayer instead when there is one.
  */
 import { signal } from "@preact/signals";
 import { BrowserProvider, ContractTransactionResponse, Eip1193Provider, Signer, TransactionReceipt, Wallet, isKeystoreJson } from "ethers";
@@ -88,14 +89,20 @@ export function signOut() {
 
 let queue: Promise<unknown> = Promise.resolve();
 
-/** Send one market transaction as the signed-in account and wait for it; errors come back explained. */
-export function send(client: MarketClient, label: string, call: (m: EnergyMarket) => Promise<ContractTransactionResponse>): Promise<TransactionReceipt> {
+/** Send one market transaction as the signed-in account and wait for it (`onSent` hears its hash); errors come back explained. */
+export function send(
+  client: MarketClient,
+  label: string,
+  call: (m: EnergyMarket) => Promise<ContractTransactionResponse>,
+  onSent?: (hash: string) => void,
+): Promise<TransactionReceipt> {
   const run = async () => {
     const s = session.value;
     if (!s) throw new UserError("Sign in first.");
     sending.value = label;
     try {
       const tx = await call(client.market.connect(s.signer) as EnergyMarket);
+      onSent?.(tx.hash);
       const receipt = await client.provider.waitForTransaction(tx.hash, 1, 120_000);
       if (!receipt || receipt.status !== 1) throw new UserError(`${label}: the transaction ${tx.hash} failed on chain.`);
       return receipt;

@@ -12,7 +12,9 @@ export interface Participant {
   green: boolean;
   grid: boolean;
   authorized: boolean;
-  meter?: { number: bigint; account: string; ratedPowerW: number; epoch: number };
+  meter?: { number: bigint; account: string; ratedPowerW: number; fromInterval: number };
+  /** A meter the operator proposed, waiting for the prosumer to accept it. */
+  proposal?: { number: bigint; ratedPowerW: number };
 }
 
 export interface IntervalSummary {
@@ -43,12 +45,14 @@ export const participants = signal<Participant[]>([]);
 export const summaries = signal<Map<number, IntervalSummary>>(new Map());
 export const energy = signal<Map<number, EnergyAggregate>>(new Map());
 export const energyLoading = signal<{ done: number; total: number } | null>(null);
+/** The day's settlements are loaded (from then on `energy` holds every settlement of the day). */
+export const energyLoaded = signal(false);
 export const touched = signal<Touched>({ block: 0, keys: new Set() });
 export const nodeError = signal<string | null>(null);
 
 export const chainNow = () => now.value;
 
-const REGISTRY_EVENTS = ["ParticipantRegistered", "AuthorizationChanged", "MeterBound", "MeterUnbound", "IntervalCleared"];
+const REGISTRY_EVENTS = ["ParticipantRegistered", "AuthorizationChanged", "MeterProposed", "MeterBound", "MeterUnbound", "IntervalCleared"];
 
 /** Keys a log touches: `p:<id>` for participants, `i:<interval>` for delivery intervals, the event name. */
 function keysOf(l: MarketLog): string[] {
@@ -71,9 +75,15 @@ function applyRegistry(logs: MarketLog[], list: Participant[], sums: Map<number,
         if (p) list[Number(a.id) - 1] = { ...p, authorized: a.authorized };
         break;
       }
-      case "MeterBound": {
+      case "MeterProposed": {
         const p = list[Number(a.participantId) - 1];
-        if (p) list[Number(a.participantId) - 1] = { ...p, meter: { number: a.meterNumber, account: a.meterAccount, ratedPowerW: Number(a.ratedPowerW), epoch: Number(a.epoch) } };
+        if (p) list[Number(a.participantId) - 1] = { ...p, proposal: { number: a.meter.meterNumber, ratedPowerW: Number(a.meter.ratedPowerW) } };
+        break;
+      }
+      case "MeterBound": {
+        // an accepted proposal: it is no longer waiting
+        const p = list[Number(a.participantId) - 1];
+        if (p) list[Number(a.participantId) - 1] = { ...p, proposal: undefined, meter: { number: a.meterNumber, account: a.meterAccount, ratedPowerW: Number(a.ratedPowerW), fromInterval: Number(a.fromInterval) } };
         break;
       }
       case "MeterUnbound": {
@@ -176,8 +186,11 @@ export class LiveMarket {
       }
     };
     await Promise.all([worker(), worker(), worker()]);
-    energy.value = sumEnergy(agg, this.followed);
-    energyLoading.value = null;
+    batch(() => {
+      energy.value = sumEnergy(agg, this.followed);
+      energyLoading.value = null;
+      energyLoaded.value = true;
+    });
     document.documentElement.dataset.energy = "loaded";
     performance.mark("portal-energy-loaded");
   }

@@ -1,13 +1,17 @@
 /**
  * The portal in headless Chromium against anvil: a new prosumer signs in with a keystore, registers,
- * is authorized and gets a meter from the operator through the portal, deposits, bids (sealed),
+ * is authorized, is proposed a meter by the operator through the portal, deposits and accepts it, bids (sealed),
  * reloads, sees the bid revealed by the page, cleared and paid; the operator view shows the
  * interval's results and draws its charts; bad inputs get a clear message and change nothing.
  * Block time is moved forward with anvil's evm_setNextBlockTimestamp, so the day runs in seconds.
+ *
+ * With PORTAL_E2E_GETH=1 the same runs once against Geth: a two-node Clique chain (1.13.15, a block
+ * a second) from scripts/geth/chain.ts, the portal proxying both nodes, a market of 60-second
+ * intervals, and time that passes for real (about four minutes).
  */
 import { after, afterEach, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { mkdirSync, writeFileSync } from "node:fs";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { JsonRpcProvider, NonceManager, Wallet, encryptKeystoreJson, parseEther } from "ethers";
 import type { Browser, BrowserContext, Page } from "playwright-core";
@@ -15,10 +19,16 @@ import { Side, clearUntilDone, commitmentOf, newSalt } from "../../lib/market";
 import { weiToEther } from "../../lib/units";
 import type { EnergyMarket } from "../../typechain-types";
 import { Anvil } from "./support/anvil";
-import { DESKTOP, PHONE, launch, shot } from "./support/browser";
-import { TestMarket, deployTestMarket, fund, provider, times, warp } from "./support/market";
+import { DESKTOP, PHONE, launch, layoutProblems, shot } from "./support/browser";
+import { Counterparty, TestMarket, botBuys, counterparty, deployTestMarket, fund, provider, times, warp } from "./support/market";
 import { OUTPUT, WEB_ROOT } from "./support/paths";
 import { startPortal } from "../server/portal";
+import { Chain, startChain, stopChain } from "../../scripts/geth/chain";
+
+const GETH = process.env.PORTAL_E2E_GETH === "1";
+let geth: Chain | undefined;
+/** Meters' rated power: the 0.5 kWh the test delivers must fit one interval (15 minutes on anvil, 1 on Geth). */
+const RATED_KW = GETH ? 100 : 10;
 
 const PASSWORD = "correct horse battery staple";
 const KEYS = path.join(OUTPUT, "keystores");
@@ -32,6 +42,8 @@ let prosumerCtx: BrowserContext;
 let operatorCtx: BrowserContext;
 let prosumer: Page;
 let operator: Page;
+/** What the portal's server said: which node it used, and any /rpc request it refused. */
+const portalLog: string[] = [];
 
 const prosumerWallet = Wallet.createRandom();
 const meterWallet = Wallet.createRandom();
@@ -39,7 +51,7 @@ let prosumerKeystore: string;
 let operatorKeystore: string;
 let prosumerId = 0;
 /** the buyer on the other side, driven from here */
-let bot: { wallet: NonceManager; address: string; id: number; meter: NonceManager };
+let bot: Counterparty;
 let d = 0; // the delivery interval the prosumer trades
 
 async function keystoreFile(name: string, key: string): Promise<string> {
@@ -60,28 +72,25 @@ async function signIn(page: Page, file: string, password = PASSWORD, scope = pag
 
 const chainBalance = async (id: number) => (await m.market.walletOf(id)).balance;
 
-describe("the portal in a browser", { timeout: 240_000 }, () => {
+describe(`the portal in a browser${GETH ? " on Geth Clique" : ""}`, { timeout: GETH ? 600_000 : 240_000 }, () => {
   before(async () => {
-    anvil = await Anvil.start(["--hardfork", "london"]);
-    p = provider(anvil.url);
-    m = await deployTestMarket(p);
-    portal = await startPortal({ deployment: m.deployment, rpcUrl: anvil.url, distDir: path.join(WEB_ROOT, "dist") });
+    if (GETH) {
+      geth = await startChain({ engine: "clique", nodes: 2, period: 1, dir: path.join(OUTPUT, "geth"), log: () => undefined });
+      p = provider(geth.rpcUrls[0], geth.chainId);
+      const operatorKey = Wallet.fromEncryptedJsonSync(readFileSync(geth.operator.keystore, "utf8"), readFileSync(geth.operator.passwordFile, "utf8").trim()).privateKey;
+      // real time: windows long enough for a person (and a loaded CI machine) to act in
+      m = await deployTestMarket(p, 60, { operatorKey, windows: { commitSeconds: 24, revealSeconds: 12, settleOffsetSeconds: 10, readingGraceSeconds: 10 } });
+    } else {
+      anvil = await Anvil.start(["--hardfork", "london"]);
+      p = provider(anvil.url);
+      m = await deployTestMarket(p);
+    }
+    portal = await startPortal({ deployment: m.deployment, rpcUrl: geth ? geth.rpcUrls : anvil.url, distDir: path.join(WEB_ROOT, "dist"), log: (l) => portalLog.push(l) });
     await fund(p, prosumerWallet.address, "10");
     await fund(p, meterWallet.address, "1");
     prosumerKeystore = await keystoreFile("prosumer", prosumerWallet.privateKey);
     operatorKeystore = await keystoreFile("operator", m.operatorKey);
-    // the counterparty: registered, authorized, metered and funded from here
-    const bw = Wallet.createRandom(p);
-    const bm = Wallet.createRandom(p);
-    await fund(p, bw.address, "10");
-    await fund(p, bm.address, "1");
-    const botSigner = new NonceManager(bw);
-    await (await m.market.connect(botSigner).register("ev-buyer", true)).wait();
-    const botId = Number(await m.market.idOf(bw.address));
-    await (await m.market.connect(m.operator).authorize(botId, true)).wait();
-    await (await m.market.connect(m.operator).bindMeter(botId, 7, bm.address, 10_000)).wait();
-    await (await m.market.connect(botSigner).deposit({ value: parseEther("1") })).wait();
-    bot = { wallet: botSigner, address: bw.address, id: botId, meter: new NonceManager(bm) };
+    bot = await counterparty(p, m, "ev-buyer", 7, RATED_KW);
 
     browser = await launch();
     prosumerCtx = await browser.newContext({ viewport: PHONE });
@@ -103,6 +112,7 @@ describe("the portal in a browser", { timeout: 240_000 }, () => {
     await portal?.close();
     p?.destroy();
     await anvil?.stop();
+    if (geth) await stopChain(geth.dir);
   });
 
   test("a malformed keystore and a wrong password get a clear message and sign nobody in", async () => {
@@ -123,7 +133,7 @@ describe("the portal in a browser", { timeout: 240_000 }, () => {
     assert.match(await prosumer.getByTestId("signed-in").innerText(), new RegExp(prosumerWallet.address.slice(0, 6)));
   });
 
-  test("the prosumer registers; the operator authorizes and binds a meter in the portal; the prosumer deposits", async () => {
+  test("the prosumer registers; the operator authorizes and proposes a meter in the portal; the prosumer deposits and accepts it", async () => {
     await prosumer.getByTestId("register-name").fill("rooftop-solar");
     await prosumer.getByTestId("register-green").check();
     await shot(prosumer, "register");
@@ -142,21 +152,38 @@ describe("the portal in a browser", { timeout: 240_000 }, () => {
     await card.getByTestId(`bind-${prosumerId}`).click();
     await operator.getByTestId("bind-number").fill("000000000042");
     await operator.getByTestId("bind-account").fill("not an address");
-    await operator.getByTestId("bind-kw").fill("10");
+    await operator.getByTestId("bind-kw").fill(String(RATED_KW));
     await operator.getByTestId("bind-submit").click();
     await operator.getByTestId("bind-msg").getByText("must be an Ethereum address").waitFor();
     await operator.getByTestId("bind-account").fill(meterWallet.address);
     await operator.getByTestId("bind-submit").click();
     await operator.getByTestId("bind-form").waitFor({ state: "detached" });
-    assert.equal((await m.market.meterOf(prosumerId)).meterNumber, 42n);
+    await operator.getByTestId("propose-notice").getByText(`Meter 000000000042 proposed to #${prosumerId} rooftop-solar: it is bound when rooftop-solar accepts it`).waitFor();
+    await card.getByTestId(`meter-${prosumerId}`).getByText("none (proposal waits)").waitFor();
+    const [, proposed] = await m.market.meterProposalOf(prosumerId);
+    assert.equal(proposed.meterNumber, 42n);
+    assert.equal((await m.market.meterOf(prosumerId)).meterNumber, 0n, "nothing is bound before the prosumer accepts");
     assert.equal((await m.market.participant(prosumerId)).authorized, true);
 
+    // the prosumer sees the proposal; a 10 kW meter keeps 2 × 2.5 kWh × 0.0012 ETH/kWh × 1.15 = 0.0069 ETH
     await prosumer.getByTestId("authorization").getByText("authorized to trade").waitFor();
+    const offer = prosumer.getByTestId("meter-offer");
+    await offer.getByText("The operator proposes meter 000000000042 (rated 10 kW").waitFor();
+    await offer.getByTestId("meter-accept").click();
+    await prosumer.getByTestId("meter-msg").getByText("This meter keeps a security of 0.0069 ETH in your market wallet, which has 0 ETH free: deposit 0.0069 ETH more first. Nothing was sent.").waitFor();
+    assert.equal((await m.market.meterOf(prosumerId)).meterNumber, 0n);
+    await shot(prosumer, "meter-offer");
     await prosumer.getByTestId("wallet-amount").fill("0.05");
     await prosumer.getByTestId("deposit").click();
     await prosumer.getByTestId("wallet-msg").getByText("Deposited 0.05 ETH").waitFor();
     await prosumer.getByTestId("wallet-balance").getByText("0.05 ETH").waitFor();
     assert.equal(await chainBalance(prosumerId), parseEther("0.05"));
+    await offer.getByTestId("meter-accept").click();
+    await prosumer.getByTestId("meter-msg").getByText("Meter 000000000042 is bound to you; its security of 0.0069 ETH stays in your market wallet while it is bound.").waitFor();
+    await prosumer.getByTestId("meter").getByText("000000000042 (10 kW)").waitFor();
+    await prosumer.getByTestId("wallet-security").getByText("0.0069 ETH").waitFor();
+    assert.equal((await m.market.meterOf(prosumerId)).meterNumber, 42n);
+    await card.getByTestId(`meter-${prosumerId}`).getByText("000000000042").waitFor();
   });
 
   test("a bid above the wallet, or with a malformed quantity, gets a clear message and changes nothing", async () => {
@@ -165,12 +192,15 @@ describe("the portal in a browser", { timeout: 240_000 }, () => {
     await warp(p, (await times(m.market, d)).commitStart + 1);
     await prosumer.locator(`[data-testid=phase-clock][data-phase=commit][data-interval="${d - 1}"]`).waitFor();
     await prosumer.getByTestId("bid-buy").check();
-    await prosumer.getByTestId("bid-energy").fill("100");
-    await prosumer.getByTestId("bid-price").fill("0.001");
+    await prosumer.getByTestId("bid-energy").fill("3");
+    await prosumer.getByTestId("bid-price").fill("0.025");
     await prosumer.getByTestId("bid-submit").click();
     const msg = prosumer.getByTestId("bid-msg");
+    await msg.getByText("Your meter is rated 10 kW: at most 2.5 kWh in one interval. Nothing was sent.").waitFor();
+    await prosumer.getByTestId("bid-energy").fill("2");
+    await prosumer.getByTestId("bid-submit").click();
     await msg.getByText("This bid is above your wallet").waitFor();
-    assert.match(await msg.innerText(), /costs? 0\.1 ETH.*holds 0\.05 ETH.*Nothing was sent/s);
+    assert.match(await msg.innerText(), /can cost 0\.05 ETH.*beyond the 0\.001 ETH margin and your meter's 0\.0069 ETH security your market wallet has 0\.0421 ETH free.*Nothing was sent/s);
     await shot(prosumer, "bid-above-wallet");
     await prosumer.getByTestId("bid-energy").fill("0.12345");
     await prosumer.getByTestId("bid-submit").click();
@@ -195,7 +225,7 @@ describe("the portal in a browser", { timeout: 240_000 }, () => {
 
     // the counterparty bids to buy
     const botBid = { interval: d, side: Side.Buy, energyWh: 500n, priceWeiPerKWh: parseEther("0.0007"), salt: newSalt() };
-    await (await m.market.connect(bot.wallet).commitBid(d, commitmentOf(31337n, m.deployment.market, bot.address, botBid))).wait();
+    await (await m.market.connect(bot.wallet).commitBid(d, commitmentOf(BigInt(m.deployment.chainId), m.deployment.market, bot.address, botBid))).wait();
 
     // a reload forgets the key, not the sealed bid
     await prosumer.reload();
@@ -219,10 +249,10 @@ describe("the portal in a browser", { timeout: 240_000 }, () => {
     // delivery: both meters post their registers (prosumer exported 0.5 kWh, the buyer imported 0.5), then settlement
     await warp(p, t.end + 1);
     const meter = new NonceManager(meterWallet.connect(p));
-    for (let k = d - 2; k <= d; k++) {
-      await (await m.market.connect(meter).postReading(42, k, 0, k === d ? 500 : 0)).wait();
-      await (await m.market.connect(bot.meter).postReading(7, k, k === d ? 500 : 0, 0)).wait();
-    }
+    // each meter posts from the interval it was bound in (its settlement starts there)
+    const from = async (id: number) => Math.max(d - 2, Number((await m.market.settlementOf(id)).nextInterval));
+    for (let k = await from(prosumerId); k <= d; k++) await (await m.market.connect(meter).postReading(42, k, 0, k === d ? 500 : 0)).wait();
+    for (let k = await from(bot.id); k <= d; k++) await (await m.market.connect(bot.meter).postReading(7, k, k === d ? 500 : 0, 0)).wait();
     await warp(p, t.settleStart + 1);
     for (const id of [prosumerId, bot.id]) {
       for (let k = Number((await m.market.settlementOf(id)).nextInterval); k <= d; k++) {
@@ -284,6 +314,85 @@ describe("the portal in a browser", { timeout: 240_000 }, () => {
     await shot(prosumer, "prosumer-history");
   });
 
+  test("the interval results open on the newest settled interval, not a newer one only cleared", async () => {
+    // intervals d+1 and d+2 are cleared (nobody bid) but not settled
+    m.operator.reset();
+    for (const k of [d + 1, d + 2]) await clearUntilDone(m.market.connect(m.operator) as EnergyMarket, k);
+    assert.equal(Number((await m.market.intervalOf(d + 2)).stage), 4, "cleared");
+    const page = await operatorCtx.newPage();
+    await page.goto(`${portal.url}#/operator`);
+    await page.waitForFunction(() => document.documentElement.dataset.energy === "loaded");
+    await page.getByTestId("interval-results").getByRole("heading", { name: `Interval ${d} results`, exact: true }).waitFor();
+    assert.equal(await page.getByTestId("interval-input").inputValue(), String(d));
+    await page.locator(`[data-testid=settlements][data-rows="2"]`).waitFor();
+    assert.equal(await page.getByTestId("settlements").getByText("Not settled yet").count(), 0);
+    await page.close();
+  });
+
+  test("a bid's notice goes when the form moves on to the next interval; placeholders do not look like values", async () => {
+    await prosumer.setViewportSize(PHONE);
+    const e = Number(await m.market.currentInterval()) + 2;
+    await warp(p, (await times(m.market, e)).commitStart + 1);
+    await prosumer.locator(`[data-testid=phase-clock][data-phase=commit][data-interval="${e - 1}"]`).waitFor();
+    const energyInput = prosumer.getByTestId("bid-energy");
+    assert.equal(await energyInput.inputValue(), "", "empty until typed");
+    assert.match((await energyInput.getAttribute("placeholder"))!, /^e\.g\. /);
+    assert.equal(await energyInput.evaluate((el) => getComputedStyle(el, "::placeholder").fontStyle), "italic");
+    await prosumer.getByTestId("bid-sell").check();
+    await energyInput.fill("0.4");
+    await prosumer.getByTestId("bid-price").fill("0.0006");
+    await prosumer.getByTestId("bid-submit").click();
+    await prosumer.getByTestId("bid-msg").getByText(`Sealed bid committed for interval ${e}.`).waitFor();
+    // two buyers share the sale: the prosumer's history gets an interval with two trades
+    const second = await counterparty(p, m, "heat-pump", 8, RATED_KW);
+    const reveals = [await botBuys(m, bot, e, 200n, "0.0007"), await botBuys(m, second, e, 200n, "0.00065")];
+    const t = await times(m.market, e);
+    await warp(p, t.revealStart + 1);
+    await prosumer.locator(`[data-testid=my-bids] tr[data-interval="${e}"][data-state=revealed]`).waitFor({ timeout: 30_000 });
+    for (const reveal of reveals) await reveal();
+    assert.equal(await prosumer.getByTestId("bid-msg").count(), 1, "the form is still for interval e");
+    await warp(p, t.revealEnd + 1);
+    m.operator.reset();
+    await clearUntilDone(m.market.connect(m.operator) as EnergyMarket, e);
+    // the next interval begins: the form is for interval e+1, the notice about e is gone
+    await warp(p, t.start + 1);
+    await prosumer.getByTestId("bid").getByRole("heading", { name: `Sealed bid for interval ${e + 1}`, exact: true }).waitFor();
+    assert.equal(await prosumer.getByTestId("bid-msg").count(), 0);
+    const trades = prosumer.getByTestId(`hist-trades-${e}`);
+    await trades.waitFor();
+    assert.equal((await trades.locator(".block").allInnerTexts()).length, 2);
+    d = e; // the phone layouts are checked on this interval
+  });
+
+  test("phone layouts: nothing wider than the screen, no row overlapping the next, kWh, price and paid on screen", async () => {
+    await prosumer.setViewportSize(PHONE);
+    await operator.setViewportSize(PHONE);
+    const input = operator.getByTestId("interval-input");
+    await input.fill(String(d));
+    await input.dispatchEvent("change");
+    await operator.locator(`[data-testid=trades][data-rows="2"]`).waitFor();
+    await prosumer.getByTestId(`hist-trades-${d}`).waitFor();
+    await operator.waitForTimeout(300);
+    assert.deepEqual(await layoutProblems(prosumer), [], "the prosumer's page at 390 px");
+    assert.deepEqual(await layoutProblems(operator), [], "the operator's page at 390 px");
+    // each trade's kWh, price and amount are on screen without scrolling sideways
+    for (const trade of await operator.getByTestId("trades").locator(".vt-body [role=row]").all()) {
+      for (const title of ["kWh", "ETH/kWh", "Paid"]) {
+        const box = (await trade.locator(`[role=cell][data-title="${title}"]`).boundingBox())!;
+        assert.ok(box.x >= 0 && box.x + box.width <= PHONE.width, `${title} is on screen (${box.x}–${box.x + box.width})`);
+      }
+    }
+    await shot(prosumer, "prosumer-history");
+    await shot(operator, "operator");
+    await operator.setViewportSize(DESKTOP);
+    await prosumer.setViewportSize(DESKTOP);
+    await operator.waitForTimeout(300);
+    assert.deepEqual(await layoutProblems(operator), [], "the operator's page at 1366 px");
+    assert.deepEqual(await layoutProblems(prosumer), [], "the prosumer's page at 1366 px");
+    await shot(operator, "operator");
+    await shot(prosumer, "prosumer-history");
+  });
+
   test("an injected wallet is switched to the market's chain, which it is given when it does not know it", async () => {
     const page = await browser.newPage({ viewport: DESKTOP });
     const account = new Wallet(m.operatorKey).address;
@@ -312,8 +421,15 @@ describe("the portal in a browser", { timeout: 240_000 }, () => {
     await page.getByTestId("injected-sign-in").click();
     await page.getByTestId("signed-in").getByText("browser wallet").waitFor();
     const added = await page.evaluate(() => (window as unknown as { walletCalls: { method: string; params?: { chainId: string; rpcUrls: string[] }[] }[] }).walletCalls.find((c) => c.method === "wallet_addEthereumChain"));
-    assert.equal(added?.params?.[0].chainId, "0x7a69");
+    assert.equal(added?.params?.[0].chainId, "0x" + m.deployment.chainId.toString(16));
     assert.match(added!.params![0].rpcUrls[0], /\/rpc$/);
     await page.close();
+  });
+
+  test("everything the pages and the wallet asked of /rpc was on its allowlist", () => {
+    assert.deepEqual(
+      portalLog.filter((l) => l.includes("/rpc refused")),
+      [],
+    );
   });
 });
