@@ -164,13 +164,7 @@ export class BatchPoster {
   private async step(): Promise<Step> {
     // read first: a transaction mined after this point is then seen as still pending, never as lost
     const minedNonce = await this.provider.getTransactionCount(this.signer.address, "latest");
-    if (this.highestMined !== undefined && minedNonce <= this.highestMined) {
-      // before anything takes the nonce again (the chain watcher may not have seen the reorganization yet)
-      this.log.warn("the relayer's nonce went back: a batch was taken off the chain", { nonce: minedNonce, highestMined: this.highestMined });
-      this.highestMined = minedNonce - 1;
-      await this.checkPosts({ forkBlock: (await this.provider.getBlockNumber()) - this.settings.watchBlocks });
-      return { next: "now" };
-    }
+    if (await this.nonceWentBack(minedNonce)) return { next: "now" };
     let pending = false;
     for (const attempt of this.openAttempts()) {
       const state = await this.follow(attempt, minedNonce);
@@ -179,6 +173,19 @@ export class BatchPoster {
     }
     if (pending) return { next: "poll" };
     return this.sendNextBatch();
+  }
+
+  /**
+   * Whether the relayer's transaction count `count` fell to or below the highest nonce seen mined: a
+   * reorganization took a batch off the chain, which the chain watcher may not have reported yet.
+   * Its posts are then checked again (and reopened) before anything takes that nonce.
+   */
+  private async nonceWentBack(count: number): Promise<boolean> {
+    if (this.highestMined === undefined || count > this.highestMined) return false;
+    this.log.warn("the relayer's nonce went back: a batch was taken off the chain", { nonce: count, highestMined: this.highestMined });
+    this.highestMined = count - 1;
+    await this.checkPosts({ forkBlock: (await this.provider.getBlockNumber()) - this.settings.watchBlocks });
+    return true;
   }
 
   /** Batches whose receipt has not yet settled some of their readings, oldest nonce first. */
@@ -321,6 +328,7 @@ export class BatchPoster {
     const estimate = await this.provider.estimateGas({ from: this.signer.address, to: this.market, data });
     const gasLimit = (estimate * 12n) / 10n + GAS_MARGIN_PER_ENTRY * BigInt(entries.length);
     const nonce = await this.provider.getTransactionCount(this.signer.address, "pending");
+    if (await this.nonceWentBack(nonce)) return; // a reorganization since this step began: the dropped batch goes first
     const tx = await signCall(this.signer, this.provider, { to: this.market, data, nonce, gasLimit });
     const readings = entries.map((entry) => ({ meter: entry.reading.meter, interval: entry.reading.interval }));
     this.journal.addBatch({ ...tx, sentAt: Date.now(), entries: readings });

@@ -167,13 +167,7 @@ export class MeterPoster {
     const own = entry.txs.filter((tx) => tx.index === undefined);
     // read first: a transaction mined after this point is then seen as still pending, never as lost
     const minedNonce = await this.provider.getTransactionCount(this.signer.address, "latest");
-    if (this.highestMined !== undefined && minedNonce <= this.highestMined) {
-      // before the next post takes the nonce again (the chain watcher may not have seen the reorganization yet)
-      this.log.warn("the meter account's nonce went back: a post was taken off the chain", { meter, nonce: minedNonce, highestMined: this.highestMined });
-      this.highestMined = minedNonce - 1;
-      await this.checkPosts({ forkBlock: (await this.provider.getBlockNumber()) - this.settings.watchBlocks });
-      return "wait";
-    }
+    if (await this.nonceWentBack(minedNonce)) return "wait";
     for (const tx of [...own].reverse()) {
       const receipt = await canonicalReceipt(this.provider, tx.hash);
       if (!receipt) continue;
@@ -199,10 +193,25 @@ export class MeterPoster {
       await this.outcomes.refusedForGood(entry, revert, kind, await this.participant().catch(() => undefined));
       return "done";
     }
-    const tx = await this.signPost(entry, await this.provider.getTransactionCount(this.signer.address, "pending"));
+    const nonce = await this.provider.getTransactionCount(this.signer.address, "pending");
+    if (await this.nonceWentBack(nonce)) return "wait"; // a reorganization since this step began: the dropped post goes first
+    const tx = await this.signPost(entry, nonce);
     if (this.reorged.delete(interval)) this.log.warn("reading sent again after a reorganization", { meter, interval, tx: tx.hash, nonce: tx.nonce, newTransaction: true });
     await this.send(tx);
     return "wait";
+  }
+
+  /**
+   * Whether the account's transaction count `count` fell to or below the highest nonce seen mined: a
+   * reorganization took a post off the chain, which the chain watcher may not have reported yet.
+   * The posts are then checked again (and reopened) before the next post takes that nonce.
+   */
+  private async nonceWentBack(count: number): Promise<boolean> {
+    if (this.highestMined === undefined || count > this.highestMined) return false;
+    this.log.warn("the meter account's nonce went back: a post was taken off the chain", { meter: this.meter, nonce: count, highestMined: this.highestMined });
+    this.highestMined = count - 1;
+    await this.checkPosts({ forkBlock: (await this.provider.getBlockNumber()) - this.settings.watchBlocks });
+    return true;
   }
 
   /**

@@ -20,7 +20,7 @@ import { DEFAULT_LINE, closeSerialPort, openSerialPort } from "../src/line";
 import { MeterSimulator, SimulatedMeter } from "../src/simulator";
 import { Anvil, CHAIN_ID, DEV_KEY, SECOND_DEV_KEY, freePort } from "./support/anvil";
 import { BridgeProcess, LogLine } from "./support/bridgeProcess";
-import { Settler, TestMarket, bindMeter, deployMarket, intervalStarted } from "./support/market";
+import { Settler, TestMarket, batchSkips, bindMeter, deployMarket, intervalStarted } from "./support/market";
 import { PtyPair, startPtyPair } from "./support/ptyPair";
 import { waitUntil } from "./support/wait";
 
@@ -240,8 +240,9 @@ describe("batches of signed readings over a pty, end to end", () => {
       assert.deepEqual(intervals, Array.from({ length: intervals.length }, (_, j) => firstPosted + j), `meter ${meter.address}: every interval once, no gap`);
       assert.deepEqual([await provider.getTransactionCount(keys[i].address), await provider.getBalance(keys[i].address)], [0, 0n]);
     }
-    const skippedTxs = (await provider.getLogs({ address: market.address, topics: [events.getEvent("EntrySkipped")!.topicHash], fromBlock: 0 })).map((log) => log.transactionHash);
-    const batches = new Set([...all.map((event) => event.tx), ...skippedTxs]);
+    const skips = await batchSkips(provider, market.address);
+    const batches = new Set([...all.map((event) => event.tx), ...skips.map((skip) => skip.tx)]);
+    for (const tx of batches) assert.equal((await provider.getTransaction(tx))?.from, relayer.address, `${tx} is the relayer's`);
     assert.equal(await provider.getTransactionCount(relayer.address), batches.size, "the relayer sent the batches seen on chain and nothing else");
     const rejected = bridge.logs().filter((line) => line.msg === "reading rejected by the market");
     for (const line of rejected) assert.ok(Number(line.interval) < firstPosted && String(line.reason).startsWith("ReadingOutOfOrder("), JSON.stringify(line));

@@ -19,7 +19,7 @@ import { DEFAULT_LINE, closeSerialPort, openSerialPort } from "../src/line";
 import { MeterSimulator, SimulatedMeter } from "../src/simulator";
 import { Anvil, CHAIN_ID, DEV_KEY, SECOND_DEV_KEY, freePort } from "./support/anvil";
 import { BridgeProcess } from "./support/bridgeProcess";
-import { Settler, deployMarket, intervalStarted } from "./support/market";
+import { Settler, batchSkips, deployMarket, intervalStarted } from "./support/market";
 import { PtyPair, startPtyPair } from "./support/ptyPair";
 import { sleep, waitUntil } from "./support/wait";
 
@@ -136,15 +136,6 @@ describe("bridge to chain, end to end", () => {
     });
   }
 
-  /** EntrySkipped events of the market: [transaction, meter number, reason]. */
-  async function skippedEvents(): Promise<Array<[string, bigint, string]>> {
-    const logs = await provider.getLogs({ address: market, topics: [events.getEvent("EntrySkipped")!.topicHash], fromBlock: 0 });
-    return logs.map((log) => {
-      const { args } = events.parseLog(log)!;
-      return [log.transactionHash, args.subject, events.parseError(args.reason)!.name];
-    });
-  }
-
   async function postedUpTo(interval: number): Promise<boolean> {
     const posted = await postedEvents().catch(() => []);
     return participantIds.every((id) => posted.some((event) => event.participantId === id && event.interval >= interval));
@@ -205,11 +196,11 @@ describe("bridge to chain, end to end", () => {
     for (const event of posted) byInterval.set(event.interval, (byInterval.get(event.interval) ?? new Set()).add(event.tx));
     for (const [interval, txs] of byInterval) assert.equal(txs.size, 1, `interval ${interval}: its readings in one transaction`);
     // the relayer sent exactly the batches seen on chain: those that posted, and those whose every entry was skipped (and posted later)
-    const skipped = await skippedEvents();
-    const batches = new Set([...posted.map((event) => event.tx), ...skipped.map(([tx]) => tx)]);
+    const skipped = await batchSkips(provider, market);
+    const batches = new Set([...posted.map((event) => event.tx), ...skipped.map((skip) => skip.tx)]);
     for (const tx of batches) assert.equal((await provider.getTransaction(tx))?.from, relayer.address);
     assert.equal(await provider.getTransactionCount(relayer.address), batches.size, "no transaction of the relayer beyond the batches");
-    const reasons = skipped.map(([, , reason]) => reason);
+    const reasons = skipped.map((skip) => skip.reason);
     assert.ok(reasons.every((reason) => reason === "SettlementBehind" || reason === "ReadingOutOfOrder"), reasons.join(", "));
     // a reading skipped for a settlement four intervals behind was posted later; only one before the meter's binding was rejected
     const rejected = logs.filter((line) => line.msg === "reading rejected by the market");

@@ -10,7 +10,7 @@ import { spawnSync } from "node:child_process";
 import { existsSync, readFileSync } from "node:fs";
 import path from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
-import { Contract, ContractFactory, InterfaceAbi, JsonRpcProvider, NonceManager, Signer, Wallet } from "ethers";
+import { Contract, ContractFactory, Interface, InterfaceAbi, JsonRpcProvider, NonceManager, Signer, Wallet } from "ethers";
 import { REPO_ROOT } from "./paths";
 import { mined } from "./wait";
 
@@ -256,6 +256,32 @@ export class Settler {
       this.next++;
     }
   }
+}
+
+/** An entry a `postReadings` batch skipped: the batch transaction, its sender, the entry's position, the meter number and the refusal's name. */
+export interface BatchSkip {
+  tx: string;
+  from: string;
+  index: number;
+  meterNumber: bigint;
+  reason: string;
+}
+
+/**
+ * The entries the market skipped in `postReadings` batches, oldest first. `settle` skips a
+ * participant it cannot settle yet with the same `EntrySkipped` event: those are left out.
+ */
+export async function batchSkips(provider: JsonRpcProvider, market: string): Promise<BatchSkip[]> {
+  const abi = new Interface(marketArtifact().abi);
+  const logs = await provider.getLogs({ address: market, topics: [abi.getEvent("EntrySkipped")!.topicHash], fromBlock: 0 });
+  const skips: BatchSkip[] = [];
+  for (const log of logs) {
+    const tx = await provider.getTransaction(log.transactionHash);
+    if (!tx || abi.parseTransaction(tx)?.name !== "postReadings") continue;
+    const { args } = abi.parseLog(log)!;
+    skips.push({ tx: log.transactionHash, from: tx.from, index: Number(args.index), meterNumber: args.subject, reason: abi.parseError(args.reason)?.name ?? `unknown error ${args.reason}` });
+  }
+  return skips;
 }
 
 /** Moves the chain's clock `seconds` ahead and mines a block there (anvil). */
