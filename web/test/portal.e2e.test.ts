@@ -27,8 +27,11 @@ import { Chain, startChain, stopChain } from "../../scripts/geth/chain";
 
 const GETH = process.env.PORTAL_E2E_GETH === "1";
 let geth: Chain | undefined;
-/** Meters' rated power: the 0.5 kWh the test delivers must fit one interval (15 minutes on anvil, 1 on Geth). */
-const RATED_KW = GETH ? 100 : 10;
+/**
+ * Meters' rated power: 2.5 kWh in one interval on both chains (10 kW for 15 minutes on anvil, 150 kW
+ * for the minute of an interval on Geth), so the security and the limits the page states are the same.
+ */
+const RATED_KW = GETH ? 150 : 10;
 
 const PASSWORD = "correct horse battery staple";
 const KEYS = path.join(OUTPUT, "keystores");
@@ -165,10 +168,10 @@ describe(`the portal in a browser${GETH ? " on Geth Clique" : ""}`, { timeout: G
     assert.equal((await m.market.meterOf(prosumerId)).meterNumber, 0n, "nothing is bound before the prosumer accepts");
     assert.equal((await m.market.participant(prosumerId)).authorized, true);
 
-    // the prosumer sees the proposal; a 10 kW meter keeps 2 × 2.5 kWh × 0.0012 ETH/kWh × 1.15 = 0.0069 ETH
+    // the prosumer sees the proposal; a meter of 2.5 kWh an interval keeps 2 × 2.5 kWh × 0.0012 ETH/kWh × 1.15 = 0.0069 ETH
     await prosumer.getByTestId("authorization").getByText("authorized to trade").waitFor();
     const offer = prosumer.getByTestId("meter-offer");
-    await offer.getByText("The operator proposes meter 000000000042 (rated 10 kW").waitFor();
+    await offer.getByText(`The operator proposes meter 000000000042 (rated ${RATED_KW} kW`).waitFor();
     await offer.getByTestId("meter-accept").click();
     await prosumer.getByTestId("meter-msg").getByText("This meter keeps a security of 0.0069 ETH in your market wallet, which has 0 ETH free: deposit 0.0069 ETH more first. Nothing was sent.").waitFor();
     assert.equal((await m.market.meterOf(prosumerId)).meterNumber, 0n);
@@ -180,7 +183,7 @@ describe(`the portal in a browser${GETH ? " on Geth Clique" : ""}`, { timeout: G
     assert.equal(await chainBalance(prosumerId), parseEther("0.05"));
     await offer.getByTestId("meter-accept").click();
     await prosumer.getByTestId("meter-msg").getByText("Meter 000000000042 is bound to you; its security of 0.0069 ETH stays in your market wallet while it is bound.").waitFor();
-    await prosumer.getByTestId("meter").getByText("000000000042 (10 kW)").waitFor();
+    await prosumer.getByTestId("meter").getByText(`000000000042 (${RATED_KW} kW)`).waitFor();
     await prosumer.getByTestId("wallet-security").getByText("0.0069 ETH").waitFor();
     assert.equal((await m.market.meterOf(prosumerId)).meterNumber, 42n);
     await card.getByTestId(`meter-${prosumerId}`).getByText("000000000042").waitFor();
@@ -196,7 +199,7 @@ describe(`the portal in a browser${GETH ? " on Geth Clique" : ""}`, { timeout: G
     await prosumer.getByTestId("bid-price").fill("0.025");
     await prosumer.getByTestId("bid-submit").click();
     const msg = prosumer.getByTestId("bid-msg");
-    await msg.getByText("Your meter is rated 10 kW: at most 2.5 kWh in one interval. Nothing was sent.").waitFor();
+    await msg.getByText(`Your meter is rated ${RATED_KW} kW: at most 2.5 kWh in one interval. Nothing was sent.`).waitFor();
     await prosumer.getByTestId("bid-energy").fill("2");
     await prosumer.getByTestId("bid-submit").click();
     await msg.getByText("This bid is above your wallet").waitFor();
@@ -331,8 +334,12 @@ describe(`the portal in a browser${GETH ? " on Geth Clique" : ""}`, { timeout: G
 
   test("a bid's notice goes when the form moves on to the next interval; placeholders do not look like values", async () => {
     await prosumer.setViewportSize(PHONE);
+    // two buyers will share the sale: the second one joins before the commit window, which on Geth
+    // lasts 24 s of real time
+    const second = await counterparty(p, m, "heat-pump", 8, RATED_KW);
     const e = Number(await m.market.currentInterval()) + 2;
     await warp(p, (await times(m.market, e)).commitStart + 1);
+    const botCommits = Promise.all([botBuys(m, bot, e, 200n, "0.0007"), botBuys(m, second, e, 200n, "0.00065")]);
     await prosumer.locator(`[data-testid=phase-clock][data-phase=commit][data-interval="${e - 1}"]`).waitFor();
     const energyInput = prosumer.getByTestId("bid-energy");
     assert.equal(await energyInput.inputValue(), "", "empty until typed");
@@ -343,13 +350,12 @@ describe(`the portal in a browser${GETH ? " on Geth Clique" : ""}`, { timeout: G
     await prosumer.getByTestId("bid-price").fill("0.0006");
     await prosumer.getByTestId("bid-submit").click();
     await prosumer.getByTestId("bid-msg").getByText(`Sealed bid committed for interval ${e}.`).waitFor();
-    // two buyers share the sale: the prosumer's history gets an interval with two trades
-    const second = await counterparty(p, m, "heat-pump", 8, RATED_KW);
-    const reveals = [await botBuys(m, bot, e, 200n, "0.0007"), await botBuys(m, second, e, 200n, "0.00065")];
+    // the prosumer's history gets an interval with two trades
+    const reveals = await botCommits;
     const t = await times(m.market, e);
     await warp(p, t.revealStart + 1);
-    await prosumer.locator(`[data-testid=my-bids] tr[data-interval="${e}"][data-state=revealed]`).waitFor({ timeout: 30_000 });
-    for (const reveal of reveals) await reveal();
+    // the page reveals its bid while the buyers reveal theirs (12 s of real time on Geth)
+    await Promise.all([prosumer.locator(`[data-testid=my-bids] tr[data-interval="${e}"][data-state=revealed]`).waitFor({ timeout: 30_000 }), ...reveals.map((reveal) => reveal())]);
     assert.equal(await prosumer.getByTestId("bid-msg").count(), 1, "the form is still for interval e");
     await warp(p, t.revealEnd + 1);
     m.operator.reset();
