@@ -1,7 +1,8 @@
 /**
  * Half-duplex polling of the meters on one RS-485 port: one request in flight, a response
  * timeout and an inter-byte timeout, retries, and dead meters that are skipped until their
- * retry time so they do not stall the rest of the bus.
+ * retry time so they do not stall the rest of the bus. A corrupted reply (noise) shows the
+ * meter is alive: it is retried and never makes the meter dead; only silence does.
  */
 import { EventEmitter } from "node:events";
 import type { Duplex } from "node:stream";
@@ -13,8 +14,8 @@ import {
   decodeFrame,
   decodeValue,
   encodeBroadcastTime,
-  encodeRead,
   encodeReadAddress,
+  encodeReadWith,
   formatOf,
   interpretFrame,
   isMeterAddress,
@@ -30,10 +31,17 @@ export interface BusOptions {
   responseTimeoutMs?: number;
   /** longest gap between the bytes of a reply (DL/T 645: 500 ms); default 500 */
   interByteTimeoutMs?: number;
-  /** further attempts after a request gets no valid reply; default 2 */
+  /** further attempts after a request gets no reply at all (silence); default 2 */
   retries?: number;
-  /** a meter that failed all attempts is skipped for this long, then probed once; default 60000 */
+  /** further attempts after a corrupted reply (noise), not counted against `retries`; default 3 */
+  noiseRetries?: number;
+  /** a meter silent on all attempts is skipped for this long, then probed once; default 60000 */
   deadRetryMs?: number;
+  /**
+   * the latest time (ms) a meter marked dead at `now` is probed again, whatever `deadRetryMs`
+   * says; the daemon passes the next interval boundary, so a dead meter never misses one
+   */
+  probeDeadBy?: (now: number) => number;
   /** FE wake-up bytes before each request; default 4 */
   preamble?: number;
   /** clock for the dead-meter bookkeeping; default Date.now */
@@ -68,7 +76,9 @@ interface Settings {
   responseTimeoutMs: number;
   interByteTimeoutMs: number;
   retries: number;
+  noiseRetries: number;
   deadRetryMs: number;
+  probeDeadBy?: (now: number) => number;
   preamble: number;
   now: () => number;
 }
@@ -87,23 +97,26 @@ export function busSettings(options: BusOptions = {}): Settings {
     responseTimeoutMs: 500,
     interByteTimeoutMs: 500,
     retries: 2,
+    noiseRetries: 3,
     deadRetryMs: 60_000,
     preamble: 4,
     now: Date.now,
     ...stripUndefined(options),
     line: lineOptions(options.line),
   };
-  for (const name of ["responseTimeoutMs", "interByteTimeoutMs", "retries", "deadRetryMs", "preamble"] as const) {
+  for (const name of ["responseTimeoutMs", "interByteTimeoutMs", "retries", "noiseRetries", "deadRetryMs", "preamble"] as const) {
     const value = settings[name];
     if (!Number.isInteger(value) || value < 0) throw new TypeError(`${name} must be a non-negative integer, got ${value}`);
   }
   if (typeof settings.now !== "function") throw new TypeError("now must be a function returning milliseconds");
+  if (settings.probeDeadBy !== undefined && typeof settings.probeDeadBy !== "function") throw new TypeError("probeDeadBy must be a function of the time returning milliseconds");
   return settings;
 }
 
 /**
  * Events: "invalid" (InvalidFrame) for a corrupt frame on the line, "stray" (Message) for a
- * valid frame nobody waits for, "dead" / "alive" (address) when a meter stops or resumes answering.
+ * valid frame nobody waits for, "dead" (address, until ms) when a meter is silent on every
+ * attempt, "alive" (address) when a dead meter answers again (even with noise).
  */
 export class MeterBus extends EventEmitter {
   readonly settings: Settings;
@@ -141,16 +154,26 @@ export class MeterBus extends EventEmitter {
    *   "timeout"/"corrupt" after all attempts, "abnormal" when the meter refuses, "closed"
    */
   read(address: string, di: string): Promise<Reading> {
-    if (!isMeterAddress(address)) throw new TypeError(`a meter address is 12 decimal digits, got "${address}"`);
     const id = normalizeDi(di);
     formatOf(id);
+    return this.readRaw(address, id).then((value) => ({ address, di: id, ...decodeValue(id, value) }));
+  }
+
+  /**
+   * Reads the data of one identifier, optionally with request parameters (e.g. the time of a
+   * load record), and returns the value bytes after the identifier, undecoded.
+   * @throws MeterError as `read` does
+   */
+  readRaw(address: string, di: string, params: Uint8Array = Buffer.alloc(0)): Promise<Buffer> {
+    if (!isMeterAddress(address)) throw new TypeError(`a meter address is 12 decimal digits, got "${address}"`);
+    const id = normalizeDi(di);
     return this.exclusive(async () => {
-      const request = encodeRead(address, id, { preamble: this.settings.preamble });
+      const request = encodeReadWith(address, id, params, { preamble: this.settings.preamble });
       const reply = await this.withRetries(address, request, (message): message is ReadAnswer => answersRead(message, address, id));
       if (reply.kind === "abnormal-reply") {
         throw new MeterError("abnormal", `meter ${address} refused ${id}: ${reply.errors.join(", ")}`, reply.errors);
       }
-      return { address, di: id, ...decodeValue(id, reply.value) };
+      return reply.value;
     });
   }
 
@@ -163,9 +186,12 @@ export class MeterBus extends EventEmitter {
     });
   }
 
-  /** Broadcasts the time to every meter (08); meters do not reply. */
-  broadcastTime(time: MeterTime): Promise<void> {
-    return this.exclusive(() => this.send(encodeBroadcastTime(time, { preamble: this.settings.preamble })));
+  /**
+   * Broadcasts the time to every meter (08); meters do not reply. Given a function, the time is
+   * taken from it when the line is free (after the requests queued before), so it is not stale.
+   */
+  broadcastTime(time: MeterTime | (() => MeterTime)): Promise<void> {
+    return this.exclusive(() => this.send(encodeBroadcastTime(typeof time === "function" ? time() : time, { preamble: this.settings.preamble })));
   }
 
   /** Stops the bus: the request in flight and all later ones fail with "closed". */
@@ -175,26 +201,51 @@ export class MeterBus extends EventEmitter {
     this.settle(undefined, new MeterError("closed", "the port is closed"));
   }
 
+  /** When meter `address` is marked dead, or undefined. */
+  deadUntilOf(address: string): number | undefined {
+    return this.deadUntil.get(address);
+  }
+
+  /**
+   * Sends a request until it gets its reply: up to 1 + `retries` attempts that meet silence, and
+   * up to `noiseRetries` more that meet a corrupted reply. Only a meter silent on every attempt is
+   * marked dead; a dead meter gets one probe.
+   */
   private async withRetries<M extends Message>(address: string, request: Buffer, match: (message: Message) => message is M): Promise<M> {
     const retryAt = this.deadUntil.get(address);
     if (retryAt !== undefined && this.settings.now() < retryAt) {
       throw new MeterError("dead", `meter ${address} is marked dead until ${new Date(retryAt).toISOString()}`);
     }
-    const attempts = retryAt === undefined ? 1 + this.settings.retries : 1;
-    for (let attempt = 1; ; attempt++) {
+    const silentAttempts = retryAt === undefined ? 1 + this.settings.retries : 1;
+    let [silent, corrupt] = [0, 0];
+    for (;;) {
       try {
         const reply = await this.attempt(request, match);
-        if (this.deadUntil.delete(address)) this.emit("alive", address);
+        this.markAlive(address);
         return reply;
       } catch (error) {
-        const failed = error instanceof MeterError && (error.code === "timeout" || error.code === "corrupt");
-        if (failed && attempt < attempts) continue;
-        if (!failed) throw error;
-        this.deadUntil.set(address, this.settings.now() + this.settings.deadRetryMs);
-        this.emit("dead", address);
-        throw new MeterError(error.code, `meter ${address}: ${error.message} after ${attempt} attempt${attempt > 1 ? "s" : ""}`);
+        if (!(error instanceof MeterError) || (error.code !== "timeout" && error.code !== "corrupt")) throw error;
+        if (error.code === "corrupt") corrupt++;
+        else silent++;
+        if (corrupt > 0) this.markAlive(address); // noise came back: the meter is there
+        if (silent < silentAttempts && corrupt <= this.settings.noiseRetries) continue;
+        const attempts = silent + corrupt;
+        const summary = corrupt > 0 ? `${corrupt} corrupted ${corrupt > 1 ? "replies" : "reply"} (last: ${error.message}), ${silent} without reply` : "no reply";
+        if (corrupt === 0) this.markDead(address);
+        throw new MeterError(corrupt > 0 ? "corrupt" : "timeout", `meter ${address}: ${summary} after ${attempts} attempt${attempts > 1 ? "s" : ""}`);
       }
     }
+  }
+
+  private markDead(address: string): void {
+    const now = this.settings.now();
+    const until = Math.min(now + this.settings.deadRetryMs, this.settings.probeDeadBy?.(now) ?? Infinity);
+    this.deadUntil.set(address, Math.max(now, until));
+    this.emit("dead", address, this.deadUntil.get(address));
+  }
+
+  private markAlive(address: string): void {
+    if (this.deadUntil.delete(address)) this.emit("alive", address);
   }
 
   /** One request and its reply. */
@@ -230,6 +281,7 @@ export class MeterBus extends EventEmitter {
     pending.deadline = deadline;
     clearTimeout(pending.timer);
     pending.timer = setTimeout(() => {
+      this.parser.endOfReply(); // a reply cut off by silence is reported as "invalid" here
       const corrupt = pending.invalid !== undefined;
       const message = corrupt ? `corrupt reply (${pending.invalid})` : "no reply";
       this.settle(undefined, new MeterError(corrupt ? "corrupt" : "timeout", message));

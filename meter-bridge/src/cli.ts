@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 /**
  * meter-bridge run | read | frame decode | frame encode-read | simulate
- * JSON on stdout; on any error a one-line message on stderr and exit code 1.
+ * JSON on stdout; on any error a one-line message on stderr and exit code 1, or 2 when `run`
+ * stops because a setting is wrong (the unit file tells systemd not to restart it then).
  */
 import { readFileSync } from "node:fs";
 import { ParseArgsConfig, parseArgs } from "node:util";
@@ -21,11 +22,17 @@ import {
   toHex,
   encodeControl,
   Frame,
+  decodeLoadRecord,
+  decodeLoadRecordRequest,
+  formatCalendar,
+  loadRecordClass,
+  loadRecordEnergy,
 } from "./codec";
 import { loadConfig } from "./config";
 import { runBridge } from "./daemon";
 import { LineOptions, closeSerialPort, lineOptions, openSerialPort } from "./line";
 import { createLogger, jsonValue } from "./log";
+import { SettingsError } from "./settings";
 import { MeterSimulator, SimulatedMeter, SimulatorOptions } from "./simulator";
 
 const USAGE = `usage:
@@ -62,7 +69,7 @@ async function main(argv: string[]): Promise<void> {
       process.stdout.write(`${USAGE}\n`);
       return;
     default:
-      throw new UsageError(`unknown command "${command}"\n${USAGE}`);
+      throw new UsageError(`unknown command "${command}" (commands: run, read, frame, simulate; "meter-bridge help" shows their options)`);
   }
 }
 
@@ -189,16 +196,13 @@ function describeFrame(frame: Frame): Record<string, unknown> {
 function describeMessage(message: Message): Record<string, unknown> {
   switch (message.kind) {
     case "read":
-      return { di: message.di };
+      return { di: message.di, ...(message.params ? describeReadParams(message.di, message.params) : {}) };
     case "read-follow-up":
       return { di: message.di, sequence: message.sequence };
     case "read-address":
       return {};
-    case "broadcast-time": {
-      const { year, month, day, hour, minute, second } = message.time;
-      const two = (n: number) => String(n).padStart(2, "0");
-      return { value: `${year}-${two(month)}-${two(day)}T${two(hour)}:${two(minute)}:${two(second)}`, unit: "" };
-    }
+    case "broadcast-time":
+      return { value: `${formatCalendar("date", message.time)}T${formatCalendar("time", message.time)}`, unit: "" };
     case "read-reply": {
       const value = decodeKnownValue(message.di, message.value);
       return { di: message.di, ...value, ...(message.sequence === undefined ? {} : { sequence: message.sequence }) };
@@ -212,8 +216,21 @@ function describeMessage(message: Message): Record<string, unknown> {
   }
 }
 
-/** The value of a known identifier, or the raw data of an unknown one. */
-function decodeKnownValue(id: string, data: Buffer): Record<string, string> {
+/** The parameters of a read: the time and block count of a load record, or their bytes. */
+function describeReadParams(id: string, params: Buffer): Record<string, unknown> {
+  if (loadRecordClass(id) === undefined) return { params: toHex(params, "") };
+  const { blocks, time } = decodeLoadRecordRequest(params);
+  return { recordTime: formatCalendar("minute", time), blocks };
+}
+
+/** The value of a known identifier, a load record, or the raw data of an unknown identifier. */
+function decodeKnownValue(id: string, data: Buffer): Record<string, unknown> {
+  const recordClass = loadRecordClass(id);
+  if (recordClass !== undefined) {
+    const record = decodeLoadRecord(data, recordClass);
+    const classes = record.classes.flatMap((block, i) => (block ? [i + 1] : []));
+    return { recordTime: formatCalendar("minute", record.time), classes, ...loadRecordEnergy(record) };
+  }
   try {
     return { ...decodeValue(id, data) };
   } catch (error) {
@@ -252,6 +269,6 @@ main(process.argv.slice(2)).then(
   (error: unknown) => {
     const message = error instanceof Error ? error.message : String(error);
     process.stderr.write(`meter-bridge: ${message}\n`);
-    process.exit(1);
+    process.exit(error instanceof SettingsError ? 2 : 1);
   },
 );

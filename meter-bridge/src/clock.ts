@@ -9,6 +9,14 @@ export interface IntervalClock {
   intervalSeconds: number;
 }
 
+/** The market's interval clock and, when known, how long it waits for a reading. */
+export interface MarketTiming extends IntervalClock {
+  /** settlement of interval d opens this long after d ends, s */
+  settleOffsetSeconds?: number;
+  /** and waits this much longer for a missing reading, s */
+  readingGraceSeconds?: number;
+}
+
 export function checkClock(clock: IntervalClock): IntervalClock {
   if (!Number.isSafeInteger(clock.startTime) || clock.startTime < 0) throw new TypeError(`startTime must be unix seconds, got ${clock.startTime}`);
   if (!Number.isSafeInteger(clock.intervalSeconds) || clock.intervalSeconds <= 0) throw new TypeError(`intervalSeconds must be a positive integer, got ${clock.intervalSeconds}`);

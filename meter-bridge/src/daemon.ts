@@ -1,155 +1,213 @@
 /**
  * The bridge daemon: at every interval boundary it reads the import and export registers of
- * every configured meter (the ports in parallel), journals them, and lets each meter's poster
- * take them to the chain.
+ * every configured meter (the ports in parallel), journals them, and lets the posters take them to
+ * the chain (a batch per port and interval sent by the gateway's relayer, or each meter's own
+ * transactions); it watches the chain for reorganizations. A wrong setting (the
+ * chain id, the market, a key, a required port) stops it with one line (SettingsError).
  */
 import { setMaxListeners } from "node:events";
 import { setTimeout as sleep } from "node:timers/promises";
-import { Contract, JsonRpcProvider, Wallet } from "ethers";
-import type { SerialPort } from "serialport";
-import { MARKET_ABI } from "./abi";
-import { MeterBus, MeterError } from "./bus";
-import { IntervalClock, boundaryMs, lastBoundary } from "./clock";
-import { DI, kWhToWh, toHex } from "./codec";
-import { BridgeConfig, PortConfig } from "./config";
+import { Wallet } from "ethers";
+import { BatchPoster } from "./batchPoster";
+import { ChainWatcher, Reorg, readMarket } from "./chain";
+import { IntervalClock, MarketTiming, boundaryMs, lastBoundary } from "./clock";
+import { BridgeConfig } from "./config";
 import { Journal } from "./journal";
 import { loadWallet } from "./keys";
-import { closeSerialPort, openSerialPort } from "./line";
 import { Logger } from "./log";
-import { InvalidFrame } from "./parser";
 import { MeterPoster, describe } from "./poster";
+import { PortReader } from "./reader";
+import { NodePool } from "./rpc";
+import { SettingsError } from "./settings";
 
-/** Runs until `signal` aborts, then stops cleanly: the read round in progress ends, ports and journal close. */
+/**
+ * Runs until `signal` aborts, then stops cleanly: the read round in progress ends, ports and
+ * journal close.
+ * @throws SettingsError when a setting turns out wrong, at start or when a node first answers
+ */
 export async function runBridge(config: BridgeConfig, log: Logger, signal: AbortSignal): Promise<void> {
-  const wallets = new Map<string, Wallet>();
-  for (const meter of config.ports.flatMap((port) => port.meters)) wallets.set(meter.address, await loadWallet(meter.key, config.baseDir));
-  const provider = new JsonRpcProvider(config.rpcUrl, config.chainId, { staticNetwork: true });
+  const stop = new AbortController();
+  let fatal: SettingsError | undefined;
+  const fail = (error: SettingsError) => {
+    fatal ??= error;
+    stop.abort();
+  };
+  const onAbort = () => stop.abort();
+  signal.addEventListener("abort", onAbort, { once: true });
+  const provider = new NodePool(config.rpcUrls, config.chainId, log, { timeoutMs: config.rpcTimeoutMs, onWrongChain: fail });
   try {
-    const clock = await resolveClock(config, provider, log, signal);
-    if (!clock) return;
-    const journal = Journal.open(config.journal, { chainId: String(config.chainId), market: config.market, ...clock });
-    const posters = new Map([...wallets].map(([meter, wallet]) => [meter, new MeterPoster(meter, wallet, provider, config.market, journal, log, config.poster)]));
+    const timing = await resolveTiming(config, provider, log, stop.signal, fail);
+    if (!timing) {
+      if (fatal) throw fatal;
+      return;
+    }
+    const journal = openJournal(config, timing);
+    const posters = new Posters();
+    const maxReadDelayMs = 1000 * (config.maxReadDelaySeconds ?? Math.min(60, Math.max(1, Math.floor(timing.intervalSeconds / 10))));
+    const readers = config.ports.map((port) => new PortReader(port, timing, journal, log, (meter) => posters.wake(meter), { maxReadDelayMs, timeSync: config.timeSync }));
+    const meters = config.ports.flatMap((port) => port.meters);
     log.info("bridge started", {
       market: config.market,
       chainId: config.chainId,
-      ...clock,
-      meters: [...wallets].map(([meter, wallet]) => ({ meter, account: wallet.address })),
-      unsettled: [...posters.keys()].reduce((sum, meter) => sum + journal.unsettled(meter).length, 0),
+      nodes: config.rpcUrls,
+      ...timing,
+      meters: meters.map((meter) => meter.address),
+      unsettled: meters.reduce((sum, meter) => sum + journal.unsettled(meter.address).length, 0),
     });
-    setMaxListeners(posters.size + 10, signal); // each poster waits on the signal
-    const posting = [...posters.values()].map((poster) => poster.run(signal));
-    const readers = config.ports.map((port) => new PortReader(port, journal, log, (meter) => posters.get(meter)!.wake()));
-    const maxDelayMs = 1000 * (config.maxReadDelaySeconds ?? Math.min(60, Math.max(1, Math.floor(clock.intervalSeconds / 10))));
-    await readAtBoundaries(clock, maxDelayMs, readers, log, signal);
-    await Promise.all(posting);
-    await Promise.all(readers.map((reader) => reader.close()));
-    journal.close();
+    try {
+      await Promise.all(readers.map((reader) => reader.start(config.requirePorts)));
+      // the meters are read from now on; decrypting the keys (scrypt, seconds per keystore) does not delay a boundary
+      const reading = readAtBoundaries(timing, readers, log, stop.signal, () => posters.wake());
+      const posting = startPosting(config, timing, provider, journal, log, posters, readers, stop.signal).catch((error: unknown) => {
+        if (!(error instanceof SettingsError)) throw error;
+        fail(error);
+      });
+      await Promise.all([reading, posting]);
+    } catch (error) {
+      if (!(error instanceof SettingsError)) throw error;
+      fail(error);
+    } finally {
+      stop.abort();
+      await Promise.all(readers.map((reader) => reader.close()));
+      journal.close();
+    }
+    if (fatal) throw fatal;
     log.info("bridge stopped");
   } finally {
+    signal.removeEventListener("abort", onAbort);
     provider.destroy();
   }
 }
 
-/** The market's interval clock: from the chain, else (node unreachable) from the journal or config. */
-async function resolveClock(config: BridgeConfig, provider: JsonRpcProvider, log: Logger, signal: AbortSignal): Promise<IntervalClock | undefined> {
+/** The journal; one of another chain, market or clock, or a damaged one, is a setting to fix (SettingsError). */
+function openJournal(config: BridgeConfig, timing: MarketTiming): Journal {
+  try {
+    return Journal.open(config.journal, { chainId: String(config.chainId), market: config.market, ...timing }, { historyIntervals: config.journalHistoryIntervals });
+  } catch (error) {
+    throw new SettingsError((error as Error).message);
+  }
+}
+
+/** The posters: one per meter (each meter's account sends its own posts), or one batch poster for the gateway (its relayer sends). */
+class Posters {
+  readonly single = new Map<string, MeterPoster>();
+  batch: BatchPoster | undefined;
+
+  /** A reading of `meter` was journaled, or (no meter) a read round ended. */
+  wake(meter?: string): void {
+    if (meter !== undefined) this.single.get(meter)?.wake();
+    this.batch?.wake();
+  }
+
+  reorganized(reorg: Reorg): void {
+    this.single.forEach((poster) => poster.reorganized(reorg));
+    this.batch?.reorganized(reorg);
+  }
+
+  run(signal: AbortSignal): Promise<void>[] {
+    return [...[...this.single.values()].map((poster) => poster.run(signal)), ...(this.batch ? [this.batch.run(signal)] : [])];
+  }
+}
+
+/**
+ * Loads the keys, then posts the readings (in batches sent by the relayer when the config has a
+ * `relayerKey`, else each meter's own) and watches the chain until `signal` aborts.
+ */
+async function startPosting(config: BridgeConfig, clock: IntervalClock, provider: NodePool, journal: Journal, log: Logger, posters: Posters, readers: PortReader[], signal: AbortSignal): Promise<void> {
+  const wallets = new Map<string, Wallet>();
+  for (const meter of config.ports.flatMap((port) => port.meters)) {
+    wallets.set(meter.address, await loadWallet(meter.key, config.baseDir, `meter ${meter.address}`));
+    if (signal.aborted) return;
+  }
+  log.info("meter accounts", { meters: [...wallets].map(([meter, wallet]) => ({ meter, account: wallet.address })) });
+  if (config.relayerKey) {
+    const relayer = await loadWallet(config.relayerKey, config.baseDir, "relayerKey");
+    if (signal.aborted) return;
+    const ports = config.ports.map((port) => ({ path: port.path, meters: port.meters.map((meter) => ({ address: meter.address, wallet: wallets.get(meter.address)! })) }));
+    const reading = (path: string) => readers.some((reader) => reader.path === path && reader.reading);
+    posters.batch = new BatchPoster(relayer, ports, provider, config.market, config.chainId, clock, journal, log, config.poster, reading);
+    log.info("posting in batches", { relayer: relayer.address, ports: ports.map((port) => ({ port: port.path, meters: port.meters.length })) });
+  } else {
+    for (const [meter, wallet] of wallets) posters.single.set(meter, new MeterPoster(meter, wallet, provider, config.market, journal, log, config.poster));
+    log.info("posting one transaction per reading, from each meter's account (no relayerKey)");
+  }
+  const watcher = new ChainWatcher(provider, log, { windowBlocks: config.poster.watchBlocks, pollMs: config.poster.pollMs });
+  watcher.on("reorg", (reorg: Reorg) => posters.reorganized(reorg));
+  setMaxListeners(posters.single.size + 10, signal); // each poster waits on the signal
+  await Promise.all([...posters.run(signal), watcher.run(signal)]);
+}
+
+/**
+ * The market's interval clock: the one the journal (or config) knows, checked against the chain
+ * in the background so a restart reads its first boundary at once; else, the first time, from
+ * the chain.
+ */
+async function resolveTiming(config: BridgeConfig, provider: NodePool, log: Logger, signal: AbortSignal, fail: (error: SettingsError) => void): Promise<MarketTiming | undefined> {
   const header = Journal.readHeader(config.journal);
-  const known = header ? { startTime: header.startTime, intervalSeconds: header.intervalSeconds } : config.schedule;
-  const market = new Contract(config.market, MARKET_ABI, provider);
+  const known = header ?? config.schedule;
+  if (known) {
+    const timing: MarketTiming = { startTime: known.startTime, intervalSeconds: known.intervalSeconds, settleOffsetSeconds: header?.settleOffsetSeconds, readingGraceSeconds: header?.readingGraceSeconds };
+    void checkLater(config, provider, timing, log, signal, fail);
+    return timing;
+  }
   for (let failures = 0; !signal.aborted; failures++) {
-    let chain: IntervalClock;
     try {
-      const [startTime, intervalSeconds] = await market.schedule();
-      chain = { startTime: Number(startTime), intervalSeconds: Number(intervalSeconds) };
+      return await readMarket(provider, config.market, config.chainId);
     } catch (error) {
-      if (known) {
-        log.warn("node unreachable, using the known interval clock", { error: describe(error), ...known });
-        return known;
-      }
-      log.warn("waiting for the node to learn the market's interval clock", { error: describe(error) });
+      if (error instanceof SettingsError) throw error;
+      if (signal.aborted) return undefined;
+      log.warn("waiting for a node to learn the market's interval clock", { error: describe(error) });
       await sleep(Math.min(30_000, 1000 * 2 ** failures), undefined, { signal }).catch(() => undefined);
-      continue;
     }
-    if (known && (known.startTime !== chain.startTime || known.intervalSeconds !== chain.intervalSeconds)) {
-      throw new Error(`the market's interval clock ${JSON.stringify(chain)} differs from the journal's or config's ${JSON.stringify(known)}`);
-    }
-    return chain;
   }
   return undefined;
 }
 
-/** Reads every meter at each boundary k (the end of interval k-1), at most `maxDelayMs` late. */
-async function readAtBoundaries(clock: IntervalClock, maxDelayMs: number, readers: PortReader[], log: Logger, signal: AbortSignal): Promise<void> {
-  let lastRound = -1;
-  while (!signal.aborted) {
-    const k = lastBoundary(clock, Date.now());
-    if (k >= 1 && k > lastRound) {
-      lastRound = k;
-      const lateMs = Date.now() - boundaryMs(clock, k);
-      if (lateMs <= maxDelayMs) await Promise.all(readers.map((reader) => reader.readRound(k - 1)));
-      else log.info("too late to read at the last boundary, waiting for the next", { interval: k - 1, lateMs });
+/** Checks the market as soon as a node answers; a wrong setting then stops the bridge. */
+async function checkLater(config: BridgeConfig, provider: NodePool, timing: MarketTiming, log: Logger, signal: AbortSignal, fail: (error: SettingsError) => void): Promise<void> {
+  for (let failures = 0; !signal.aborted; failures++) {
+    try {
+      Object.assign(timing, checkedAgainst(timing, await readMarket(provider, config.market, config.chainId)));
+      log.info("market checked", { market: config.market, node: provider.nodeInUse });
+      return;
+    } catch (error) {
+      if (error instanceof SettingsError) return fail(error);
+      if (failures === 0) log.warn("node unreachable, using the known interval clock", { error: describe(error), startTime: timing.startTime, intervalSeconds: timing.intervalSeconds });
     }
-    const next = boundaryMs(clock, lastBoundary(clock, Date.now()) + 1);
-    await sleep(Math.max(0, next - Date.now()), undefined, { signal }).catch(() => undefined);
+    await sleep(Math.min(30_000, 1000 * 2 ** failures), undefined, { signal }).catch(() => undefined);
   }
 }
 
-/** One port: opened on demand (and again after it was lost), polled one meter at a time. */
-class PortReader {
-  private port: SerialPort | undefined;
-  private bus: MeterBus | undefined;
-
-  constructor(
-    private readonly config: PortConfig,
-    private readonly journal: Journal,
-    private readonly log: Logger,
-    private readonly journaled: (meter: string) => void,
-  ) {}
-
-  /** Reads import and export of every meter still without a reading for `interval`. */
-  async readRound(interval: number): Promise<void> {
-    const meters = this.config.meters.filter(({ address }) => (this.journal.lastInterval(address) ?? -1) < interval);
-    if (meters.length === 0) return;
-    const bus = await this.openBus();
-    if (!bus) {
-      this.log.error("readings missed: port unavailable", { port: this.config.path, interval, meters: meters.map((meter) => meter.address) });
-      return;
-    }
-    for (const { address } of meters) {
-      try {
-        const importWh = kWhToWh((await bus.read(address, DI.FORWARD_ACTIVE_ENERGY)).value);
-        const exportWh = kWhToWh((await bus.read(address, DI.REVERSE_ACTIVE_ENERGY)).value);
-        this.journal.addReading({ meter: address, interval, importWh: importWh.toString(), exportWh: exportWh.toString(), readAt: new Date().toISOString() });
-        this.log.info("reading journaled", { meter: address, interval, importWh, exportWh });
-        this.journaled(address);
-      } catch (error) {
-        const code = error instanceof MeterError ? error.code : "error";
-        this.log.warn("reading missed", { port: this.config.path, meter: address, interval, code, error: describe(error) });
-      }
-    }
+/** The chain's timing, if it agrees with the clock the journal or config knew. */
+function checkedAgainst(known: IntervalClock | undefined, chain: Required<MarketTiming>): Required<MarketTiming> {
+  if (known && (known.startTime !== chain.startTime || known.intervalSeconds !== chain.intervalSeconds)) {
+    const clock = (c: IntervalClock) => `startTime ${c.startTime}, intervalSeconds ${c.intervalSeconds}`;
+    throw new SettingsError(`the market's interval clock (${clock(chain)}) differs from the journal's or config's (${clock(known)}): use another journal file, or fix "schedule"`);
   }
+  return chain;
+}
 
-  async close(): Promise<void> {
-    this.bus?.close();
-    this.port?.removeAllListeners("close"); // a close we asked for is no warning
-    if (this.port) await closeSerialPort(this.port);
-  }
-
-  private async openBus(): Promise<MeterBus | undefined> {
-    if (this.bus && this.port?.isOpen) return this.bus;
-    try {
-      const port = await openSerialPort(this.config.path, this.config.line);
-      port.on("error", (error) => this.log.error("port error", { port: this.config.path, error: error.message }));
-      port.on("close", () => this.log.warn("port closed", { port: this.config.path }));
-      const bus = new MeterBus(port, { ...this.config.bus, line: this.config.line });
-      bus.on("invalid", (invalid: InvalidFrame) => this.log.warn("corrupt frame on the line", { port: this.config.path, reason: invalid.reason, bytes: toHex(invalid.bytes) }));
-      bus.on("dead", (meter: string) => this.log.warn("meter not answering, marked dead", { port: this.config.path, meter }));
-      bus.on("alive", (meter: string) => this.log.info("meter answers again", { port: this.config.path, meter }));
-      [this.port, this.bus] = [port, bus];
-      this.log.info("port open", { port: this.config.path, ...this.config.line });
-      return bus;
-    } catch (error) {
-      this.log.error("cannot open port", { port: this.config.path, error: describe(error) });
-      return undefined;
-    }
+/**
+ * Reads every meter at each boundary k (the end of interval k-1), first thing at start too; then
+ * keeps the meters' clocks when due (the start's broadcast, then a daily one).
+ */
+async function readAtBoundaries(clock: IntervalClock, readers: PortReader[], log: Logger, signal: AbortSignal, roundDone: () => void): Promise<void> {
+  let lastRound = -1;
+  while (!signal.aborted) {
+    const k = lastBoundary(clock, Date.now());
+    const round = k >= 1 && k > lastRound;
+    if (round) lastRound = k;
+    await Promise.all(
+      readers.map(async (reader) => {
+        if (round) {
+          await reader.round(k);
+          roundDone(); // the port's batch waits for its round's end
+        }
+        void reader.keepClocksIfDue().catch((error: unknown) => log.error("keeping the meters' clocks failed", { port: reader.path, error: describe(error) }));
+      }),
+    );
+    const passed = lastBoundary(clock, Date.now());
+    if (passed >= 1 && passed > lastRound) continue; // a boundary passed during the round: read it at once
+    await sleep(Math.max(0, boundaryMs(clock, passed + 1) - Date.now()), undefined, { signal }).catch(() => undefined);
   }
 }

@@ -6,6 +6,14 @@ export { MeterSimulator, SimulatedMeter, SimulatorOptions, Registers } from "./s
 export { DEFAULT_LINE, LineOptions, Parity, lineOptions, openSerialPort, transmitMs } from "./line";
 export { Journal } from "./journal";
 export { MeterPoster, PosterOptions } from "./poster";
-export { MARKET_ABI } from "./abi";
+export { BatchPoster, BatchPosterOptions, PortMeters } from "./batchPoster";
+export { MARKET_ABI, READING_TYPES, marketDomain, refusalKind } from "./abi";
 export { loadConfig, BridgeConfig } from "./config";
 export { runBridge } from "./daemon";
+export { PortReader } from "./reader";
+export { MarketTiming } from "./clock";
+export { readRecordAt, RecoveredReading } from "./recovery";
+export { readClockOffset, broadcastTime } from "./meterClock";
+export { NodePool } from "./rpc";
+export { ChainWatcher, Reorg, readBatchSupport, readMarket } from "./chain";
+export { SettingsError } from "./settings";

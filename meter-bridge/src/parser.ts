@@ -25,7 +25,7 @@ export interface Dlt645ParserOptions extends TransformOptions {
 
 /** Payload of the "invalid" event. */
 export interface InvalidFrame {
-  /** bad-checksum / bad-length: a complete frame that is wrong; truncated: a frame cut off by a later frame */
+  /** bad-checksum / bad-length: a complete frame that is wrong; truncated: a frame cut off by a later frame or by silence */
   reason: "bad-checksum" | "bad-length" | "truncated";
   bytes: Buffer;
 }
@@ -51,6 +51,22 @@ export class Dlt645Parser extends Transform {
     this.buffer = Buffer.concat([this.buffer, chunk]);
     this.extractFrames();
     callback();
+  }
+
+  /**
+   * The line has gone quiet: a frame still incomplete will not be completed. When the held
+   * bytes begin a frame of the accepted direction (68, address, 68, control), they are reported
+   * as "truncated" and returned; either way they are forgotten.
+   */
+  endOfReply(): InvalidFrame | undefined {
+    const held = this.buffer;
+    this.buffer = Buffer.alloc(0);
+    const header = held.length >= 9 && held[0] === START && held[7] === START;
+    const fromMeter = header && (held[8] & 0x80) !== 0;
+    if (!header || (this.accept !== "all" && (this.accept === "replies") !== fromMeter)) return undefined;
+    const event: InvalidFrame = { reason: "truncated", bytes: Buffer.from(held) };
+    this.emit("invalid", event);
+    return event;
   }
 
   override _flush(callback: TransformCallback): void {

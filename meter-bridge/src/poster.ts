@@ -1,16 +1,26 @@
 /**
- * Posts one meter's journaled readings to the market, oldest first, signed locally with the
- * meter's own key. Each reading goes through: already confirmed? already on chain? a signed
- * transaction still pending (broadcast it again, or replace it with higher fees when stuck)?
- * else simulate, sign, journal, broadcast. Node errors are retried with backoff for as long
- * as it takes; nothing is lost while the node is away.
+ * Posts one meter's journaled readings to the market, oldest first, each in a transaction of
+ * the meter's own account, signed locally with its key (the single-post path, for a gateway
+ * without a relayer key; see batchPoster.ts for batches). Each reading goes through: already
+ * confirmed? already on chain? a signed transaction still pending (broadcast it again, or
+ * replace it with higher fees when stuck)? else simulate, sign, journal, broadcast. Node errors
+ * and refusals that may pass later are retried with backoff for as long as it takes; nothing is
+ * lost while the node is away. A posted reading whose transaction a chain reorganization took off
+ * the canonical chain is unsettled again and its transaction broadcast again.
+ *
+ * Signing (`signPost`: the transaction, from the reading and the chain's fees and nonce) is
+ * apart from sending (`send`).
  */
 import { setTimeout as sleep } from "node:timers/promises";
-import { Contract, Interface, JsonRpcProvider, Transaction, TransactionRequest, Wallet, isError } from "ethers";
-import { MARKET_ABI, PERMANENT_REVERTS } from "./abi";
+import { Contract, JsonRpcProvider, Wallet, isError } from "ethers";
+import { refusalKind } from "./abi";
 import { Entry, Journal, TxRecord } from "./journal";
 import { Logger } from "./log";
 import { stripUndefined } from "./line";
+import { Outcomes, recheckPosts } from "./outcomes";
+import { Broadcaster, MARKET, canonicalReceipt, describe, signCall } from "./transactions";
+
+export { describe } from "./transactions";
 
 export interface PosterOptions {
   /** blocks on top of the including block before a post counts as done; default 1 */
@@ -23,40 +33,45 @@ export interface PosterOptions {
   rebroadcastMs?: number;
   /** replace a transaction still unmined after this long with one paying 12.5% more, ms; default 180000 */
   replaceAfterMs?: number;
+  /** posted readings are checked against reorganizations of the last this many blocks; default 128 */
+  watchBlocks?: number;
 }
 
-type Settings = Required<PosterOptions>;
+export type PosterSettings = Required<PosterOptions>;
 
-export function posterSettings(options: PosterOptions = {}): Settings {
-  const settings = { confirmations: 1, pollMs: 1000, retryMaxMs: 30_000, rebroadcastMs: 10_000, replaceAfterMs: 180_000, ...stripUndefined(options) };
+export function posterSettings(options: PosterOptions = {}): PosterSettings {
+  const settings = { confirmations: 1, pollMs: 1000, retryMaxMs: 30_000, rebroadcastMs: 10_000, replaceAfterMs: 180_000, watchBlocks: 128, ...stripUndefined(options) };
   for (const [name, value] of Object.entries(settings)) {
     if (!Number.isSafeInteger(value) || value < (name === "confirmations" ? 1 : 0)) throw new TypeError(`${name} must be a ${name === "confirmations" ? "positive" : "non-negative"} integer, got ${value}`);
   }
   return settings;
 }
 
-const MARKET = new Interface(MARKET_ABI);
-
 /** What became of one step of posting a reading. */
 type Step = "done" | "wait";
 
-/** The chain refuses the post for now (unbound meter, wrong number); retried with backoff. */
+/** The chain refuses the post for now (unbound meter, wrong number, settlement behind); retried with backoff. */
 class NotYetAccepted extends Error {}
 
 export class MeterPoster {
-  private readonly settings: Settings;
+  private readonly settings: PosterSettings;
   private readonly market: Contract;
   private readonly signer: Wallet;
+  private readonly outcomes: Outcomes;
+  private readonly broadcaster: Broadcaster;
   private participantId = 0;
-  private readonly lastBroadcast = new Map<string, number>();
   private wakeUp: (() => void) | undefined;
+  /** reorganizations to check the posted readings against: the fork block and depth of each */
+  private readonly reorgs: Array<{ forkBlock: number; depth?: number }> = [];
+  /** intervals whose transaction a reorganization took away, not yet sent again */
+  private readonly reorged = new Set<number>();
 
   constructor(
     /** 12-digit meter address; its integer value is the meter number on chain */
     readonly meter: string,
     wallet: Wallet,
     private readonly provider: JsonRpcProvider,
-    marketAddress: string,
+    private readonly marketAddress: string,
     private readonly journal: Journal,
     private readonly log: Logger,
     options: PosterOptions = {},
@@ -64,6 +79,13 @@ export class MeterPoster {
     this.settings = posterSettings(options);
     this.signer = wallet.connect(provider);
     this.market = new Contract(marketAddress, MARKET, this.signer);
+    this.outcomes = new Outcomes(journal, log, provider, marketAddress);
+    this.broadcaster = new Broadcaster(provider, log, this.settings.rebroadcastMs);
+  }
+
+  /** The meter's account on chain. */
+  get account(): string {
+    return this.signer.address;
   }
 
   /** Tells the poster a new reading is in the journal. */
@@ -71,30 +93,62 @@ export class MeterPoster {
     this.wakeUp?.();
   }
 
+  /** Tells the poster the chain reorganized above `forkBlock`: its readings posted there are checked again. */
+  reorganized(reorg: { forkBlock: number; depth: number }): void {
+    this.reorgs.push(reorg);
+    this.wake();
+  }
+
   /** Posts readings as they come until `signal` aborts. */
   async run(signal: AbortSignal): Promise<void> {
     let failures = 0;
+    let checkedAtStart = false;
     while (!signal.aborted) {
-      const entry = this.journal.unsettled(this.meter)[0];
-      if (!entry) {
-        await this.waitForWake(signal);
-        continue;
-      }
       let pauseMs = this.settings.pollMs;
+      let interval: number | undefined;
       try {
+        if (!checkedAtStart) checkedAtStart = await this.checkRecentPosts(); // the chain may have reorganized while the bridge was down
+        while (this.reorgs.length > 0) {
+          await this.checkPosts(this.reorgs[0]);
+          this.reorgs.shift();
+        }
+        const entry = this.journal.unsettled(this.meter)[0];
+        if (!entry) {
+          await this.waitForWake(signal);
+          continue;
+        }
+        interval = entry.reading.interval;
         if ((await this.step(entry)) === "done") pauseMs = 0;
         failures = 0;
       } catch (error) {
         failures++;
         pauseMs = Math.min(this.settings.retryMaxMs, this.settings.pollMs * 2 ** Math.min(failures, 16));
-        this.log.warn("posting delayed", { meter: this.meter, interval: entry.reading.interval, error: describe(error), retryInMs: pauseMs });
+        this.log.warn("posting delayed", { meter: this.meter, interval, error: describe(error), retryInMs: pauseMs });
       }
       if (pauseMs > 0) await sleep(pauseMs, undefined, { signal }).catch(() => undefined);
     }
   }
 
+  /** Checks the readings posted in the last `watchBlocks` blocks; false when the node did not answer (checked later). */
+  private async checkRecentPosts(): Promise<boolean> {
+    try {
+      const head = await this.provider.getBlockNumber();
+      await this.checkPosts({ forkBlock: head - this.settings.watchBlocks });
+      return true;
+    } catch (error) {
+      this.log.debug("cannot check the recent posts yet", { meter: this.meter, error: describe(error) });
+      return false;
+    }
+  }
+
+  /** Checks that the readings posted above `forkBlock` are still on the canonical chain; reopens those that are not. */
+  private async checkPosts(reorg: { forkBlock: number; depth?: number }): Promise<void> {
+    for (const entry of await recheckPosts(this.journal, this.log, this.provider, [this.meter], reorg)) this.reorged.add(entry.reading.interval);
+  }
+
   private waitForWake(signal: AbortSignal): Promise<void> {
     return new Promise((resolve) => {
+      if (signal.aborted) return resolve(); // aborted while the loop was busy: its abort event has passed
       const done = () => {
         this.wakeUp = undefined;
         signal.removeEventListener("abort", done);
@@ -107,49 +161,49 @@ export class MeterPoster {
 
   private async step(entry: Entry): Promise<Step> {
     const { meter, interval } = entry.reading;
+    // its own account's posts (a batch of the gateway's relayer, from before a change of the config, is found on chain below)
+    const own = entry.txs.filter((tx) => tx.index === undefined);
     // read first: a transaction mined after this point is then seen as still pending, never as lost
     const minedNonce = await this.provider.getTransactionCount(this.signer.address, "latest");
-    for (const tx of [...entry.txs].reverse()) {
-      const receipt = await this.provider.getTransactionReceipt(tx.hash);
+    for (const tx of [...own].reverse()) {
+      const receipt = await canonicalReceipt(this.provider, tx.hash);
       if (!receipt) continue;
       if (receipt.status !== 1) continue; // reverted: the chain state below decides what next
       if ((await receipt.confirmations()) < this.settings.confirmations) return "wait";
-      this.journal.settle({ meter, interval, outcome: "posted", hash: tx.hash, block: receipt.blockNumber });
-      this.log.info("reading posted", { meter, interval, importWh: entry.reading.importWh, exportWh: entry.reading.exportWh, tx: tx.hash, block: receipt.blockNumber });
+      this.outcomes.posted(entry, tx.hash, receipt);
       return "done";
     }
     if (await this.settledOnChain(entry)) return "done";
-    const latest = entry.txs.at(-1);
+    const latest = own.at(-1);
     if (latest && latest.nonce >= minedNonce) {
-      if (Date.now() - latest.sentAt >= this.settings.replaceAfterMs) await this.signAndSend(entry, latest.nonce, latest);
-      else await this.broadcastAgain(latest);
+      if (Date.now() - latest.sentAt >= this.settings.replaceAfterMs) await this.send(await this.signPost(entry, latest.nonce, latest), latest);
+      else await this.broadcaster.broadcast(latest, this.reorged.has(interval), { meter, interval });
+      if (this.reorged.delete(interval)) this.log.warn("reading sent again after a reorganization", { meter, interval, tx: entry.txs.at(-1)!.hash, nonce: latest.nonce });
       return "wait";
     }
     const revert = await this.simulate(entry);
-    if (revert === "IntervalNotEnded") return "wait";
-    if (revert && PERMANENT_REVERTS.has(revert.split("(")[0])) {
-      this.journal.settle({ meter, interval, outcome: "rejected", reason: revert });
-      this.log.error("reading rejected by the market", { meter, interval, importWh: entry.reading.importWh, exportWh: entry.reading.exportWh, reason: revert });
+    if (revert) {
+      const kind = refusalKind(revert);
+      if (kind === "wait") return "wait";
+      if (kind === "retry") throw new NotYetAccepted(`the market refuses the post for now: ${revert}`);
+      await this.outcomes.refusedForGood(entry, revert, kind, await this.participant().catch(() => undefined));
       return "done";
     }
-    if (revert) throw new NotYetAccepted(`the market refuses the post: ${revert}`);
-    await this.signAndSend(entry, await this.provider.getTransactionCount(this.signer.address, "pending"));
+    const tx = await this.signPost(entry, await this.provider.getTransactionCount(this.signer.address, "pending"));
+    if (this.reorged.delete(interval)) this.log.warn("reading sent again after a reorganization", { meter, interval, tx: tx.hash, nonce: tx.nonce, newTransaction: true });
+    await this.send(tx);
     return "wait";
   }
 
-  /** Settles the entry when the chain already holds a reading for its interval. */
+  /**
+   * Settles the entry when the chain already holds a reading for its interval (`readingOf` answers
+   * for the participant's last four intervals; an older one the post's refusal finds in the logs).
+   */
   private async settledOnChain(entry: Entry): Promise<boolean> {
-    const { meter, interval } = entry.reading;
-    const [posted, importWh, exportWh] = await this.market.readingOf(await this.participant(), interval);
+    const participantId = await this.participant();
+    const [posted, importWh, exportWh] = await this.market.readingOf(participantId, entry.reading.interval);
     if (!posted) return false;
-    if (importWh === BigInt(entry.reading.importWh) && exportWh === BigInt(entry.reading.exportWh)) {
-      this.journal.settle({ meter, interval, outcome: "already-posted" });
-      this.log.info("reading already on chain", { meter, interval });
-    } else {
-      const reason = `ConflictingReading: the chain holds ${importWh}/${exportWh} Wh`;
-      this.journal.settle({ meter, interval, outcome: "rejected", reason });
-      this.log.error("reading rejected by the market", { meter, interval, importWh: entry.reading.importWh, exportWh: entry.reading.exportWh, reason });
-    }
+    if (!(await this.outcomes.foundOnChain(entry, participantId))) this.outcomes.onChainWithoutLog(entry, importWh, exportWh);
     return true;
   }
 
@@ -169,67 +223,23 @@ export class MeterPoster {
       await this.market.postReading.staticCall(...this.postArgs(entry));
       return undefined;
     } catch (error) {
-      if (isError(error, "CALL_EXCEPTION") && error.revert) {
-        return error.revert.name === "IntervalNotEnded" ? "IntervalNotEnded" : `${error.revert.name}(${error.revert.args.join(", ")})`;
-      }
+      if (isError(error, "CALL_EXCEPTION") && error.revert) return `${error.revert.name}(${error.revert.args.join(", ")})`;
       throw error;
     }
   }
 
-  /** Signs a post with `nonce` (paying at least 12.5% more than `replacing`), journals it, broadcasts it. */
-  private async signAndSend(entry: Entry, nonce: number, replacing?: TxRecord): Promise<void> {
-    const old = replacing ? Transaction.from(replacing.raw) : undefined;
-    // A replacement keeps the gas limit of the transaction it replaces. Estimating again can run on a
-    // pending state that already holds the stuck post (anvil estimates on "pending"); there the post is
-    // an identical re-post costing about half the gas, and the replacement would run out of gas.
-    const [fees, gasLimit] = await Promise.all([
-      this.provider.getFeeData(),
-      old ? old.gasLimit : this.market.postReading.estimateGas(...this.postArgs(entry)).then((gas) => (gas * 12n) / 10n),
-    ]);
-    const request: TransactionRequest = {
-      to: await this.market.getAddress(),
-      data: MARKET.encodeFunctionData("postReading", this.postArgs(entry)),
-      nonce,
-      gasLimit,
-      chainId: (await this.provider.getNetwork()).chainId,
-    };
-    // a replacement pays at least 12.5% (and at least 1 wei) more than the fee it replaces, even a zero one
-    const bump = (now: bigint | null, before: bigint | null | undefined) => (before === null || before === undefined ? (now ?? 0n) : maxOf(now ?? 0n, (before * 9n) / 8n + 1n));
-    if (fees.maxFeePerGas !== null && fees.maxPriorityFeePerGas !== null) {
-      Object.assign(request, { type: 2, maxFeePerGas: bump(fees.maxFeePerGas, old?.maxFeePerGas), maxPriorityFeePerGas: bump(fees.maxPriorityFeePerGas, old?.maxPriorityFeePerGas) });
-    } else {
-      Object.assign(request, { type: 0, gasPrice: bump(fees.gasPrice, old?.gasPrice) });
-    }
-    const raw = await this.signer.signTransaction(request);
-    const hash = Transaction.from(raw).hash!;
-    const tx: TxRecord = { t: "tx", meter: entry.reading.meter, interval: entry.reading.interval, hash, nonce, raw, sentAt: Date.now() };
+  /** Signs the post of a reading with `nonce`, paying at least 12.5% more than `replacing`; nothing is sent. */
+  private async signPost(entry: Entry, nonce: number, replacing?: TxRecord): Promise<TxRecord> {
+    const data = MARKET.encodeFunctionData("postReading", this.postArgs(entry));
+    const gasLimit = replacing ? undefined : ((await this.market.postReading.estimateGas(...this.postArgs(entry))) * 12n) / 10n;
+    const signed = await signCall(this.signer, this.provider, { to: this.marketAddress, data, nonce, gasLimit }, replacing?.raw);
+    return { t: "tx", meter: entry.reading.meter, interval: entry.reading.interval, ...signed, sentAt: Date.now(), ...(replacing ? { replaces: replacing.hash } : {}) };
+  }
+
+  /** Journals a signed post, then broadcasts it. */
+  private async send(tx: TxRecord, replacing?: TxRecord): Promise<void> {
     this.journal.addTx(tx);
-    if (replacing) this.log.warn("replacing a stuck transaction", { meter: tx.meter, interval: tx.interval, nonce, tx: hash, replaces: replacing.hash });
-    await this.broadcastAgain(tx, true);
+    if (replacing) this.log.warn("replacing a stuck transaction", { meter: tx.meter, interval: tx.interval, nonce: tx.nonce, tx: tx.hash, replaces: replacing.hash });
+    await this.broadcaster.broadcast(tx, true, { meter: tx.meter, interval: tx.interval });
   }
-
-  /** Broadcasts a journaled transaction (again); "already known" and "nonce used" answers are fine. */
-  private async broadcastAgain(tx: TxRecord, force = false): Promise<void> {
-    const last = this.lastBroadcast.get(tx.hash);
-    if (!force && last !== undefined && Date.now() - last < this.settings.rebroadcastMs) return;
-    try {
-      await this.provider.broadcastTransaction(tx.raw);
-    } catch (error) {
-      const harmless = isError(error, "NONCE_EXPIRED") || isError(error, "REPLACEMENT_UNDERPRICED") || /already (known|imported)|known transaction/i.test(String((error as Error).message));
-      if (!harmless) throw error;
-    }
-    this.lastBroadcast.set(tx.hash, Date.now());
-    this.log.debug("transaction broadcast", { meter: tx.meter, interval: tx.interval, nonce: tx.nonce, tx: tx.hash });
-  }
-}
-
-function maxOf(a: bigint, b: bigint): bigint {
-  return a > b ? a : b;
-}
-
-/** A short description of an error for the logs. */
-export function describe(error: unknown): string {
-  if (isError(error, "CALL_EXCEPTION") && error.revert) return `${error.revert.name}(${error.revert.args.join(", ")})`;
-  if (error instanceof Error) return (error as Error & { shortMessage?: string }).shortMessage ?? error.message;
-  return String(error);
 }

@@ -64,12 +64,62 @@ describe("MeterBus (mock port)", () => {
     assert.deepEqual(bus.deadMeters(), []);
   });
 
-  it("retries a corrupt reply and names the corruption when all attempts fail", async () => {
+  it("retries corrupted replies beyond `retries` (noise: the meter is alive), names the corruption, and never marks the meter dead", async () => {
     const mock = await openMock(false);
     const corrupt = fromHex(toHex(reply("1.00")).replace(/.. 16$/, "00 16"));
     mock.answer(() => corrupt);
+    const bus = new MeterBus(mock.port, { ...FAST, retries: 1, noiseRetries: 3 });
+    const dead: string[] = [];
+    bus.on("dead", (address: string) => dead.push(address));
+    await assert.rejects(bus.read(METER, DI.FORWARD_ACTIVE_ENERGY), (error: MeterError) => {
+      assert.equal(error.code, "corrupt");
+      assert.match(error.message, /^meter 123456789012: 4 corrupted replies \(last: corrupt reply \(bad-checksum\)\), 0 without reply after 4 attempts$/);
+      return true;
+    });
+    assert.equal(mock.writes.length, 4, "1 attempt + 3 noise retries");
+    assert.deepEqual([dead, bus.deadMeters()], [[], []]);
+  });
+
+  it("takes a reply cut short by the line (bad length) as noise and retries it, even with no retries for silence", async () => {
+    const mock = await openMock(false);
+    let calls = 0;
+    const cut = reply("5.00").subarray(0, -3); // checksum, end byte and one data byte lost
+    mock.answer(() => (++calls <= 2 ? cut : reply("5.00")));
+    const bus = new MeterBus(mock.port, { ...FAST, retries: 0 });
+    const invalid: string[] = [];
+    bus.on("invalid", (event: { reason: string }) => invalid.push(event.reason));
+    assert.equal((await bus.read(METER, DI.FORWARD_ACTIVE_ENERGY)).value, "5.00");
+    assert.equal(mock.writes.length, 3);
+    assert.deepEqual(invalid, ["truncated", "truncated"]);
+    assert.deepEqual(bus.deadMeters(), []);
+  });
+
+  it("counts only silence towards dead: noise then silence leaves the meter alive", async () => {
+    const mock = await openMock(false);
+    let calls = 0;
+    const corrupt = fromHex(toHex(reply("1.00")).replace(/.. 16$/, "00 16"));
+    mock.answer(() => (++calls === 1 ? corrupt : undefined));
     const bus = new MeterBus(mock.port, { ...FAST, retries: 1 });
-    await assert.rejects(bus.read(METER, DI.FORWARD_ACTIVE_ENERGY), (error: MeterError) => error.code === "corrupt" && /bad-checksum/.test(error.message));
+    await assert.rejects(bus.read(METER, DI.FORWARD_ACTIVE_ENERGY), { code: "corrupt", message: /1 corrupted reply .*, 2 without reply after 3 attempts/ });
+    assert.deepEqual(bus.deadMeters(), []);
+  });
+
+  it("marks a silent meter dead no longer than until probeDeadBy (the next boundary)", async () => {
+    const mock = await openMock(false);
+    let now = 1_000_000;
+    const nextBoundary = (at: number) => Math.ceil((at + 1) / 10_000) * 10_000; // boundaries every 10 s
+    const bus = new MeterBus(mock.port, { ...FAST, retries: 0, deadRetryMs: 60_000, probeDeadBy: nextBoundary, now: () => now });
+    const deadUntil: number[] = [];
+    bus.on("dead", (_address: string, until: number) => deadUntil.push(until));
+    now = 1_003_000;
+    await assert.rejects(bus.read(METER, DI.FORWARD_ACTIVE_ENERGY), { code: "timeout" });
+    assert.deepEqual(deadUntil, [1_010_000], "dead until the next boundary, not for deadRetryMs");
+    assert.equal(bus.deadUntilOf(METER), 1_010_000);
+    now = 1_009_999;
+    await assert.rejects(bus.read(METER, DI.FORWARD_ACTIVE_ENERGY), { code: "dead" });
+    now = 1_010_000;
+    mock.answer(() => reply("2.00"));
+    assert.equal((await bus.read(METER, DI.FORWARD_ACTIVE_ENERGY)).value, "2.00", "probed at the boundary");
     assert.equal(mock.writes.length, 2);
   });
 
@@ -141,6 +191,6 @@ describe("MeterBus (mock port)", () => {
     const bus = new MeterBus(mock.port, FAST);
     assert.throws(() => bus.read("AAAAAAAAAAAA", DI.FORWARD_ACTIVE_ENERGY), TypeError);
     assert.throws(() => bus.read(METER, "0001"), TypeError);
-    assert.throws(() => bus.read(METER, "04000101"), { name: "FrameError", reason: "unknown-di" });
+    assert.throws(() => bus.read(METER, "02800001"), { name: "FrameError", reason: "unknown-di" });
   });
 });

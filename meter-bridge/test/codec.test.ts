@@ -3,6 +3,14 @@ import { describe, it } from "node:test";
 import {
   DI,
   FrameError,
+  decodeLoadRecord,
+  decodeLoadRecordRequest,
+  encodeLoadRecord,
+  encodeLoadRecordRequest,
+  encodeReadWith,
+  hourlyFreezeDi,
+  loadRecordClass,
+  loadRecordEnergy,
   decodeFrame,
   decodeValue,
   encodeAbnormalReply,
@@ -132,7 +140,8 @@ describe("codec: data formats", () => {
   it("reports a wrong data length, a non-BCD digit and an unknown identifier", () => {
     assert.throws(() => decodeValue(DI.FORWARD_ACTIVE_ENERGY, fromHex("00 00 00")), { name: "FrameError", reason: "bad-data-length" });
     assert.throws(() => decodeValue(DI.FORWARD_ACTIVE_ENERGY, fromHex("0A 00 00 00")), { name: "FrameError", reason: "bad-bcd" });
-    assert.throws(() => decodeValue("04000101", fromHex("00")), { name: "FrameError", reason: "unknown-di" });
+    assert.throws(() => decodeValue("02800001", fromHex("00 00 00")), { name: "FrameError", reason: "unknown-di", message: "no format known for data identifier 02800001" });
+    assert.throws(() => decodeValue("05040000", fromHex("00")), { name: "FrameError", reason: "unknown-di" }, "hourly freezes are numbered from 01");
     assert.throws(() => decodeValue("0001000", fromHex("00")), TypeError);
   });
 
@@ -145,6 +154,98 @@ describe("codec: data formats", () => {
     assert.equal(whToKWh(50n), "0.05");
     assert.throws(() => kWhToWh("-1.00"), TypeError);
     assert.throws(() => whToKWh(5n), TypeError);
+  });
+});
+
+/**
+ * Replies of meter 000000000001 built by hand from the standard's rules (DI sent DI0 first, +0x33,
+ * BCD lowest byte first, sign in the top bit, checksum): one per identifier a gateway user reads.
+ */
+const IDENTIFIER_VECTORS: Array<[string, string, string, string, string]> = [
+  ["grid frequency", "68 01 00 00 00 00 00 68 91 06 35 33 B3 35 34 83 6F 16", DI.FREQUENCY, "50.01", "Hz"],
+  ["power factor", "68 01 00 00 00 00 00 68 91 06 33 33 39 35 BA 3C 32 16", DI.POWER_FACTOR, "0.987", ""],
+  ["power factor, reverse flow", "68 01 00 00 00 00 00 68 91 06 33 33 39 35 33 B8 27 16", DI.POWER_FACTOR, "-0.500", ""],
+  ["phase B active power, exporting", "68 01 00 00 00 00 00 68 91 07 33 35 36 35 78 56 B4 BE 16", DI.ACTIVE_POWER_B, "-1.2345", "kW"],
+  ["date (YYMMDDWW, 6 = Saturday)", "68 01 00 00 00 00 00 68 91 08 34 34 33 37 39 3C 36 57 3E 16", DI.DATE, "2024-03-09", ""],
+  ["time (hhmmss)", "68 01 00 00 00 00 00 68 91 07 35 34 33 37 8C 38 47 47 16", DI.TIME, "14:05:59", ""],
+  ["newest hourly freeze: its time (YYMMDDhhmm)", "68 01 00 00 00 00 00 68 91 09 34 33 37 38 33 47 3C 36 57 84 16", "05040001", "2024-03-09T14:00", ""],
+  ["newest hourly freeze: forward active energy", "68 01 00 00 00 00 00 68 91 08 34 34 37 38 89 67 45 33 A9 16", "05040101", "1234.56", "kWh"],
+  ["third newest hourly freeze: reverse active energy", "68 01 00 00 00 00 00 68 91 08 36 35 37 38 BC 3A 33 33 A0 16", "05040203", "7.89", "kWh"],
+];
+
+describe("codec: identifiers a gateway user expects (vectors by hand)", () => {
+  for (const [what, hex, di, value, unit] of IDENTIFIER_VECTORS) {
+    it(`${di} ${what}: ${value} ${unit}`, () => {
+      assert.deepEqual(replyValue(hex), { address: "000000000001", di, value, unit });
+      assert.equal(toHex(encodeReadReply("000000000001", di, encodeValue(di, value))), hex);
+    });
+  }
+
+  it("numbers the hourly freezes 1..254, newest first", () => {
+    assert.deepEqual([hourlyFreezeDi("time", 1), hourlyFreezeDi("forward", 1), hourlyFreezeDi("reverse", 254)], ["05040001", "05040101", "050402FE"]);
+    assert.throws(() => hourlyFreezeDi("time", 0), TypeError);
+    assert.throws(() => hourlyFreezeDi("time", 255), TypeError);
+  });
+
+  it("per-phase active power and power factors of all three phases", () => {
+    assert.deepEqual([DI.ACTIVE_POWER_A, DI.ACTIVE_POWER_B, DI.ACTIVE_POWER_C], ["02030100", "02030200", "02030300"]);
+    assert.deepEqual(decodeValue(DI.ACTIVE_POWER_C, fromHex("00 50 12")), { value: "12.5000", unit: "kW" });
+    assert.deepEqual(decodeValue(DI.POWER_FACTOR_A, fromHex("00 10")), { value: "1.000", unit: "" });
+  });
+
+  it("refuses impossible calendar values", () => {
+    assert.throws(() => decodeValue(DI.DATE, fromHex("06 30 02 24")), { name: "FrameError", reason: "bad-time" }, "30 February");
+    assert.throws(() => decodeValue(DI.TIME, fromHex("00 60 12")), { name: "FrameError", reason: "bad-time" });
+    assert.throws(() => decodeValue(DI.DATE, fromHex("07 09 03 24")), { name: "FrameError", reason: "bad-time" }, "weekday 7");
+    assert.throws(() => encodeValue(DI.DATE, "2024-02-30"), TypeError);
+    assert.throws(() => encodeValue(DI.TIME, "24:00:00"), TypeError);
+  });
+});
+
+describe("codec: load records (06 CC 00 01, vectors by hand)", () => {
+  const REQUEST = "68 01 00 00 00 00 00 68 11 0A 34 33 37 39 34 48 47 3C 36 57 4F 16";
+  const REPLY = "68 01 00 00 00 00 00 68 91 22 34 33 37 39 D3 D3 4C 48 47 3C 36 57 DD DD DD 89 67 45 33 BC 3A 33 33 33 33 33 33 33 33 33 33 DD B9 18 46 16";
+  const TIME = { year: 2024, month: 3, day: 9, hour: 14, minute: 15, second: 0 };
+
+  it("asks meter 000000000001 for its class 4 record of 2024-03-09 14:15 (one block)", () => {
+    assert.equal(toHex(encodeReadWith("000000000001", DI.LOAD_RECORD_CLASS4_AT, encodeLoadRecordRequest(TIME), { preamble: 0 })), REQUEST);
+    const message = interpretFrame(decodeFrame(fromHex(REQUEST)));
+    assert.ok(message.kind === "read" && message.params);
+    assert.deepEqual(decodeLoadRecordRequest(message.params), { blocks: 1, time: TIME });
+  });
+
+  it("reads forward 1234.56 kWh and reverse 7.89 kWh from the reply (A0 A0, length 25, time, AA AA AA, class 4, AA, checksum 86, E5)", () => {
+    const message = interpretFrame(decodeFrame(fromHex(REPLY)));
+    assert.ok(message.kind === "read-reply");
+    assert.equal(message.di, "06040001");
+    assert.equal(toHex(message.value.subarray(0, 3)), "A0 A0 19");
+    const record = decodeLoadRecord(message.value, loadRecordClass(message.di));
+    assert.deepEqual(record.time, TIME);
+    assert.deepEqual(loadRecordEnergy(record), { forwardKWh: "1234.56", reverseKWh: "7.89" });
+    assert.equal(toHex(encodeLoadRecord(record, 4)), toHex(message.value));
+  });
+
+  it("accepts the class alone without the separators of the classes before it (length 22, checksum 85)", () => {
+    const record = decodeLoadRecord(fromHex("A0 A0 16 15 14 09 03 24 56 34 12 00 89 07 00 00 00 00 00 00 00 00 00 00 AA 85 E5"), 4);
+    assert.deepEqual(loadRecordEnergy(record), { forwardKWh: "1234.56", reverseKWh: "7.89" });
+  });
+
+  it("reads the class 4 block of a record of all six classes, and a record without class 4 has no energy", () => {
+    const classes = [Buffer.alloc(17, 0x11), undefined, undefined, fromHex("56 34 12 00 89 07 00 00 00 00 00 00 00 00 00 00"), undefined, Buffer.alloc(6)];
+    const all = encodeLoadRecord({ time: TIME, classes });
+    assert.equal(all.filter((byte) => byte === 0xaa).length, 6, "six separators");
+    assert.deepEqual(loadRecordEnergy(decodeLoadRecord(all, 0)), { forwardKWh: "1234.56", reverseKWh: "7.89" });
+    assert.equal(loadRecordEnergy(decodeLoadRecord(encodeLoadRecord({ time: TIME, classes: [Buffer.alloc(17), undefined, undefined, undefined, undefined, undefined] }), 0)), undefined);
+  });
+
+  it("refuses a record marked wrong, cut short, with a bad checksum or end code", () => {
+    const good = fromHex("A0 A0 16 15 14 09 03 24 56 34 12 00 89 07 00 00 00 00 00 00 00 00 00 00 AA 85 E5");
+    const variant = (index: number, byte: number) => Buffer.from(good.map((b, i) => (i === index ? byte : b)));
+    assert.throws(() => decodeLoadRecord(variant(0, 0xe0).map((b, i) => (i === 1 ? 0xe0 : b)), 4), { reason: "bad-record", message: /marks this load record as wrong/ });
+    assert.throws(() => decodeLoadRecord(good.subarray(0, -1), 4), { reason: "bad-record", message: /length 22 does not match/ });
+    assert.throws(() => decodeLoadRecord(variant(25, 0x86), 4), { reason: "bad-record", message: /checksum/ });
+    assert.throws(() => decodeLoadRecord(variant(26, 0x16), 4), { reason: "bad-record", message: /E5/ });
+    assert.deepEqual([loadRecordClass("06040001"), loadRecordClass("06000001"), loadRecordClass("00010000")], [4, 0, undefined]);
   });
 });
 

@@ -47,6 +47,21 @@ describe("Dlt645Parser", () => {
     assert.deepEqual(invalid, []);
   });
 
+  it("reports a reply left incomplete when the line goes quiet as truncated, and forgets it", () => {
+    const cut = fromHex(REPLY).subarray(0, 15); // one byte short of its length: 19 bytes of 20
+    const { frames, invalid, parser } = feed([fromHex("FE FE"), cut]);
+    assert.deepEqual(frames, []);
+    assert.equal(toHex(parser.endOfReply()!.bytes), toHex(cut));
+    assert.deepEqual(invalid.map((event) => event.reason), ["truncated"]);
+    assert.equal(parser.bufferedBytes, 0);
+    assert.equal(parser.endOfReply(), undefined, "nothing held any more");
+  });
+
+  it("does not take held garbage or an echoed request for a cut-off reply", () => {
+    assert.equal(feed([fromHex("00 68 12 90")]).parser.endOfReply(), undefined, "too short to be a frame header");
+    assert.equal(feed([fromHex(VECTORS.readForward123456789012).subarray(0, 12)]).parser.endOfReply(), undefined, "the start of a request (an echo)");
+  });
+
   it("reports a partial frame cut off by a complete one as truncated, then emits the complete one", () => {
     const partial = fromHex("68 12 90 78 56 34 12 68 91 40 33 33");
     const { frames, invalid } = feed([partial, fromHex(`FE FE ${REPLY}`)]);

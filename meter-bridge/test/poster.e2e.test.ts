@@ -13,54 +13,18 @@ import { after, before, describe, it } from "node:test";
 import { Contract, Interface, JsonRpcProvider, Transaction, Wallet } from "ethers";
 import { MARKET_ABI } from "../src/abi";
 import { Journal, TxRecord } from "../src/journal";
-import { Fields, Level, Logger } from "../src/log";
+import { BatchPoster } from "../src/batchPoster";
 import { MeterPoster, PosterOptions } from "../src/poster";
 import { Anvil, CHAIN_ID, DEV_KEY, freePort } from "./support/anvil";
-import { deployMarket } from "./support/market";
+import { deployMarket, warp } from "./support/market";
+import { CapturedLog, Line } from "./support/capturedLog";
 import { waitUntil } from "./support/wait";
 
 const INTERVAL_SECONDS = 60;
-const INTERVAL = 3; // long over: the market starts ten intervals in the past
 const REPLACE_AFTER_MS = 800;
 /** the poster sleeps this long after each step; the test mines inside that pause */
 const POLL_MS = 300;
 const TIMEOUT_MS = 5000;
-
-interface Line extends Fields {
-  level: Level;
-  msg: string;
-}
-
-/** A logger that keeps its lines and lets the test wait, in step with the poster, for the next matching one. */
-class CapturedLog implements Logger {
-  readonly lines: Line[] = [];
-  private waiters: Array<{ match: (line: Line) => boolean; resolve: (line: Line) => void }> = [];
-  debug = (msg: string, fields?: Fields) => this.write("debug", msg, fields);
-  info = (msg: string, fields?: Fields) => this.write("info", msg, fields);
-  warn = (msg: string, fields?: Fields) => this.write("warn", msg, fields);
-  error = (msg: string, fields?: Fields) => this.write("error", msg, fields);
-
-  private write(level: Level, msg: string, fields: Fields = {}): void {
-    const line: Line = { level, msg, ...fields };
-    this.lines.push(line);
-    for (const waiter of [...this.waiters]) {
-      if (!waiter.match(line)) continue;
-      this.waiters.splice(this.waiters.indexOf(waiter), 1);
-      waiter.resolve(line);
-    }
-  }
-
-  /** The next line (from now on) that matches. */
-  next(match: (line: Line) => boolean, what: string): Promise<Line> {
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => {
-        this.waiters = this.waiters.filter((waiter) => waiter.match !== match);
-        reject(new Error(`timed out waiting for the log line: ${what}; the poster logged ${JSON.stringify(this.lines)}`));
-      }, TIMEOUT_MS);
-      this.waiters.push({ match, resolve: (line) => (clearTimeout(timer), resolve(line)) });
-    });
-  }
-}
 
 const broadcastOf = (hash?: string) => (line: Line) => line.msg === "transaction broadcast" && (hash === undefined || line.tx === hash);
 
@@ -76,14 +40,20 @@ const nodeOn = (hardfork: "london" | "berlin") => async (): Promise<Node> => {
   return { url: anvil.url, stop: () => anvil.stop() };
 };
 
-/** A market on a fresh node with `meters` bound and funded; the node then mines only when told to. */
-function chainFixture(startNode: () => Promise<Node>, meters: string[]) {
+/**
+ * A market on a fresh node with `meters` bound (and their accounts funded, or, with `relayer`, a
+ * relayer funded instead); the node then mines only when told to.
+ */
+function chainFixture(startNode: () => Promise<Node>, meters: string[], { relayer = false } = {}) {
   const fixture = {
     node: undefined as Node | undefined,
     provider: undefined as unknown as JsonRpcProvider,
     market: "",
     keys: meters.map(() => Wallet.createRandom().privateKey),
+    relayerKey: Wallet.createRandom().privateKey,
     participantIds: [] as number[],
+    /** the interval the readings are for: the one the meters were bound in, ended (the chain's clock is moved on) */
+    interval: 0,
     dir: mkdtempSync(path.join(tmpdir(), "meter-bridge-poster-")),
     startTime: Math.floor(Date.now() / 1000) - 10 * INTERVAL_SECONDS,
   };
@@ -94,8 +64,11 @@ function chainFixture(startNode: () => Promise<Node>, meters: string[]) {
       startTime: fixture.startTime,
       intervalSeconds: INTERVAL_SECONDS,
       meters: meters.map((address, i) => ({ address, account: new Wallet(fixture.keys[i]).address, ratedPowerW: 100_000 })),
+      fundMeters: !relayer,
     });
-    [fixture.market, fixture.participantIds] = [deployed.address, deployed.participantIds];
+    if (relayer) await deployed.fund(new Wallet(fixture.relayerKey).address);
+    [fixture.market, fixture.participantIds, fixture.interval] = [deployed.address, deployed.participantIds, Math.max(...deployed.boundIntervals)];
+    await warp(fixture.provider, INTERVAL_SECONDS);
     await fixture.provider.send("evm_setAutomine", [false]); // from here on as with --no-mining
   });
   after(async () => {
@@ -112,12 +85,12 @@ function startPoster(fixture: Fixture, meter: string, key: string, reading: { im
   const header = { chainId: String(CHAIN_ID), market: fixture.market, startTime: fixture.startTime, intervalSeconds: INTERVAL_SECONDS };
   const file = path.join(fixture.dir, `journal-${meter}.jsonl`);
   const journal = Journal.open(file, header);
-  assert.equal(journal.addReading({ meter, interval: INTERVAL, ...reading, readAt: new Date().toISOString() }), true);
+  assert.equal(journal.addReading({ meter, interval: fixture.interval, ...reading, readAt: new Date().toISOString() }), true);
   const log = new CapturedLog();
   const provider = new JsonRpcProvider(fixture.node!.url, CHAIN_ID, { staticNetwork: true });
   const controller = new AbortController();
   const running = new MeterPoster(meter, new Wallet(key), provider, fixture.market, journal, log, options).run(controller.signal);
-  const txs = (): TxRecord[] => journal.get(meter, INTERVAL)!.txs;
+  const txs = (): TxRecord[] => journal.get(meter, fixture.interval)!.txs;
   let stopped: Promise<Journal> | undefined;
   return {
     journal,
@@ -168,9 +141,9 @@ async function assertPostedOnce(fixture: Fixture, participantId: number, account
   assert.equal(await provider.getTransactionCount(account, "latest"), nonceBefore + 1, "the meter account's nonce went up by exactly 1");
   assert.deepEqual(await pooled(provider, account), {}, "nothing of the meter account left in the pool");
   const market = new Contract(fixture.market, MARKET_ABI, provider);
-  assert.deepEqual([...(await market.readingOf(participantId, INTERVAL))], [true, BigInt(reading.importWh), BigInt(reading.exportWh)]);
-  assert.deepEqual(await postedEvents(fixture, participantId), [[minedHash, INTERVAL, BigInt(reading.importWh), BigInt(reading.exportWh)]], "one ReadingPosted event, from the mined transaction");
-  assert.deepEqual(journal.get(meter, INTERVAL)?.done, { t: "done", meter, interval: INTERVAL, outcome: "posted", hash: minedHash, block: receipt!.blockNumber });
+  assert.deepEqual([...(await market.readingOf(participantId, fixture.interval))], [true, BigInt(reading.importWh), BigInt(reading.exportWh)]);
+  assert.deepEqual(await postedEvents(fixture, participantId), [[minedHash, fixture.interval, BigInt(reading.importWh), BigInt(reading.exportWh)]], "one ReadingPosted event, from the mined transaction");
+  assert.deepEqual(journal.get(meter, fixture.interval)?.done, { t: "done", meter, interval: fixture.interval, outcome: "posted", hash: minedHash, block: receipt!.blockNumber, blockHash: receipt!.blockHash });
   assert.deepEqual(journal.unsettled(meter), []);
 }
 
@@ -234,9 +207,9 @@ function replacementSuite(name: string, startNode: () => Promise<Node>, fees: "e
         assert.equal(await provider.getTransactionReceipt(first.hash), null, "the original has no receipt");
         assert.equal(await provider.getTransaction(first.hash), null, "the node no longer knows the original");
 
-        await waitUntil(() => journal.get(METER, INTERVAL)?.done !== undefined, TIMEOUT_MS, "the journal to settle the reading");
+        await waitUntil(() => journal.get(METER, fixture.interval)?.done !== undefined, TIMEOUT_MS, "the journal to settle the reading");
         journal = await poster.stop();
-        assert.equal(journal.get(METER, INTERVAL)?.txs.length, 2, "no transaction after the two");
+        assert.equal(journal.get(METER, fixture.interval)?.txs.length, 2, "no transaction after the two");
         await assertPostedOnce(fixture, fixture.participantIds[0], account, nonceBefore, second.hash, journal, METER, reading);
         assert.ok(poster.log.lines.some((line) => line.msg === "reading posted" && line.tx === second.hash));
         assert.deepEqual(poster.log.lines.filter((line) => line.level === "error" || line.msg === "posting delayed"), []);
@@ -269,9 +242,9 @@ function replacementSuite(name: string, startNode: () => Promise<Node>, fees: "e
           assert.deepEqual(pool, { [String(nonceBefore)]: sent.hash }, "the node holds the transaction again");
           assert.deepEqual((await provider.getBlock("latest"))?.transactions, [sent.hash]);
 
-          await waitUntil(() => journal.get(DROPPED_METER, INTERVAL)?.done !== undefined, TIMEOUT_MS, "the journal to settle the reading");
+          await waitUntil(() => journal.get(DROPPED_METER, fixture.interval)?.done !== undefined, TIMEOUT_MS, "the journal to settle the reading");
           journal = await poster.stop();
-          assert.deepEqual(journal.get(DROPPED_METER, INTERVAL)?.txs.map((tx) => tx.hash), [sent.hash], "the same signed transaction, not a new one");
+          assert.deepEqual(journal.get(DROPPED_METER, fixture.interval)?.txs.map((tx) => tx.hash), [sent.hash], "the same signed transaction, not a new one");
           await assertPostedOnce(fixture, fixture.participantIds[1], account, nonceBefore, sent.hash, journal, DROPPED_METER, reading);
         } finally {
           (await poster.stop()).close();
@@ -282,4 +255,108 @@ function replacementSuite(name: string, startNode: () => Promise<Node>, fees: "e
 }
 
 replacementSuite("poster on a london chain that does not mine by itself", nodeOn("london"), "eip1559");
+
+describe("batch poster on a london chain that does not mine by itself", () => {
+  const ALL = ["000000000013", "000000000014", "000000000015", "000000000016"];
+  const fixture = chainFixture(nodeOn("london"), ALL, { relayer: true });
+  const readings = [{ importWh: "700", exportWh: "0" }, { importWh: "0", exportWh: "300" }];
+  const [STUCK, DROPPED] = [ALL.slice(0, 2), ALL.slice(2)];
+
+  /** A journal holding readings of two meters, and the batch poster for them running until `stop`. */
+  function startBatchPoster(name: string, METERS: string[], options: PosterOptions) {
+    const header = { chainId: String(CHAIN_ID), market: fixture.market, startTime: fixture.startTime, intervalSeconds: INTERVAL_SECONDS };
+    const journal = Journal.open(path.join(fixture.dir, `journal-${name}.jsonl`), header);
+    METERS.forEach((meter, i) => journal.addReading({ meter, interval: fixture.interval, ...readings[i], readAt: new Date().toISOString() }));
+    const log = new CapturedLog();
+    const provider = new JsonRpcProvider(fixture.node!.url, CHAIN_ID, { staticNetwork: true });
+    const controller = new AbortController();
+    const ports = [{ path: "port", meters: METERS.map((address) => ({ address, wallet: new Wallet(fixture.keys[ALL.indexOf(address)]) })) }];
+    const clock = { startTime: fixture.startTime, intervalSeconds: INTERVAL_SECONDS };
+    const running = new BatchPoster(new Wallet(fixture.relayerKey), ports, provider, fixture.market, CHAIN_ID, clock, journal, log, options).run(controller.signal);
+    return {
+      journal,
+      log,
+      METERS,
+      txs: (): TxRecord[] => journal.get(METERS[0], fixture.interval)!.txs,
+      async stop(): Promise<void> {
+        controller.abort();
+        await running;
+        provider.destroy();
+        journal.close();
+      },
+    };
+  }
+
+  /** Both readings on chain once, from `minedHash`, the relayer's nonce up by one, the meters' accounts untouched, the journal says posted. */
+  async function assertBatchPostedOnce(METERS: string[], nonceBefore: number, minedHash: string, journal: Journal) {
+    const { provider } = fixture;
+    const relayer = new Wallet(fixture.relayerKey).address;
+    const receipt = await provider.getTransactionReceipt(minedHash);
+    assert.equal(receipt?.status, 1);
+    assert.equal(await provider.getTransactionCount(relayer, "latest"), nonceBefore + 1, "the relayer's nonce went up by exactly 1");
+    assert.deepEqual(await pooled(provider, relayer), {}, "nothing of the relayer left in the pool");
+    for (const [i, meter] of METERS.entries()) {
+      const at = ALL.indexOf(meter);
+      assert.deepEqual(await postedEvents(fixture, fixture.participantIds[at]), [[minedHash, fixture.interval, BigInt(readings[i].importWh), BigInt(readings[i].exportWh)]], `meter ${meter}: one ReadingPosted event, from the mined batch`);
+      assert.deepEqual(journal.get(meter, fixture.interval)?.done, { t: "done", meter, interval: fixture.interval, outcome: "posted", hash: minedHash, block: receipt!.blockNumber, blockHash: receipt!.blockHash });
+      assert.deepEqual([await provider.getTransactionCount(new Wallet(fixture.keys[at]).address), await provider.getBalance(new Wallet(fixture.keys[at]).address)], [0, 0n], "the meter's account sent nothing and holds nothing");
+    }
+  }
+
+  it("replaces a batch stuck longer than replaceAfterMs by one with the same readings, nonce and gas limit and both fees raised by at least 12.5%; exactly one of them is mined", async () => {
+    const { provider } = fixture;
+    const relayer = new Wallet(fixture.relayerKey).address;
+    const nonceBefore = await provider.getTransactionCount(relayer, "latest");
+    const poster = startBatchPoster("stuck", STUCK, { pollMs: POLL_MS, replaceAfterMs: REPLACE_AFTER_MS, rebroadcastMs: 60_000 });
+    const METERS = STUCK;
+    try {
+      const sent = await poster.log.next((line) => line.msg === "batch sent", "the batch sent");
+      assert.deepEqual([sent.readings, sent.intervals, sent.nonce], [2, [fixture.interval], nonceBefore], "one batch of both meters' readings");
+      const replaced = await poster.log.next((line) => line.msg === "replacing a stuck transaction", "the replacement");
+      await poster.log.next(broadcastOf(String(replaced.tx)), "the replacement's broadcast");
+      const pool = await pooled(provider, relayer);
+      await provider.send("evm_mine", []);
+
+      const [first, second] = poster.txs();
+      assert.deepEqual([first.hash, second.hash, second.replaces, replaced.replaces], [sent.tx, replaced.tx, first.hash, first.hash]);
+      for (const meter of METERS) assert.deepEqual(poster.journal.get(meter, fixture.interval)!.txs.map((tx) => tx.hash), [first.hash, second.hash], `meter ${meter} in both`);
+      assert.deepEqual(pool, { [String(nonceBefore)]: second.hash }, "the node replaced the first batch with the second");
+      const [a, b] = [Transaction.from(first.raw), Transaction.from(second.raw)];
+      assert.deepEqual([b.from, b.nonce, b.to, b.data, b.gasLimit, b.type], [relayer, a.nonce, a.to, a.data, a.gasLimit, 2], "the same readings, nonce and gas limit");
+      assert.ok(b.maxFeePerGas! * 8n >= a.maxFeePerGas! * 9n && b.maxPriorityFeePerGas! * 8n >= a.maxPriorityFeePerGas! * 9n, "both fees raised by at least 12.5%");
+      assert.deepEqual((await provider.getBlock("latest"))?.transactions, [second.hash], "the block holds the replacement only");
+
+      await waitUntil(() => METERS.every((meter) => poster.journal.get(meter, fixture.interval)?.done !== undefined), TIMEOUT_MS, "the journal to settle the readings");
+      await assertBatchPostedOnce(METERS, nonceBefore, second.hash, poster.journal);
+      assert.deepEqual(poster.log.lines.filter((line) => line.level === "error" || line.msg === "posting delayed"), []);
+    } finally {
+      await poster.stop();
+      await provider.send("anvil_dropAllTransactions", []);
+    }
+  });
+
+  it("broadcasts a batch the node dropped again, and it is mined once", async () => {
+    const { provider } = fixture;
+    const relayer = new Wallet(fixture.relayerKey).address;
+    const nonceBefore = await provider.getTransactionCount(relayer, "latest");
+    assert.deepEqual(await provider.send("txpool_status", []), { pending: "0x0", queued: "0x0" }, "no transaction left over from the test before");
+    const poster = startBatchPoster("dropped", DROPPED, { pollMs: POLL_MS, replaceAfterMs: 60_000, rebroadcastMs: 500 });
+    try {
+      const sent = await poster.log.next((line) => line.msg === "batch sent", "the batch sent");
+      assert.deepEqual(await pooled(provider, relayer), { [String(nonceBefore)]: sent.tx });
+      await provider.send("anvil_dropTransaction", [sent.tx]);
+      assert.equal(await provider.getTransaction(String(sent.tx)), null, "the node dropped the batch");
+
+      await poster.log.next(broadcastOf(String(sent.tx)), "the broadcast after the drop");
+      const pool = await pooled(provider, relayer);
+      await provider.send("evm_mine", []);
+      assert.deepEqual(pool, { [String(nonceBefore)]: sent.tx }, "the node holds the batch again");
+      await waitUntil(() => DROPPED.every((meter) => poster.journal.get(meter, fixture.interval)?.done !== undefined), TIMEOUT_MS, "the journal to settle the readings");
+      for (const meter of DROPPED) assert.deepEqual(poster.journal.get(meter, fixture.interval)!.txs.map((tx) => tx.hash), [sent.tx], "the same signed batch, not a new one");
+      await assertBatchPostedOnce(DROPPED, nonceBefore, String(sent.tx), poster.journal);
+    } finally {
+      await poster.stop();
+    }
+  });
+});
 replacementSuite("poster on a berlin chain (legacy gas price) that does not mine by itself", nodeOn("berlin"), "legacy");

@@ -10,12 +10,12 @@ export function toHex(bytes: Uint8Array, separator = " "): string {
   return Array.from(bytes, hexByte).join(separator);
 }
 
-/** Parses hex with optional spaces, colons or a 0x prefix; throws TypeError on anything else. */
+/** Parses hex with optional spaces, colons or a 0x prefix; TypeError saying what is wrong otherwise. */
 export function fromHex(text: string): Buffer {
   const compact = text.replace(/^0x/i, "").replace(/[\s:]/g, "");
-  if (!/^([0-9a-fA-F]{2})*$/.test(compact)) {
-    throw new TypeError(`not an even number of hex digits: "${text}"`);
-  }
+  const bad = /[^0-9a-fA-F]/.exec(compact);
+  if (bad) throw new TypeError(`"${text}" is not hex: "${bad[0]}" is not a hex digit (write bytes as pairs of hex digits, e.g. 68 12 90)`);
+  if (compact.length % 2 !== 0) throw new TypeError(`"${text}" has an odd number of hex digits (${compact.length}): each byte is two digits, e.g. 68 01`);
   return Buffer.from(compact, "hex");
 }
 

@@ -3,6 +3,7 @@
  * formats of their values. Values are exact decimal strings, never floats.
  */
 import { bcdToDigits, digitsToBcd, hexByte } from "./bcd";
+import { decodeMeterTime, encodeCalendar, formatCalendar } from "./calendar";
 import { FrameError } from "./errors";
 
 export interface DataFormat {
@@ -16,6 +17,12 @@ export interface DataFormat {
   signed: boolean;
   /** unit of the value; "" for identifiers such as the meter address */
   unit: string;
+  /**
+   * how the digits read: a decimal number (default); "date" YYMMDDWW as "2024-03-09" (WW, the
+   * weekday 0 = Sunday, follows from the date); "time" hhmmss as "14:05:59"; "minute" YYMMDDhhmm
+   * as "2024-03-09T14:05". Calendar values are the meter's local time.
+   */
+  kind?: "decimal" | "date" | "time" | "minute";
 }
 
 export const DI = {
@@ -29,16 +36,45 @@ export const DI = {
   CURRENT_B: "02020200",
   CURRENT_C: "02020300",
   TOTAL_ACTIVE_POWER: "02030000",
+  ACTIVE_POWER_A: "02030100",
+  ACTIVE_POWER_B: "02030200",
+  ACTIVE_POWER_C: "02030300",
+  POWER_FACTOR: "02060000",
+  POWER_FACTOR_A: "02060100",
+  POWER_FACTOR_B: "02060200",
+  POWER_FACTOR_C: "02060300",
+  FREQUENCY: "02800002",
+  DATE: "04000101",
+  TIME: "04000102",
   METER_ADDRESS: "04000401",
   METER_NUMBER: "04000402",
+  /** class 4 load record (forward/reverse active, combined reactive 1/2 totals) at a given time; read with parameters */
+  LOAD_RECORD_CLASS4_AT: "06040001",
+  /** the load record of all six classes at a given time; read with parameters */
+  LOAD_RECORD_AT: "06000001",
 } as const;
+
+/** What an hourly freeze (整点冻结, DI 05 04 xx NN) holds; NN = 01..FE is the n-th newest freeze. */
+export type HourlyFreezeItem = "time" | "forward" | "reverse";
+const HOURLY_FREEZE_ITEM: Record<HourlyFreezeItem, string> = { time: "00", forward: "01", reverse: "02" };
+/** Hourly freezes a meter keeps at most (DI0 01..FE). */
+export const HOURLY_FREEZE_DEPTH = 254;
+
+/** The identifier of item `item` of the `n`-th newest hourly freeze (n = 1..254). */
+export function hourlyFreezeDi(item: HourlyFreezeItem, n: number): string {
+  if (!Number.isInteger(n) || n < 1 || n > HOURLY_FREEZE_DEPTH) throw new TypeError(`an hourly freeze is numbered 1..${HOURLY_FREEZE_DEPTH} (newest first), got ${n}`);
+  return `0504${HOURLY_FREEZE_ITEM[item]}${hexByte(n)}`;
+}
 
 const energy = (name: string, signed: boolean): DataFormat => ({ name, bytes: 4, decimals: 2, signed, unit: "kWh" });
 const voltage = (phase: string): DataFormat => ({ name: `phase ${phase} voltage`, bytes: 2, decimals: 1, signed: false, unit: "V" });
 const current = (phase: string): DataFormat => ({ name: `phase ${phase} current`, bytes: 3, decimals: 3, signed: true, unit: "A" });
+const power = (name: string): DataFormat => ({ name, bytes: 3, decimals: 4, signed: true, unit: "kW" });
+const powerFactor = (name: string): DataFormat => ({ name, bytes: 2, decimals: 3, signed: true, unit: "" });
 const number = (name: string): DataFormat => ({ name, bytes: 6, decimals: 0, signed: false, unit: "" });
+const calendar = (name: string, kind: "date" | "time" | "minute"): DataFormat => ({ name, bytes: kind === "minute" ? 5 : kind === "date" ? 4 : 3, decimals: 0, signed: false, unit: "", kind });
 
-/** Formats of the identifiers this bridge understands. */
+/** Formats of the identifiers this bridge understands (DL/T 645-2007 appendix A). */
 export const DATA_FORMATS: Readonly<Record<string, DataFormat>> = {
   [DI.COMBINED_ACTIVE_ENERGY]: energy("combined active energy, total", true),
   [DI.FORWARD_ACTIVE_ENERGY]: energy("forward active energy, total", false),
@@ -49,9 +85,26 @@ export const DATA_FORMATS: Readonly<Record<string, DataFormat>> = {
   [DI.CURRENT_A]: current("A"),
   [DI.CURRENT_B]: current("B"),
   [DI.CURRENT_C]: current("C"),
-  [DI.TOTAL_ACTIVE_POWER]: { name: "total active power", bytes: 3, decimals: 4, signed: true, unit: "kW" },
+  [DI.TOTAL_ACTIVE_POWER]: power("total active power"),
+  [DI.ACTIVE_POWER_A]: power("phase A active power"),
+  [DI.ACTIVE_POWER_B]: power("phase B active power"),
+  [DI.ACTIVE_POWER_C]: power("phase C active power"),
+  [DI.POWER_FACTOR]: powerFactor("total power factor"),
+  [DI.POWER_FACTOR_A]: powerFactor("phase A power factor"),
+  [DI.POWER_FACTOR_B]: powerFactor("phase B power factor"),
+  [DI.POWER_FACTOR_C]: powerFactor("phase C power factor"),
+  [DI.FREQUENCY]: { name: "grid frequency", bytes: 2, decimals: 2, signed: false, unit: "Hz" },
+  [DI.DATE]: calendar("date and weekday", "date"),
+  [DI.TIME]: calendar("time", "time"),
   [DI.METER_ADDRESS]: number("meter address"),
   [DI.METER_NUMBER]: number("meter number"),
+};
+
+/** Formats of the hourly freeze series, by the first six hex digits of the identifier. */
+const HOURLY_FREEZE_FORMATS: Readonly<Partial<Record<string, (n: number) => DataFormat>>> = {
+  "050400": (n) => calendar(`hourly freeze ${n} (newest first): time`, "minute"),
+  "050401": (n) => energy(`hourly freeze ${n} (newest first): forward active energy, total`, false),
+  "050402": (n) => energy(`hourly freeze ${n} (newest first): reverse active energy, total`, false),
 };
 
 /** Checks an identifier written as 8 hex digits and returns it upper-case. */
@@ -70,10 +123,27 @@ export function decodeDi(bytes: Uint8Array): string {
   return Array.from(bytes.subarray(0, 4), hexByte).reverse().join("");
 }
 
+/**
+ * The format of an identifier's value.
+ * @throws FrameError("unknown-di") for an identifier with no known format
+ */
 export function formatOf(di: string): DataFormat {
-  const format = DATA_FORMATS[normalizeDi(di)];
-  if (format === undefined) throw new FrameError("unknown-di", `no format known for data identifier ${normalizeDi(di)}`);
+  const id = normalizeDi(di);
+  const format = DATA_FORMATS[id] ?? hourlyFreezeFormat(id);
+  if (format === undefined) throw new FrameError("unknown-di", `no format known for data identifier ${id}`);
   return format;
+}
+
+/** Whether values of the identifier can be decoded (its format is known). */
+export function isKnownDi(di: string): boolean {
+  const id = normalizeDi(di);
+  return DATA_FORMATS[id] !== undefined || hourlyFreezeFormat(id) !== undefined;
+}
+
+function hourlyFreezeFormat(id: string): DataFormat | undefined {
+  const n = parseInt(id.slice(6), 16);
+  const series = HOURLY_FREEZE_FORMATS[id.slice(0, 6)];
+  return series !== undefined && n >= 1 && n <= HOURLY_FREEZE_DEPTH ? series(n) : undefined;
 }
 
 export interface Value {
@@ -91,6 +161,7 @@ export function decodeValue(di: string, data: Uint8Array): Value {
   if (data.length !== format.bytes) {
     throw new FrameError("bad-data-length", `${normalizeDi(di)} (${format.name}) has ${format.bytes} data bytes, got ${data.length}`);
   }
+  if (format.kind !== undefined && format.kind !== "decimal") return { value: formatCalendar(format.kind, decodeMeterTime(format.kind, data)), unit: "" };
   const top = data[data.length - 1];
   const negative = format.signed && (top & 0x80) !== 0;
   const magnitude = Buffer.from(data);
@@ -101,11 +172,13 @@ export function decodeValue(di: string, data: Uint8Array): Value {
 }
 
 /**
- * The plain data bytes of a register value given as an exact decimal string.
+ * The plain data bytes of a register value given as an exact decimal string (or, for a
+ * calendar identifier, as the text `decodeValue` gives).
  * @throws TypeError when the value has too many digits or decimals for the format
  */
 export function encodeValue(di: string, value: string): Buffer {
   const format = formatOf(di);
+  if (format.kind !== undefined && format.kind !== "decimal") return encodeCalendar(format.kind, value);
   const match = /^(-?)(\d+)(?:\.(\d+))?$/.exec(value);
   if (match === null) throw new TypeError(`not a decimal number: "${value}"`);
   const [, sign, integer, fraction = ""] = match;

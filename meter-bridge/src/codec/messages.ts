@@ -2,7 +2,7 @@
  * Application layer: the requests a master sends and the replies meters give, built on
  * frames. Pure functions.
  */
-import { digitsToBcd, hexByte } from "./bcd";
+import { MeterTime, decodeBroadcastClock, encodeBroadcastClock } from "./calendar";
 import { decodeDi, encodeDi } from "./dataIdentifiers";
 import { FrameError } from "./errors";
 import { BROADCAST_ADDRESS, Control, EncodeOptions, Frame, WILDCARD_ADDRESS, decodeAddress, encodeAddress, encodeFrame } from "./frame";
@@ -46,7 +46,15 @@ const request = (fn: number): Control => ({ direction: "master", abnormal: false
 
 /** Read (11) of one data identifier. */
 export function encodeRead(address: string, di: string, options: EncodeOptions = REQUEST_PREAMBLE): Buffer {
-  return encodeFrame({ address, control: request(FUNCTION.READ), data: encodeDi(di) }, options);
+  return encodeReadWith(address, di, Buffer.alloc(0), options);
+}
+
+/**
+ * Read (11) of an identifier that takes parameters after it, such as the block count and
+ * time of a load record (`params` as plain bytes, the +0x33 is added here).
+ */
+export function encodeReadWith(address: string, di: string, params: Uint8Array, options: EncodeOptions = REQUEST_PREAMBLE): Buffer {
+  return encodeFrame({ address, control: request(FUNCTION.READ), data: Buffer.concat([encodeDi(di), params]) }, options);
 }
 
 /** Read follow-up (12): frame `sequence` (1..255) of a reply announced with the follow-up bit. */
@@ -61,39 +69,9 @@ export function encodeReadAddress(options: EncodeOptions = REQUEST_PREAMBLE): Bu
   return encodeFrame({ address: WILDCARD_ADDRESS, control: request(FUNCTION.READ_ADDRESS), data: Buffer.alloc(0) }, options);
 }
 
-/** Meter-local calendar time, as the meter keeps it. */
-export interface MeterTime {
-  year: number; // 2000..2099
-  month: number;
-  day: number;
-  hour: number;
-  minute: number;
-  second: number;
-}
-
-/** The local calendar time of a Date on this host. */
-export function meterTimeOf(date: Date): MeterTime {
-  return {
-    year: date.getFullYear(),
-    month: date.getMonth() + 1,
-    day: date.getDate(),
-    hour: date.getHours(),
-    minute: date.getMinutes(),
-    second: date.getSeconds(),
-  };
-}
-
 /** Broadcast time synchronisation (08): ss mm hh DD MM YY to the broadcast address; no meter replies. */
 export function encodeBroadcastTime(time: MeterTime, options: EncodeOptions = REQUEST_PREAMBLE): Buffer {
-  const fields = [time.year - 2000, time.month, time.day, time.hour, time.minute, time.second];
-  const limits = [99, 12, 31, 23, 59, 59];
-  fields.forEach((field, i) => {
-    if (!Number.isInteger(field) || field < (i === 1 || i === 2 ? 1 : 0) || field > limits[i]) {
-      throw new TypeError(`time out of range: ${JSON.stringify(time)}`);
-    }
-  });
-  const data = digitsToBcd(fields.map((field) => String(field).padStart(2, "0")).join(""));
-  return encodeFrame({ address: BROADCAST_ADDRESS, control: request(FUNCTION.BROADCAST_TIME), data }, options);
+  return encodeFrame({ address: BROADCAST_ADDRESS, control: request(FUNCTION.BROADCAST_TIME), data: encodeBroadcastClock(time) }, options);
 }
 
 export interface ReplyOptions extends EncodeOptions {
@@ -126,7 +104,7 @@ export function encodeAbnormalReply(address: string, fn: number, errors: readonl
 
 /** The meaning of a frame. */
 export type Message =
-  | { kind: "read"; address: string; di: string }
+  | { kind: "read"; address: string; di: string; params?: Buffer }
   | { kind: "read-follow-up"; address: string; di: string; sequence: number }
   | { kind: "read-address" }
   | { kind: "broadcast-time"; time: MeterTime }
@@ -143,13 +121,16 @@ export function interpretFrame(frame: Frame): Message {
   const { address, control, data } = frame;
   const fn = control.function;
   if (control.direction === "master") {
-    if (fn === FUNCTION.READ) return { kind: "read", address, di: decodeDi(expectLength(data, 4, "read")) };
+    if (fn === FUNCTION.READ) {
+      if (data.length < 4) throw lengthError("read", "at least 4", data.length);
+      return data.length === 4 ? { kind: "read", address, di: decodeDi(data) } : { kind: "read", address, di: decodeDi(data), params: data.subarray(4) };
+    }
     if (fn === FUNCTION.READ_FOLLOW_UP) {
       expectLength(data, 5, "read follow-up");
       return { kind: "read-follow-up", address, di: decodeDi(data), sequence: data[4] };
     }
     if (fn === FUNCTION.READ_ADDRESS) return (expectLength(data, 0, "read address"), { kind: "read-address" });
-    if (fn === FUNCTION.BROADCAST_TIME) return { kind: "broadcast-time", time: decodeTime(expectLength(data, 6, "broadcast time")) };
+    if (fn === FUNCTION.BROADCAST_TIME) return { kind: "broadcast-time", time: decodeBroadcastClock(expectLength(data, 6, "broadcast time")) };
     return { kind: "other", address, function: fn, data };
   }
   if (control.abnormal) {
@@ -164,16 +145,6 @@ export function interpretFrame(frame: Frame): Message {
   }
   if (fn === FUNCTION.READ_ADDRESS) return { kind: "read-address-reply", address: decodeAddress(expectLength(data, 6, "read address reply")) };
   return { kind: "other", address, function: fn, data };
-}
-
-function decodeTime(data: Buffer): MeterTime {
-  const digits = Array.from(data)
-    .reverse()
-    .map((byte) => hexByte(byte))
-    .join("");
-  if (!/^\d{12}$/.test(digits)) throw new FrameError("bad-bcd", `broadcast time is not BCD: ${digits}`);
-  const [year, month, day, hour, minute, second] = digits.match(/\d\d/g)!.map(Number);
-  return { year: 2000 + year, month, day, hour, minute, second };
 }
 
 function expectLength(data: Buffer, length: number, what: string): Buffer {
