@@ -13,7 +13,7 @@ import type { EnergyMarket } from "../typechain-types";
 import { explainRevert } from "./errors";
 import { decodeRevert } from "./market";
 import { TYPES, ZERO_HASH } from "./signed";
-import type { Sender, SenderEvent } from "./sender";
+import type { Sender, SenderEvent, Sent } from "./sender";
 
 // ------------------------------------------------------------------ message shapes
 
@@ -139,17 +139,17 @@ export class Relayer {
     return r && { ...r };
   }
 
-  /** Send whatever is queued now, and wait for it. */
+  /** Send whatever is queued now, every batch at once (consecutive nonces), and wait for them. */
   async flush(): Promise<void> {
     if (this.timer) clearTimeout(this.timer);
     this.timer = undefined;
-    const queues = [...this.queues.entries()];
+    const batches: { kind: RelayKind; id: string; entries: Pending[] }[] = [];
+    for (const [key, entries] of this.queues) {
+      const kind = key.split(":")[0] as RelayKind;
+      for (let i = 0; i < entries.length; i += this.o.maxBatch) batches.push({ kind, id: `relay-${++this.nextBatch}`, entries: entries.slice(i, i + this.o.maxBatch) });
+    }
     this.queues.clear();
-    const run = this.flushing.then(async () => {
-      for (const [key, entries] of queues) {
-        for (let i = 0; i < entries.length; i += this.o.maxBatch) await this.sendBatch(key, entries.slice(i, i + this.o.maxBatch));
-      }
-    });
+    const run = this.flushing.then(() => this.sendBatches(batches));
     this.flushing = run.catch(() => undefined);
     await run;
   }
@@ -260,32 +260,40 @@ export class Relayer {
     else if (!this.timer) this.timer = setTimeout(() => void this.flush().catch((e) => this.o.log?.({ event: "flush-failed", error: String(e) })), this.o.flushMs);
   }
 
-  private async sendBatch(key: string, entries: Pending[]) {
-    const kind = key.split(":")[0] as RelayKind;
-    const batch = `relay-${++this.nextBatch}`;
-    this.byBatch.set(batch, entries);
-    const data = this.encode(kind, entries);
-    try {
-      const sent = await this.o.sender.send({ to: await this.o.market.getAddress(), data }, { action: `relay ${kind}`, batch, entries: entries.length });
-      const skipped = new Map<number, { reason: string; error: string }>();
-      for (const log of sent.receipt.logs) {
-        const parsed = safeParse(this.iface, log);
-        if (parsed?.name === "EntrySkipped") skipped.set(Number(parsed.args.index), describeReason(this.iface, parsed.args.reason));
-      }
-      entries.forEach((p, i) => {
-        const why = BATCHED[kind] ? skipped.get(i) : undefined;
-        Object.assign(p.receipt, { status: why ? "skipped" : "included", hash: sent.hash, index: i, block: sent.receipt.blockNumber, ...why });
-      });
-      this.o.log?.({ event: "relayed", kind, batch, tx: sent.hash, block: sent.receipt.blockNumber, entries: entries.length, skipped: skipped.size, gasUsed: sent.receipt.gasUsed });
-    } catch (e) {
-      const revert = decodeRevert(e);
-      const reason = revert ? explainRevert(revert) : String((e as Error).message ?? e).split("\n")[0];
+  private async sendBatches(batches: { kind: RelayKind; id: string; entries: Pending[] }[]) {
+    if (!batches.length) return;
+    for (const b of batches) this.byBatch.set(b.id, b.entries);
+    const to = await this.o.market.getAddress();
+    const results = await this.o.sender
+      .sendMany(
+        batches.map((b) => ({ to, data: this.encode(b.kind, b.entries) })),
+        batches.map((b) => ({ action: `relay ${b.kind}`, batch: b.id, entries: b.entries.length })),
+      )
+      .catch((e: Error) => batches.map(() => e));
+    results.forEach((result, i) => this.record(batches[i], result));
+  }
+
+  /** A batch's outcome on each of its entries' receipts. */
+  private record(b: { kind: RelayKind; id: string; entries: Pending[] }, result: Sent | Error) {
+    this.byBatch.delete(b.id);
+    if (result instanceof Error) {
+      const revert = decodeRevert(result);
+      const reason = revert ? explainRevert(revert) : String(result.message ?? result).split("\n")[0];
       const error = revert ? `${revert.name}(${revert.args.map(String).join(", ")})` : undefined;
-      for (const p of entries) Object.assign(p.receipt, { status: "failed", reason, error });
-      this.o.log?.({ event: "relay-failed", kind, batch, entries: entries.length, reason });
-    } finally {
-      this.byBatch.delete(batch);
+      for (const p of b.entries) Object.assign(p.receipt, { status: "failed", reason, error });
+      this.o.log?.({ event: "relay-failed", kind: b.kind, batch: b.id, entries: b.entries.length, reason });
+      return;
     }
+    const skipped = new Map<number, { reason: string; error: string }>();
+    for (const log of result.receipt.logs) {
+      const parsed = safeParse(this.iface, log);
+      if (parsed?.name === "EntrySkipped") skipped.set(Number(parsed.args.index), describeReason(this.iface, parsed.args.reason));
+    }
+    b.entries.forEach((p, i) => {
+      const why = BATCHED[b.kind] ? skipped.get(i) : undefined;
+      Object.assign(p.receipt, { status: why ? "skipped" : "included", hash: result.hash, index: i, block: result.receipt.blockNumber, ...why });
+    });
+    this.o.log?.({ event: "relayed", kind: b.kind, batch: b.id, tx: result.hash, block: result.receipt.blockNumber, entries: b.entries.length, skipped: skipped.size, gasUsed: result.receipt.gasUsed });
   }
 
   private encode(kind: RelayKind, entries: Pending[]): string {

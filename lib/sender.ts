@@ -132,6 +132,18 @@ export class Sender {
     return run;
   }
 
+  /**
+   * Send several independent calls at once, with consecutive nonces, so one block can hold them all
+   * (the relayer's batches); each is estimated first (a call the node refuses is not sent: its slot in
+   * the result is the RevertError) and then watched, replaced and confirmed like a single send.
+   * Resolves with each call's outcome, in order, once all are mined.
+   */
+  sendMany(calls: CallRequest[], labels: Record<string, unknown>[] = []): Promise<(Sent | Error)[]> {
+    const run = this.queue.then(() => this.sendManyNow(calls, labels));
+    this.queue = run.catch(() => undefined);
+    return run;
+  }
+
   /** Settle transactions of this key left pending by an earlier run, before the first send. */
   async start(): Promise<void> {
     await this.queue;
@@ -246,6 +258,33 @@ export class Sender {
       if (receipt.status !== 1) throw new RevertError(await this.replayRevert(call, receipt), receipt);
       return { hash: receipt.hash, nonce, receipt, replaced };
     }
+  }
+
+  private async sendManyNow(calls: CallRequest[], labels: Record<string, unknown>[]): Promise<(Sent | Error)[]> {
+    await this.checkReorgsNow();
+    if (this.nonce === undefined) await this.syncNonce();
+    const estimated = await Promise.all(calls.map((call) => this.estimate(call).catch((e: Error) => e)));
+    const [fees, chainId] = [await this.freshFees(), await this.getChainId()];
+    let nonce = this.nonce!;
+    let nonceTaken = false;
+    const runs = calls.map(async (call, i): Promise<Sent | Error> => {
+      const gasLimit = estimated[i];
+      if (gasLimit instanceof Error) return gasLimit;
+      const tx: TransactionRequest = { ...call, from: this.address, nonce: nonce++, gasLimit, chainId };
+      const hashes: string[] = [];
+      const outcome = await this.broadcastUntilMined(tx, fees, labels[i] ?? {}, hashes).catch((e: Error) => e);
+      if (outcome instanceof Error) return outcome;
+      if (outcome.kind === "nonce-used") {
+        nonceTaken = true;
+        return new Error(`nonce ${tx.nonce} was taken by another transaction of this key; nothing of this call was mined`);
+      }
+      this.watch(outcome.receipt, tx.nonce!, labels[i] ?? {});
+      if (outcome.receipt.status !== 1) return new RevertError(await this.replayRevert(call, outcome.receipt), outcome.receipt);
+      return { hash: outcome.receipt.hash, nonce: tx.nonce!, receipt: outcome.receipt, replaced: hashes.filter((h) => h !== outcome.receipt.hash) };
+    });
+    const results = await Promise.all(runs);
+    this.nonce = nonceTaken || results.some((r) => r instanceof Error && !(r instanceof RevertError)) ? undefined : nonce;
+    return results;
   }
 
   /** Gas limit with a margin; a revert here throws RevertError and sends nothing. */

@@ -2,7 +2,8 @@
  * The market's cycle from the command line, all signed by the operator's key through lib/sender.ts:
  * - clear --interval N [--steps S]: clear one delivery interval (several transactions if needed);
  * - settle --interval N [--ids 1,2,3]: settle one interval for the given or all eligible participants;
- * - cycle:run [--poll-ms] [--once] [--batch]: the daemon (lib/cycle.ts) until SIGINT/SIGTERM.
+ * - cycle:run [--poll-ms] [--once] [--batch] [--relay-port]: the daemon (lib/cycle.ts) until
+ *   SIGINT/SIGTERM; with --relay-port it also carries signed messages (lib/relay.ts) with its sender.
  */
 import { task, types } from "hardhat/config";
 import type { HardhatRuntimeEnvironment, HttpNetworkConfig, NetworkConfig } from "hardhat/types";
@@ -24,18 +25,49 @@ async function openCycle(hre: HardhatRuntimeEnvironment, o: { json: boolean; log
   const provider = hre.network.name === "privnet" ? await privnetProvider() : "url" in net ? rpcProvider(net) : hre.ethers.provider;
   const wallet = await operatorWallet();
   const market = attachMarket(deployment.market, provider);
+  const senderListeners: ((e: import("../lib/sender").SenderEvent) => void)[] = [];
   const sender = new Sender(wallet, provider, {
     errors: market.interface,
     confirmations: hre.network.name === "privnet" ? Number(process.env.PRIVNET_CONFIRMATIONS ?? "1") : 1,
     gasPrice: typeof net.gasPrice === "number" ? BigInt(net.gasPrice) : undefined,
     receiptTimeoutMs: o.receiptTimeoutMs,
     signal: o.signal,
-    log: (e) => log({ action: "tx", ...e }),
+    log: (e) => {
+      log({ action: "tx", ...e });
+      for (const listen of senderListeners) listen(e);
+    },
   });
   const close = () => {
     if ("destroy" in provider) provider.destroy();
   };
-  return { connect, log, close };
+  return { connect, log, close, relay };
+
+  /** Serve the relayer on `port` (loopback unless `host`): signed messages carried with the operator's sender. */
+  async function relay(port: number, host: string) {
+    const { Relayer } = await import("../lib/relay");
+    const { relayHandler } = await import("../lib/relay-http");
+    const { marketDomain } = await import("../lib/signed");
+    const { createServer } = await import("node:http");
+    const { chainId } = await provider.getNetwork();
+    const relayer = new Relayer({ market, sender, domain: marketDomain(chainId, deployment.market), log: (e) => log({ action: "relay", ...e }) });
+    senderListeners.push(relayer.onSenderEvent);
+    const handle = relayHandler(relayer);
+    const server = createServer((req, res) => {
+      void handle(req, res).then((served) => {
+        if (!served) res.writeHead(404, { "content-type": "application/json" }).end(JSON.stringify({ error: "only /relay/<kind> and /relay/receipt/<id> are served here" }));
+      });
+    });
+    await new Promise<void>((resolve, reject) => {
+      server.once("error", (e) => reject(new CliError(`cannot serve the relayer on ${host}:${port}: ${(e as Error).message}`)));
+      server.listen(port, host, () => resolve());
+    });
+    log({ action: "relay", event: "listening", url: `http://${host}:${port}/relay/` });
+    return () => {
+      relayer.stop();
+      server.closeAllConnections();
+      server.close();
+    };
+  }
 
   /** Check that the node serves the deployed market, and read its schedule. */
   async function connect() {
@@ -214,12 +246,14 @@ task("cycle:run", "Keep the market moving: clear and settle every interval as it
   .addOptionalParam("steps", "clearing steps per transaction (default: lib/market DEFAULT_CLEAR_STEPS)", undefined, types.string)
   .addOptionalParam("receiptTimeoutMs", "wait this long for a receipt before replacing the transaction", "30000", types.string)
   .addOptionalParam("stopGraceMs", "on SIGINT/SIGTERM, wait this long for the transaction in flight", "15000", types.string)
+  .addOptionalParam("relayPort", "also relay prosumers' and meters' signed messages on this port (POST /relay/<kind>)", undefined, types.string)
+  .addOptionalParam("relayHost", "address the relayer listens on", "127.0.0.1", types.string)
   .addFlag("once", "do what is due now, then exit")
   .addFlag("json", "log JSON lines")
   .setAction(
     cliAction(
       async (
-        args: { pollMs: string; batch: string; steps?: string; receiptTimeoutMs: string; stopGraceMs: string; once: boolean; json: boolean },
+        args: { pollMs: string; batch: string; steps?: string; receiptTimeoutMs: string; stopGraceMs: string; relayPort?: string; relayHost: string; once: boolean; json: boolean },
         hre,
       ) => {
         const pollMs = parseNonNegativeInt(args.pollMs, "--poll-ms");
@@ -233,6 +267,7 @@ task("cycle:run", "Keep the market moving: clear and settle every interval as it
         const abandon = new AbortController();
         const cycle = await openCycle(hre, { json: args.json, logTo: "stdout", receiptTimeoutMs, signal: abandon.signal });
         let daemon: InstanceType<typeof CycleDaemon> | undefined;
+        let stopRelay: (() => void) | undefined;
         const onSignal = (signal: NodeJS.Signals) => {
           if (abandon.signal.aborted) return;
           const first = daemon !== undefined && !daemon.isStopping();
@@ -246,9 +281,11 @@ task("cycle:run", "Keep the market moving: clear and settle every interval as it
         try {
           const connected = args.once ? await cycle.connect() : await untilConnected(cycle, abandon.signal);
           if (!connected) return;
+          if (args.relayPort !== undefined) stopRelay = await cycle.relay(parseNonNegativeInt(args.relayPort, "--relay-port"), args.relayHost);
           daemon = new CycleDaemon(connected.ctx, { fromInterval: connected.fromInterval, batch, clearSteps, pollMs });
           await daemon.run(args.once);
         } finally {
+          stopRelay?.();
           process.off("SIGINT", onSignal);
           process.off("SIGTERM", onSignal);
           cycle.close();

@@ -14,6 +14,7 @@ import path from "node:path";
 import { HDNodeWallet, JsonRpcProvider, Network, NonceManager, Wallet, getCreateAddress, parseEther } from "ethers";
 import { DEV_MNEMONIC } from "../hardhat.config";
 import { writeDeployment } from "../lib/deployment";
+import { marketDomain, signRegistration } from "../lib/signed";
 import { SealedBid, Side, SideValue, commitmentOf, deployMarket, newMeter, newSalt, revealSealed } from "../lib/market";
 import type { EnergyMarket } from "../typechain-types";
 import { Anvil, delay, freePort } from "./shared/anvil";
@@ -37,8 +38,9 @@ class DaemonRun {
     env: NodeJS.ProcessEnv,
     lines: LogLine[],
     logFile: string,
+    extra: string[] = [],
   ) {
-    this.child = spawn(process.execPath, [HARDHAT_CLI, "cycle:run", "--network", "localhost", "--json", "--poll-ms", "500", "--receipt-timeout-ms", "6000"], {
+    this.child = spawn(process.execPath, [HARDHAT_CLI, "cycle:run", "--network", "localhost", "--json", "--poll-ms", "500", "--receipt-timeout-ms", "6000", ...extra], {
       cwd: ROOT,
       env,
       stdio: ["ignore", "pipe", "pipe"],
@@ -127,9 +129,9 @@ describe("cycle:run against anvil (real time, kills and a node restart)", functi
     return new Promise((resolve) => child.once("exit", (code) => resolve({ code, stdout, stderr })));
   }
 
-  function startDaemon(): DaemonRun {
+  function startDaemon(extra: string[] = []): DaemonRun {
     const env = { ...process.env, MARKET_DEPLOYMENT: path.join(dir, "deployment.json"), LOCALHOST_RPC_URL: url() };
-    const run = new DaemonRun(runs.length + 1, env, lines, logFile);
+    const run = new DaemonRun(runs.length + 1, env, lines, logFile, extra);
     runs.push(run);
     return run;
   }
@@ -381,5 +383,33 @@ describe("cycle:run against anvil (real time, kills and a node restart)", functi
     const bad = await hardhatTask(["settle", "--interval", "1", "--ids", "1,x"]);
     expect(bad.code).to.equal(1);
     expect(bad.stderr).to.include('--ids: expected positive integers separated by commas, got "1,x"').and.not.include("    at ");
+  });
+
+  it("relays a signed registration through cycle:run --relay-port, paid by the operator", async () => {
+    const relayPort = await freePort();
+    const run = startDaemon(["--relay-port", String(relayPort)]);
+    try {
+      for (const end = Date.now() + 60_000; !lines.some((l) => l.run === run.run && l.event === "listening"); await delay(200)) {
+        if (Date.now() > end) throw new Error("the relayer did not start");
+      }
+      const newcomer = Wallet.createRandom(provider);
+      const domain = marketDomain(BigInt(CHAIN_ID), await market.getAddress());
+      const body = JSON.stringify(await signRegistration(newcomer, domain, "relayed", true));
+      const posted = await fetch(`http://127.0.0.1:${relayPort}/relay/registration`, { method: "POST", headers: { "content-type": "application/json" }, body });
+      expect(posted.status).to.equal(202);
+      const { id } = (await posted.json()) as { id: string };
+      let receipt: { status: string; hash?: string; block?: number } = { status: "queued" };
+      for (const end = Date.now() + 30_000; receipt.status !== "included" && Date.now() < end; await delay(250)) {
+        receipt = (await (await fetch(`http://127.0.0.1:${relayPort}/relay/receipt/${id}`)).json()) as typeof receipt;
+        expect(receipt.status).to.not.be.oneOf(["skipped", "failed"]);
+      }
+      expect(receipt.status).to.equal("included");
+      expect(receipt.hash).to.match(/^0x[0-9a-f]{64}$/);
+      expect(await market.idOf(newcomer.address)).to.be.greaterThan(0n);
+      expect(await provider.getTransactionCount(newcomer.address), "the newcomer sent nothing").to.equal(0);
+      expect(lines.some((l) => l.run === run.run && l.action === "relay" && l.event === "relayed")).to.equal(true);
+    } finally {
+      await run.kill("SIGTERM");
+    }
   });
 });
