@@ -16,7 +16,7 @@ import { ChildProcess, spawn, spawnSync } from "node:child_process";
 import { appendFileSync, existsSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { Interface, JsonRpcProvider, Network, TransactionReceipt, Wallet, parseEther } from "ethers";
-import { Engine, heal, killNode, partition, rpc, stopChain } from "../../scripts/geth/chain";
+import { Engine, heal, killNode, partition, restartNode, rpc, stopChain } from "../../scripts/geth/chain";
 import { windowsOf } from "../../lib/clock";
 import type { Deployment } from "../../lib/deployment";
 import { rng } from "../shared/random";
@@ -52,7 +52,9 @@ export interface PlatformOptions {
   /**
    * Cut nodes `a` from nodes `b` across a clearing, a reading boundary and a settlement, which the
    * daemon and the bridge (their first node in `b`) send through `b`; then `b` stops mining until
-   * `a`'s branch is heavier, and the halves meet again. `seconds` bounds how long `b` mines alone.
+   * `a`'s branch is heavier, `b`'s nodes are killed and the network healed: the daemon and the
+   * bridge move to `a` and must send again what only `b` had. `b` comes back after they have.
+   * `seconds` bounds how long `b` mines alone.
    */
   partition?: { a: number[]; b: number[]; seconds: number };
   /**
@@ -313,8 +315,9 @@ export async function runPlatform(): Promise<PlatformRun> {
       { at: random.int(ms(5), ms(60)), what: "bridge" },
     ]);
     reorgAt = await cut;
-    await untilLogged("the daemon's reorg and re-send", (r) => r.action === "tx" && (r.event === "resent" || r.event === "mined-again"), 180_000);
-    await untilBridgeLogged("the bridge's reorg", (r) => r.msg === "chain reorganization", 180_000);
+    await untilLogged("the daemon's re-send", (r) => r.event === "resent", 300_000);
+    await untilBridgeLogged("the bridge's re-send", (r) => r.msg === "reading sent again after a reorganization", 300_000);
+    await rejoin();
     await runPlan([
       { at: random.int(ms(5), ms(30)), what: "daemon" },
       { at: random.int(ms(5), ms(30)), what: "bridge" },
@@ -389,8 +392,12 @@ async function headOf(node: number): Promise<Head> {
  * mines alone what the daemon and the bridge send through it: the clearing of `d`, the meters'
  * readings of `d-1` (posted at its end) and the settlement of `d-1`. Once all of them are on `b`'s
  * branch (or `seconds` have passed), `b` stops mining and `a` mines on until its branch is heavier by
- * more than a block's work; then the halves meet again, `b` takes `a`'s branch, and everything `b`
- * mined alone leaves the chain. `b` mines again once it has switched. Returns the heads at the heal.
+ * more than a block's work. Then `b`'s nodes are killed and the network healed: everything `b` mined
+ * alone is off the chain the daemon and the bridge now reach (through `a`, which never saw it), and
+ * they must notice it and send it again. Had `b` lived, a Geth node that drops blocks in a reorg puts
+ * their transactions back in its own pool and mines them again by itself (seen in this test's first
+ * run: the senders only logged them "mined again"). Returns the heads at the heal; `rejoin` brings
+ * `b` back.
  */
 async function splitAcrossClearing(d: number): Promise<{ a: Head; b: Head }> {
   const { a, b, seconds } = o.partition!;
@@ -416,12 +423,28 @@ async function splitAcrossClearing(d: number): Promise<{ a: Head; b: Head }> {
   };
   for (const end = Date.now() + 10 * 60_000; !(await heavier()); await sleep(500)) if (Date.now() > end) throw new Error(`side ${a.join(",")} did not outweigh side ${b.join(",")} in 10 minutes`);
   const at = { a: await headOf(a[0]), b: await headOf(b[0]) };
-  log("test")(`healing at heights ${await heads()} (total difficulty ${at.a.td} | ${at.b.td})`);
+  for (const i of b) await killNode(t.chain, i);
+  log("test")(`side ${b.join(",")} killed at heights ${at.a.number} | ${at.b.number} (total difficulty ${at.a.td} | ${at.b.td}); healing`);
   await heal(t.chain);
-  // b mines again only on a's branch: mining on its own first could make it the heavier again
-  const hashAt = (node: number, n: number) => rpc<{ hash: string } | null>(t.chain.rpcUrls[node - 1], "eth_getBlockByNumber", ["0x" + n.toString(16), false]).then((x) => x?.hash);
-  for (const end = Date.now() + 120_000; (await hashAt(b[0], at.a.number)) !== at.a.hash; await sleep(250)) if (Date.now() > end) throw new Error(`side ${b.join(",")} did not take side ${a.join(",")}'s branch`);
-  for (const i of b) await rpc(t.chain.rpcUrls[i - 1], "miner_start", [1]);
-  log("test")(`side ${b.join(",")} took the other branch and mines again at heights ${await heads()}`);
   return at;
+}
+
+/**
+ * After the senders' re-sends: the losing side's nodes start again on their data, find the heavier
+ * branch and take it (they mine again only once they have: mining on their own branch first could
+ * make it the heavier again).
+ */
+async function rejoin(): Promise<void> {
+  const { a, b } = o.partition!;
+  for (const i of b) {
+    await restartNode(t.chain, i);
+    await rpc(t.chain.rpcUrls[i - 1], "miner_stop", []);
+  }
+  const target = await headOf(a[0]);
+  const hashAt = (node: number, n: number) => rpc<{ hash: string } | null>(t.chain.rpcUrls[node - 1], "eth_getBlockByNumber", ["0x" + n.toString(16), false]).then((x) => x?.hash);
+  for (const i of b) {
+    for (const end = Date.now() + 180_000; (await hashAt(i, target.number)) !== target.hash; await sleep(500)) if (Date.now() > end) throw new Error(`node ${i} did not take side ${a.join(",")}'s branch`);
+    await rpc(t.chain.rpcUrls[i - 1], "miner_start", [1]);
+  }
+  log("test")(`side ${b.join(",")} restarted, took the other branch at height ${target.number} and mines again`);
 }
