@@ -204,6 +204,13 @@ async function blockTime(): Promise<number> {
   return Number((await provider.send("eth_getBlockByNumber", ["latest", false])).timestamp);
 }
 
+/**
+ * A bid that missed its window on slow blocks (tolerateLateBids): refused before sending (the phase
+ * in words, or the raw WrongPhase), or mined after the window closed and failed (the task's one line
+ * for a mined failure; nothing changed).
+ */
+const lateBid = /WrongPhase\(|: this is not possible now\.|was mined in block \d+ but failed .*nothing changed/;
+
 /** Each prosumer bids for interval `d`: launched when d's commit window opens; each `bid` commits and later reveals. */
 async function bidFor(d: number): Promise<void> {
   const w = windowsOf(deployment.schedule, d);
@@ -219,7 +226,7 @@ async function bidFor(d: number): Promise<void> {
         child.once("exit", (code) => {
           log(`bid ${p.name}`)(out.trim().replace(/\n/g, " | "));
           if (code === 0 && new RegExp(`for interval ${d}\\b`).test(out)) resolve();
-          else if (o.tolerateLateBids && /WrongPhase\(/.test(out)) {
+          else if (o.tolerateLateBids && lateBid.test(out)) {
             missedBids++;
             log("test")(`${p.name}'s bid for interval ${d} missed its window`);
             resolve();
