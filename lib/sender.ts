@@ -165,7 +165,7 @@ export class Sender {
   private async checkReorgsNow(): Promise<string[]> {
     if (this.watched.length === 0 && this.pendingAgain.size === 0) return [];
     const head = await this.rpc(() => this.provider.getBlockNumber());
-    const resent: string[] = [];
+    const resent: Watched[] = [];
     const keep: Watched[] = [];
     for (const w of this.watched) {
       const receipt = await this.rpc(() => this.provider.getTransactionReceipt(w.hash));
@@ -181,31 +181,31 @@ export class Sender {
         continue;
       }
       await this.resend(w.signed, { ...w.label, nonce: w.nonce, reorgDepth: depth });
-      resent.push(w.hash);
+      resent.push(w);
     }
     // sent again: watched until mined again (the next check finds their new blocks)
     this.watched = keep;
     await this.rewatch(head);
-    for (const hash of resent) this.pendingAgain.add(hash);
+    for (const w of resent) this.pendingAgain.set(w.hash, w.label);
     // this.nonce stays: the re-sent transactions fill the nonces below it again
-    return resent;
+    return resent.map((w) => w.hash);
   }
 
   /** Transactions sent again after a reorg, watched once mined again. */
-  private readonly pendingAgain = new Set<string>();
+  private readonly pendingAgain = new Map<string, Record<string, unknown>>();
 
   private async rewatch(head: number): Promise<void> {
-    for (const hash of [...this.pendingAgain]) {
+    for (const [hash, label] of [...this.pendingAgain]) {
       const receipt = await this.rpc(() => this.provider.getTransactionReceipt(hash));
       if (!receipt) {
         // still not mined: the node may have forgotten it again; offer it once more
-        await this.resend(this.signedByHash.get(hash)!, { again: true });
+        await this.resend(this.signedByHash.get(hash)!, { ...label, again: true });
         continue;
       }
       this.pendingAgain.delete(hash);
-      this.log({ event: "mined-again", tx: hash, block: receipt.blockNumber, status: receipt.status });
+      this.log({ event: "mined-again", ...label, tx: hash, block: receipt.blockNumber, status: receipt.status });
       const tx = Transaction.from(this.signedByHash.get(hash)!);
-      if (head - receipt.blockNumber < this.o.watchBlocks) this.watched.push({ hash, nonce: tx.nonce, signed: this.signedByHash.get(hash)!, blockHash: receipt.blockHash, blockNumber: receipt.blockNumber, label: {} });
+      if (head - receipt.blockNumber < this.o.watchBlocks) this.watched.push({ hash, nonce: tx.nonce, signed: this.signedByHash.get(hash)!, blockHash: receipt.blockHash, blockNumber: receipt.blockNumber, label });
     }
   }
 
@@ -314,11 +314,11 @@ export class Sender {
       if (isNew) hashes.push(hash);
       if (accepted === "nonce-low") {
         const receipt = (await this.findReceipt(hashes)) ?? (await this.lateReceipt(hashes));
-        return receipt ? this.confirm(receipt, hashes, tx.nonce!) : { kind: "nonce-used" };
+        return receipt ? this.confirm(receipt, hashes, tx.nonce!, label) : { kind: "nonce-used" };
       }
       const event = !isNew ? "rebroadcast" : hashes.length > 1 ? "replaced" : "sent";
       this.log({ event, ...label, tx: hash, nonce: tx.nonce, ...feeFields(fees), replaces: isNew ? hashes.at(-2) : undefined });
-      const outcome = await this.waitMined(hashes, tx.nonce!);
+      const outcome = await this.waitMined(hashes, tx.nonce!, label);
       if (outcome) return outcome;
       const dropped = (await this.rpc(() => this.provider.getTransaction(hash))) === null;
       if (replacements >= this.o.maxReplacements && !dropped) {
@@ -347,14 +347,14 @@ export class Sender {
   }
 
   /** Poll receipts of all versions until one is mined and confirmed, or the timeout (undefined). */
-  private async waitMined(hashes: string[], nonce: number): Promise<Outcome | undefined> {
+  private async waitMined(hashes: string[], nonce: number, label: Record<string, unknown>): Promise<Outcome | undefined> {
     const deadline = Date.now() + this.o.receiptTimeoutMs;
     while (Date.now() < deadline) {
       const receipt = await this.findReceipt(hashes);
-      if (receipt) return this.confirm(receipt, hashes, nonce);
+      if (receipt) return this.confirm(receipt, hashes, nonce, label);
       if ((await this.rpc(() => this.provider.getTransactionCount(this.address, "latest"))) > nonce) {
         const late = await this.lateReceipt(hashes);
-        return late ? this.confirm(late, hashes, nonce) : { kind: "nonce-used" };
+        return late ? this.confirm(late, hashes, nonce, label) : { kind: "nonce-used" };
       }
       await this.sleep(this.o.pollMs);
     }
@@ -372,21 +372,21 @@ export class Sender {
   }
 
   /** Wait for the confirmations, then re-fetch the receipt by hash: gone means a reorg, so wait again. */
-  private async confirm(receipt: TransactionReceipt, hashes: string[], nonce: number): Promise<Outcome> {
+  private async confirm(receipt: TransactionReceipt, hashes: string[], nonce: number, label: Record<string, unknown>): Promise<Outcome> {
     for (;;) {
       const target = receipt.blockNumber + this.o.confirmations - 1;
       while ((await this.rpc(() => this.provider.getBlockNumber())) < target) await this.sleep(this.o.pollMs);
       const again = await this.rpc(() => this.provider.getTransactionReceipt(receipt.hash));
       if (again && again.blockHash === receipt.blockHash) return { kind: "mined", receipt: again };
       const depth = await this.reorgDepth(receipt.blockHash, receipt.blockNumber);
-      this.log({ event: "reorg", tx: receipt.hash, nonce, block: receipt.blockNumber, depth, note: again ? `mined again in block ${again.blockNumber}` : "its block left the chain before the confirmations; sending it again" });
+      this.log({ event: "reorg", ...label, tx: receipt.hash, nonce, block: receipt.blockNumber, depth, note: again ? `mined again in block ${again.blockNumber}` : "its block left the chain before the confirmations; sending it again" });
       if (again) {
-        this.log({ event: "mined-again", tx: again.hash, nonce, block: again.blockNumber, status: again.status });
+        this.log({ event: "mined-again", ...label, tx: again.hash, nonce, block: again.blockNumber, status: again.status });
         receipt = again;
         continue;
       }
-      await this.resend(this.signedByHash.get(receipt.hash)!, { nonce, reorgDepth: depth });
-      const outcome = await this.waitMined(hashes, nonce);
+      await this.resend(this.signedByHash.get(receipt.hash)!, { ...label, nonce, reorgDepth: depth });
+      const outcome = await this.waitMined(hashes, nonce, label);
       if (outcome) return outcome;
       throw new Error(`tx ${receipt.hash} left the chain in a reorg and was not mined again within ${this.o.receiptTimeoutMs} ms`);
     }
@@ -397,7 +397,7 @@ export class Sender {
     if (signed) this.watched.push({ hash: receipt.hash, nonce, signed, blockHash: receipt.blockHash, blockNumber: receipt.blockNumber, label });
     // forget the signed bytes of versions that can no longer be mined
     if (this.signedByHash.size > 4 * (this.watched.length + 16)) {
-      const keep = new Set([...this.watched.map((w) => w.hash), ...this.pendingAgain]);
+      const keep = new Set([...this.watched.map((w) => w.hash), ...this.pendingAgain.keys()]);
       for (const h of this.signedByHash.keys()) if (!keep.has(h)) this.signedByHash.delete(h);
     }
   }

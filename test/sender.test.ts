@@ -250,6 +250,11 @@ describe("Sender (lib/sender.ts) against anvil", function () {
     expect(again.map((r) => r?.status)).to.deep.equal([1, 1]);
     expect(third.nonce).to.equal(second.nonce + 1);
     expect(await p.getTransactionCount(sender.address, "latest")).to.equal(third.nonce + 1);
-    expect(events.filter((e) => e.event === "mined-again").map((e) => e.tx)).to.deep.equal([first.hash, second.hash]);
+    // each step names what the transaction was (the caller's label), so the log says what was re-sent
+    expect(events.filter((e) => e.event === "mined-again").map((e) => [e.tx, e.action])).to.deep.equal([
+      [first.hash, "first"],
+      [second.hash, "second"],
+    ]);
+    expect(events.filter((e) => e.event === "resent").map((e) => e.action)).to.deep.equal(["first", "second"]);
   });
 });

@@ -67,6 +67,8 @@ export class MeterPoster {
   private readonly reorged = new Set<number>();
   /** the highest nonce of a post seen mined: the account's count falling to it means a reorganization took a post off */
   private highestMined: number | undefined;
+  /** intervals whose transaction is mined but not yet confirmed: the block it was seen in */
+  private readonly minedUnconfirmed = new Map<number, number>();
 
   constructor(
     /** 12-digit meter address; its integer value is the meter number on chain */
@@ -146,6 +148,13 @@ export class MeterPoster {
   /** Checks that the readings posted above `forkBlock` are still on the canonical chain; reopens those that are not. */
   private async checkPosts(reorg: { forkBlock: number; depth?: number }): Promise<void> {
     for (const entry of await recheckPosts(this.journal, this.log, this.provider, [this.meter], reorg)) this.reorged.add(entry.reading.interval);
+    // a transaction seen mined above the fork but not yet confirmed was taken off too (before its confirmations)
+    for (const [interval, block] of this.minedUnconfirmed) {
+      if (block <= reorg.forkBlock) continue;
+      this.minedUnconfirmed.delete(interval);
+      this.reorged.add(interval);
+      this.log.warn("reading's transaction was reorganized away before its confirmations, sending it again", { meter: this.meter, interval, block, forkBlock: reorg.forkBlock, depth: reorg.depth });
+    }
   }
 
   private waitForWake(signal: AbortSignal): Promise<void> {
@@ -173,7 +182,11 @@ export class MeterPoster {
       if (!receipt) continue;
       this.highestMined = Math.max(this.highestMined ?? -1, tx.nonce);
       if (receipt.status !== 1) continue; // reverted: the chain state below decides what next
-      if ((await receipt.confirmations()) < this.settings.confirmations) return "wait";
+      if ((await receipt.confirmations()) < this.settings.confirmations) {
+        this.minedUnconfirmed.set(interval, receipt.blockNumber);
+        return "wait";
+      }
+      this.minedUnconfirmed.delete(interval);
       this.outcomes.posted(entry, tx.hash, receipt);
       return "done";
     }

@@ -6,8 +6,8 @@
  *
  * and the helpers the runbook and the tests use on a running chain: killNode / restartNode (a node
  * crash, an upgrade to another binary), addNode (a new peer on the same genesis), partition / heal
- * (peers dropped and re-added through the admin API; discovery is off, so nothing reconnects by
- * itself).
+ * (on a chain started with `partitionable`, whose p2p links go through the relay of links.ts:
+ * a cut pair cannot reach each other until healed; discovery is off, so no other path exists).
  *
  * - ethash: Geth 1.11.6 (the last release that mines), miners on nodes 1 and 2 (one thread each,
  *   so the network can fork), difficulty starting at the protocol minimum and adjusting by
@@ -25,6 +25,7 @@ import { closeSync, existsSync, mkdirSync, openSync, readFileSync, readdirSync, 
 import { createServer } from "node:net";
 import path from "node:path";
 import { Wallet, encryptKeystoreJsonSync, getAddress, parseEther } from "ethers";
+import type { LinkSpec } from "./links";
 
 export type Engine = "ethash" | "clique";
 
@@ -74,6 +75,11 @@ export interface ChainOptions {
   gethCache?: string;
   /** Progress lines (default: stderr). */
   log?: (line: string) => void;
+  /**
+   * Peer the nodes through a relay on loopback (scripts/geth/links.ts) that `partition` can cut and
+   * `heal` can join again. Without it nodes peer directly, and the chain cannot be partitioned.
+   */
+  partitionable?: boolean;
 }
 
 export interface NodeInfo {
@@ -110,6 +116,8 @@ export interface Chain {
   rpcUrls: string[];
   /** KEY=value settings for `--network privnet`. */
   settings: Record<string, string>;
+  /** The p2p relay of a partitionable chain. */
+  links?: { pid: number; control: number; log: string; pairs: LinkSpec[] };
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -196,6 +204,7 @@ export async function startChain(o: ChainOptions): Promise<Chain> {
   }
   for (const node of rest) await waitForRpc(node);
   for (const node of nodes) node.enode = await rpc<{ enode: string }>(node.httpUrl, "admin_nodeInfo", []).then((x) => x.enode);
+  if (o.partitionable) await startLinks(chain);
   await peerAll(chain);
   save(chain);
   await waitForBlocks(chain, 2);
@@ -339,8 +348,19 @@ function launch(node: NodeInfo): void {
 }
 
 async function peerAll(chain: Chain): Promise<void> {
-  for (const a of chain.nodes) for (const b of chain.nodes) if (b.index > a.index) await rpc(b.httpUrl, "admin_addPeer", [a.enode]);
+  for (const a of chain.nodes) for (const b of chain.nodes) if (b.index > a.index) await peer(chain, a, b);
   await until(async () => (await Promise.all(chain.nodes.map((x) => peerCount(x)))).every((c) => c >= chain.nodes.length - 1), 30_000, "the nodes did not peer");
+}
+
+/**
+ * Node `b` (the higher index) keeps node `a` as a static peer: directly, or through their relay
+ * port on a partitionable chain.
+ */
+async function peer(chain: Chain, a: NodeInfo, b: NodeInfo): Promise<void> {
+  const [low, high] = a.index < b.index ? [a, b] : [b, a];
+  const link = chain.links?.pairs.find((p) => p.a === low.index && p.b === high.index);
+  const enode = link ? low.enode!.replace(/@[^?]+/, `@127.0.0.1:${link.listen}`) : low.enode!;
+  await rpc(high.httpUrl, "admin_addPeer", [enode]);
 }
 
 async function peerCount(node: NodeInfo): Promise<number> {
@@ -378,6 +398,11 @@ export function readChain(dir: string): Chain {
 export async function stopChain(dir: string): Promise<void> {
   const chain = readChain(path.resolve(dir));
   await Promise.all(chain.nodes.map((x) => stopNode(chain, x.index)));
+  const relay = chain.links?.pid;
+  if (relay && isRunning(relay)) {
+    process.kill(relay, "SIGTERM");
+    await until(() => !isRunning(relay), 10_000, `the p2p relay ${relay} did not stop`);
+  }
 }
 
 export async function stopNode(chain: Chain, index: number, signal: NodeJS.Signals = "SIGTERM"): Promise<void> {
@@ -411,7 +436,7 @@ export async function restartNode(chain: Chain, index: number, geth?: string): P
   save(chain);
   await waitForRpc(node);
   node.enode = await rpc<{ enode: string }>(node.httpUrl, "admin_nodeInfo", []).then((x) => x.enode);
-  for (const other of chain.nodes) if (other !== node && isRunning(other.pid)) await rpc(node.httpUrl, "admin_addPeer", [other.enode]);
+  for (const other of chain.nodes) if (other !== node && isRunning(other.pid)) await peer(chain, other, node);
   save(chain);
 }
 
@@ -428,36 +453,87 @@ export async function addNode(chain: Chain): Promise<NodeInfo> {
   save(chain);
   await waitForRpc(node);
   node.enode = await rpc<{ enode: string }>(node.httpUrl, "admin_nodeInfo", []).then((x) => x.enode);
-  for (const other of chain.nodes) if (other !== node && isRunning(other.pid)) await rpc(node.httpUrl, "admin_addPeer", [other.enode]);
+  if (chain.links) await addLinks(chain, chain.nodes.filter((x) => x !== node).map((x) => [x, node]));
+  for (const other of chain.nodes) if (other !== node && isRunning(other.pid)) await peer(chain, other, node);
   save(chain);
   return node;
 }
 
 // ------------------------------------------------------------------------------------------ partitions
 
-/** Cut the chain into two groups of node indexes that cannot see each other. */
-export async function partition(chain: Chain, a: number[], b: number[]): Promise<void> {
-  for (const i of a) {
-    for (const j of b) {
-      await rpc(nodeOf(chain, i).httpUrl, "admin_removePeer", [nodeOf(chain, j).enode]);
-      await rpc(nodeOf(chain, j).httpUrl, "admin_removePeer", [nodeOf(chain, i).enode]);
-    }
-  }
-  const peersOf = async (i: number) => (await rpc<{ enode: string }[]>(nodeOf(chain, i).httpUrl, "admin_peers", [])).map((p) => p.enode.split("@")[0]);
+/** Start the p2p relay (links.ts) with a port for every pair of nodes. */
+async function startLinks(chain: Chain): Promise<void> {
+  const control = await freePort();
+  const log = path.join(chain.dir, "links.log");
+  const out = openSync(log, "a");
+  const child = spawn(process.execPath, ["--import", "tsx", path.join(REPO_ROOT, "scripts/geth/links.ts"), String(control)], { cwd: REPO_ROOT, detached: true, stdio: ["ignore", out, out] });
+  closeSync(out);
+  child.unref();
+  if (!child.pid) throw new ChainError("could not start the p2p relay");
+  chain.links = { pid: child.pid, control, log, pairs: [] };
+  save(chain);
   await until(async () => {
-    for (const i of a) {
-      const peers = await peersOf(i);
-      if (b.some((j) => peers.includes(nodeOf(chain, j).enode!.split("@")[0]))) return false;
+    if (!isRunning(child.pid!)) throw new ChainError(`the p2p relay exited: ${lastLine(log)}`);
+    return links(chain, "GET", "/").then(
+      () => true,
+      () => false,
+    );
+  }, 30_000, `the p2p relay did not answer (see ${log})`);
+  const pairs: [NodeInfo, NodeInfo][] = [];
+  for (const a of chain.nodes) for (const b of chain.nodes) if (b.index > a.index) pairs.push([a, b]);
+  await addLinks(chain, pairs);
+}
+
+async function addLinks(chain: Chain, pairs: [NodeInfo, NodeInfo][]): Promise<void> {
+  const specs: LinkSpec[] = [];
+  for (const [x, y] of pairs) {
+    const [a, b] = x.index < y.index ? [x, y] : [y, x];
+    specs.push({ a: a.index, b: b.index, listen: await freePort(), target: a.p2pPort });
+  }
+  await links(chain, "POST", "/links", specs);
+  chain.links!.pairs.push(...specs);
+  save(chain);
+}
+
+/** One call to the relay's control port. */
+async function links(chain: Chain, method: "GET" | "POST", route: string, body?: unknown): Promise<unknown> {
+  if (!chain.links) throw new ChainError("this chain's nodes peer directly and cannot be partitioned: start it with --partitionable");
+  const res = await fetch(`http://127.0.0.1:${chain.links.control}${route}`, { method, body: body === undefined ? undefined : JSON.stringify(body), signal: AbortSignal.timeout(10_000) });
+  const answer = await res.json();
+  if (!res.ok) throw new ChainError(`the p2p relay refused ${route}: ${(answer as { error?: string }).error}`);
+  return answer;
+}
+
+/** A node's public key, from its enode URL (what admin_peers shows of a peer, whatever its address). */
+const nodeKey = (enode: string) => enode.replace(/^enode:\/\//, "").split("@")[0];
+const peerKeys = async (node: NodeInfo) => (await rpc<{ enode: string }[]>(node.httpUrl, "admin_peers", [])).map((p) => nodeKey(p.enode));
+
+/**
+ * Cut nodes `a` from nodes `b` (a partitionable chain): every connection between the two groups is
+ * closed and no new one gets through until `heal`. Nodes in neither group keep all their links.
+ */
+export async function partition(chain: Chain, a: number[], b: number[]): Promise<void> {
+  const pairs = a.flatMap((i) => b.map((j) => [nodeOf(chain, i).index, nodeOf(chain, j).index]));
+  if (pairs.some(([i, j]) => i === j)) throw new ChainError("a node cannot be on both sides of a partition");
+  await links(chain, "POST", "/cut", pairs);
+  // a node drops a peer when its connection closes; wait until none of them sees the other side
+  await until(async () => {
+    for (const i of a.map((x) => nodeOf(chain, x)).filter((x) => isRunning(x.pid))) {
+      const peers = await peerKeys(i);
+      if (b.some((j) => peers.includes(nodeKey(nodeOf(chain, j).enode!)))) return false;
     }
     return true;
   }, 15_000, "the partition did not take");
 }
 
-/** Peer every running node with every other again. */
-export async function heal(chain: Chain): Promise<void> {
+/**
+ * Join every cut pair again and wait until every running node sees every other. The nodes dial
+ * their static peers again by themselves, within Geth's 35-second dial history.
+ */
+export async function heal(chain: Chain, timeoutMs = 120_000): Promise<void> {
+  await links(chain, "POST", "/heal");
   const running = chain.nodes.filter((x) => isRunning(x.pid));
-  for (const a of running) for (const b of running) if (b.index > a.index) await rpc(b.httpUrl, "admin_addPeer", [a.enode]);
-  await until(async () => (await Promise.all(running.map((x) => peerCount(x)))).every((c) => c >= running.length - 1), 30_000, "the nodes did not peer again");
+  await until(async () => (await Promise.all(running.map((x) => peerCount(x)))).every((c) => c >= running.length - 1), timeoutMs, "the nodes did not peer again");
 }
 
 // ------------------------------------------------------------------------------------------ settings

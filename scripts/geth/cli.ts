@@ -1,15 +1,17 @@
 /**
  * The chain from the command line (package.json: chain:up, chain:down, chain:add-node, chain:node):
  *
- *   up --engine ethash|clique [--nodes N] [--period S] [--sealers K] [--gas-limit G] [--dir D]
+ *   up --engine ethash|clique [--nodes N] [--period S] [--sealers K] [--gas-limit G] [--dir D] [--partitionable]
  *        starts the network, returns once blocks are produced on every node, and prints the
- *        KEY=value settings `--network privnet` reads (also in D/privnet.env)
+ *        KEY=value settings `--network privnet` reads (also in D/privnet.env); --partitionable
+ *        peers the nodes through a relay on loopback that `partition` can cut
  *   down [--dir D]                 stops every node (all chains under .cache/ without --dir)
  *   add-node [--dir D]             a new peer on the same genesis; prints the new settings
  *   node stop|kill|start --node I [--geth PATH] [--dir D]
  *                                  stop (SIGTERM) or kill -9 one node; start it again, with another
  *                                  geth binary for an upgrade
  *   partition --a 1 --b 2 [--dir D] / heal [--dir D]
+ *                                  (a chain started with --partitionable)
  *
  * Progress goes to stderr, settings to stdout; a failure is one line and exit code 1.
  */
@@ -35,6 +37,7 @@ async function main(argv: string[]): Promise<void> {
       geth: { type: "string" },
       a: { type: "string" },
       b: { type: "string" },
+      partitionable: { type: "boolean" },
     },
   });
   const dir = () => {
@@ -54,6 +57,7 @@ async function main(argv: string[]): Promise<void> {
         sealers: count(values.sealers, "--sealers", undefined),
         gasLimit: count(values["gas-limit"], "--gas-limit", undefined),
         dir: values.dir ?? defaultDir(engine as Engine),
+        partitionable: values.partitionable,
       });
       console.log(formatSettings(chain.settings));
       return;

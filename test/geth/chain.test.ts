@@ -1,7 +1,7 @@
 /**
  * The operator's commands of scripts/geth/README.md, run as written: install.sh (cached, no Go,
  * a failed build), chain:up with its KEY=value settings, a task through them, chain:add-node,
- * a partition and its healing, a node stopped and started again on a binary given with --geth (the
+ * a partition (held past Geth's redial time) and its healing, a node stopped and started again on a binary given with --geth (the
  * upgrade step), a keystore
  * backup restored and decrypted, bad arguments, and chain:down.
  */
@@ -14,7 +14,7 @@ import path from "node:path";
 import { promisify } from "node:util";
 import { Wallet } from "ethers";
 import { Chain, isRunning, readChain, rpc } from "../../scripts/geth/chain";
-import { REPO_ROOT, hardhat } from "./support";
+import { REPO_ROOT, hardhat, sleep } from "./support";
 
 const run = promisify(execFile);
 const CLI = ["--import", "tsx", path.join(REPO_ROOT, "scripts/geth/cli.ts")];
@@ -64,7 +64,7 @@ test("chain:up prints the privnet settings; a task runs through them; bad argume
   const one = await chainCli(["up", "--engine", "clique", "--nodes", "1"]);
   assert.equal(one.stderr, "chain: --nodes must be a whole number of at least 2, not 1\n");
 
-  const up = await chainCli(["up", "--engine", "clique", "--nodes", "2", "--period", "1", "--dir", path.join(dir, "chain")]);
+  const up = await chainCli(["up", "--engine", "clique", "--nodes", "2", "--period", "1", "--partitionable", "--dir", path.join(dir, "chain")]);
   assert.equal(up.code, 0, up.stderr);
   const s = settingsOf(up.stdout);
   assert.deepEqual(Object.keys(s), ["PRIVNET_RPC_URLS", "PRIVNET_RPC_URL", "PRIVNET_CHAIN_ID", "PRIVNET_GAS_MODE", "PRIVNET_GAS_PRICE_GWEI", "PRIVNET_CONFIRMATIONS", "OPERATOR_KEYSTORE", "OPERATOR_PASSWORD_FILE", "CHAIN_DIR"]);
@@ -91,12 +91,18 @@ test("chain:add-node joins a node that syncs the chain; a node stopped and start
   const sealerHead = await head(0);
   for (const end = Date.now() + 60_000; (await head(2)) < sealerHead; ) if (Date.now() > end) assert.fail("node 3 did not sync");
 
-  // a partition through the admin API, and its healing
+  // a partition through the relay of the partitionable chain, held longer than Geth's 35-second
+  // dial history (nodes cut through the admin API were seen peered again after it), then healed
   const cut = await chainCli(["partition", "--a", "1", "--b", "2,3", "--dir", path.join(dir, "chain")]);
   assert.equal(cut.code, 0, cut.stderr);
   const peers = async (i: number) => Number(await rpc<string>(chain.rpcUrls[i], "net_peerCount", []));
-  assert.equal(await peers(0), 0, "node 1 is cut off");
-  assert.equal(await peers(1), 1, "nodes 2 and 3 still see each other");
+  const relayed = async () => (await (await fetch(`http://127.0.0.1:${chain.links!.control}/`)).json()) as { a: number; b: number; refused: number }[];
+  for (const end = Date.now() + 40_000; Date.now() < end; await sleep(2000)) {
+    assert.equal(await peers(0), 0, "node 1 stays cut off");
+    assert.equal(await peers(1), 1, "nodes 2 and 3 still see each other");
+  }
+  const refused = (await relayed()).filter((l) => l.a === 1).reduce((n, l) => n + l.refused, 0);
+  assert.ok(refused > 0, "nodes 2 and 3 dialled node 1 again and were refused while cut");
   const healed = await chainCli(["heal", "--dir", path.join(dir, "chain")]);
   assert.equal(healed.code, 0, healed.stderr);
   assert.equal(await peers(0), 2);
@@ -124,4 +130,5 @@ test("a keystore backup decrypts to the same account; chain:down stops every nod
   const down = await chainCli(["down", "--dir", path.join(dir, "chain")]);
   assert.equal(down.code, 0, down.stderr);
   for (const n of readChain(path.join(dir, "chain")).nodes) assert.equal(isRunning(n.pid), false, `node ${n.index} stopped`);
+  assert.equal(isRunning(chain.links!.pid), false, "the p2p relay stopped");
 });

@@ -9,7 +9,7 @@ import assert from "node:assert/strict";
 import { runPlatform, startPlatform, stopPlatform } from "./platform";
 
 before(async () => {
-  await startPlatform({ engine: "clique", nodes: 3, period: 2, daemonNodes: [2, 1, 3], bidderNodes: [1, 3, 2], bridgeNode: 1, killDaemonNode: true });
+  await startPlatform({ engine: "clique", nodes: 3, period: 2, daemonNodes: [2, 1, 3], bidderNodes: [1, 3, 2], bridgeNodes: [1, 3], killDaemonNode: true });
 });
 after(stopPlatform);
 

@@ -4,7 +4,8 @@
  * DL/T 645 meters over a socat pseudo-terminal, and scripted bidders (`npx hardhat bid`, which commits
  * and later reveals) every interval. Meanwhile it kill -9's the daemon twice and the bridge once at
  * random points (seed printed, SEED=… replays) and starts them again, and, as asked, kill -9's the
- * daemon's node or cuts the network in two and heals it.
+ * daemon's node or cuts the network in two and heals it (test 3: a reorganization that takes the
+ * daemon's and the bridge's transactions off the chain).
  *
  * Afterwards the chain's events must show every interval cleared exactly once, every prosumer settled
  * exactly once per interval (its reading there), every meter's reading of every interval posted
@@ -14,8 +15,8 @@ import assert from "node:assert/strict";
 import { ChildProcess, spawn, spawnSync } from "node:child_process";
 import { appendFileSync, existsSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
-import { Interface, JsonRpcProvider, Network, Wallet, parseEther } from "ethers";
-import { Engine, heal, killNode, partition, rpc, stopChain } from "../../scripts/geth/chain";
+import { Interface, JsonRpcProvider, Network, TransactionReceipt, Wallet, parseEther } from "ethers";
+import { Engine, heal, killNode, partition, restartNode, rpc, stopChain } from "../../scripts/geth/chain";
 import { windowsOf } from "../../lib/clock";
 import type { Deployment } from "../../lib/deployment";
 import { rng } from "../shared/random";
@@ -44,11 +45,17 @@ export interface PlatformOptions {
   daemonNodes: number[];
   /** Node order of the bidders' URLs. */
   bidderNodes: number[];
-  /** The node the bridge posts through (it takes one URL). */
-  bridgeNode: number;
+  /** Node order of the bridge's URLs (it posts through the first that answers). */
+  bridgeNodes: number[];
   /** kill -9 the daemon's first node, mid-run, for good. */
   killDaemonNode?: boolean;
-  /** Cut nodes `a` from nodes `b` across a clearing, let `b` stop mining for part of it so `a` wins, then heal. */
+  /**
+   * Cut nodes `a` from nodes `b` across a clearing, a reading boundary and a settlement, which the
+   * daemon and the bridge (their first node in `b`) send through `b`; then `b` stops mining until
+   * `a`'s branch is heavier, `b`'s nodes are killed and the network healed: the daemon and the
+   * bridge move to `a` and must send again what only `b` had. `b` comes back after they have.
+   * `seconds` bounds how long `b` mines alone.
+   */
   partition?: { a: number[]; b: number[]; seconds: number };
   /**
    * A bid whose commit or reveal is mined after its window (the market refuses it: WrongPhase) is
@@ -93,9 +100,10 @@ export async function startPlatform(options: PlatformOptions): Promise<void> {
   const seed = Number(process.env.SEED ?? Date.now() % 100000);
   random = rng(seed);
   const prefund = Object.fromEntries([...prosumers.flatMap((p) => [[p.key.address, parseEther("100")], [p.meter.address, parseEther("10")]]), [grid.address, parseEther("100")]]);
-  t = await testChain({ engine: o.engine, nodes: o.nodes, period: o.period, prefund });
+  t = await testChain({ engine: o.engine, nodes: o.nodes, period: o.period, prefund, partitionable: o.partition !== undefined });
   t.env.PRIVNET_RPC_URLS = urlsOf(o.bidderNodes);
-  provider = new JsonRpcProvider(t.chain.rpcUrls[o.bridgeNode - 1], Network.from(t.chain.chainId), { staticNetwork: true, cacheTimeout: -1 });
+  // the test reads the chain through the bidders' node (test 2 kills the daemon's, test 3 cuts it off)
+  provider = new JsonRpcProvider(t.chain.rpcUrls[o.bidderNodes[0] - 1], Network.from(t.chain.chainId), { staticNetwork: true, cacheTimeout: -1 });
   console.log(`# seed ${seed}; chain in ${t.chain.dir}; run log ${path.join(t.dir, "run.log")} (KEEP_GETH_TEST=1 keeps it)`);
 }
 
@@ -141,8 +149,7 @@ function startMeters() {
   writeFileSync(
     path.join(t.dir, "bridge.json"),
     JSON.stringify({
-      // the bridge takes one URL: a node the run never stops
-      rpcUrl: t.chain.rpcUrls[o.bridgeNode - 1],
+      rpcUrls: o.bridgeNodes.map((i) => t.chain.rpcUrls[i - 1]),
       chainId: t.chain.chainId,
       market: deployment.market,
       journal: "journal.jsonl",
@@ -157,9 +164,21 @@ function startMeters() {
 }
 
 let bridgeRuns = 0;
+const bridgeLog: Record<string, unknown>[] = [];
 function startBridge(): ChildProcess {
   const n = ++bridgeRuns;
-  return keep(`bridge run ${n}`, daemon(process.execPath, [BRIDGE_CLI, "run", "--config", path.join(t.dir, "bridge.json")], { ...process.env }, log(`bridge ${n}`)));
+  const say = log(`bridge ${n}`);
+  return keep(
+    `bridge run ${n}`,
+    daemon(process.execPath, [BRIDGE_CLI, "run", "--config", path.join(t.dir, "bridge.json")], { ...process.env }, (line) => {
+      say(line);
+      try {
+        bridgeLog.push({ run: n, ...JSON.parse(line) });
+      } catch {
+        /* not a JSON line */
+      }
+    }),
+  );
 }
 
 let missedBids = 0;
@@ -185,6 +204,13 @@ async function blockTime(): Promise<number> {
   return Number((await provider.send("eth_getBlockByNumber", ["latest", false])).timestamp);
 }
 
+/**
+ * A bid that missed its window on slow blocks (tolerateLateBids): refused before sending (the phase
+ * in words, or the raw WrongPhase), or mined after the window closed and failed (the task's one line
+ * for a mined failure; nothing changed).
+ */
+const lateBid = /WrongPhase\(|: this is not possible now\.|was mined in block \d+ but failed .*nothing changed/;
+
 /** Each prosumer bids for interval `d`: launched when d's commit window opens; each `bid` commits and later reveals. */
 async function bidFor(d: number): Promise<void> {
   const w = windowsOf(deployment.schedule, d);
@@ -200,7 +226,7 @@ async function bidFor(d: number): Promise<void> {
         child.once("exit", (code) => {
           log(`bid ${p.name}`)(out.trim().replace(/\n/g, " | "));
           if (code === 0 && new RegExp(`for interval ${d}\\b`).test(out)) resolve();
-          else if (o.tolerateLateBids && /WrongPhase\(/.test(out)) {
+          else if (o.tolerateLateBids && lateBid.test(out)) {
             missedBids++;
             log("test")(`${p.name}'s bid for interval ${d} missed its window`);
             resolve();
@@ -218,20 +244,31 @@ async function events(name: string): Promise<Record<string, bigint | boolean>[]>
   return logs.map((l) => iface.parseLog(l)!.args.toObject() as Record<string, bigint | boolean>);
 }
 
-const untilLogged = async (what: string, ok: (r: Record<string, unknown>) => boolean, timeoutMs = 300_000) => {
-  for (const end = Date.now() + timeoutMs; !daemonLog.some((l) => ok(l.record)); await sleep(200)) {
+const untilIn = async (records: () => Record<string, unknown>[], what: string, ok: (r: Record<string, unknown>) => boolean, timeoutMs: number) => {
+  for (const end = Date.now() + timeoutMs; !records().some(ok); await sleep(200)) {
     if (Date.now() > end) throw new Error(`timed out waiting for ${what}; log: ${path.join(t.dir, "run.log")}`);
   }
 };
+const untilLogged = (what: string, ok: (r: Record<string, unknown>) => boolean, timeoutMs = 300_000) => untilIn(() => daemonLog.map((l) => l.record), what, ok, timeoutMs);
+const untilBridgeLogged = (what: string, ok: (r: Record<string, unknown>) => boolean, timeoutMs = 300_000) => untilIn(() => bridgeLog, what, ok, timeoutMs);
 
 export interface PlatformRun {
   daemonLog: Record<string, unknown>[];
+  /** The bridge's JSON log lines, each with the `run` it came from. */
+  bridgeLog: Record<string, unknown>[];
+  /** The heads of both sides when the partition healed (test 3). */
+  reorgAt?: { a: { number: number; hash: string; td: bigint }; b: { number: number; hash: string; td: bigint } };
+  /** The chain's events, as the test reads them at the end. */
+  events: (name: string) => Promise<Record<string, bigint | boolean>[]>;
+  /** A transaction's receipt on the chain as the test reads it (null: not on the chain). */
+  receipt: (hash: string) => Promise<TransactionReceipt | null>;
   first: number;
   last: number;
 }
 
 /** The run and the checks every run must pass; returns the daemon's log for the caller's own checks. */
 export async function runPlatform(): Promise<PlatformRun> {
+  let reorgAt: PlatformRun["reorgAt"];
   await setUpMarket();
   const ids = await events("ParticipantRegistered");
   for (const p of prosumers) p.id = Number(ids.find((x) => x.account === (p.key.address as unknown))?.id ?? 0);
@@ -276,15 +313,22 @@ export async function runPlatform(): Promise<PlatformRun> {
     }
   };
   if (o.partition) {
-    // kills before the partition and after it has healed: a daemon killed while partitioned would
-    // forget what it sent on the losing side (the chain state still tells it what to do again)
+    // kills before the partition, and after the daemon and the bridge have noticed the reorg: one
+    // killed while cut off would forget what it sent on the losing side (the daemon still derives
+    // what is due from chain state, the bridge from its journal, but the reorg's log would be lost)
     const cut = splitAcrossClearing(first + 1);
     await runPlan([
       { at: random.int(ms(5), ms(40)), what: "daemon" },
       { at: random.int(ms(5), ms(60)), what: "bridge" },
     ]);
-    await cut;
-    await runPlan([{ at: random.int(ms(5), ms(30)), what: "daemon" }]);
+    reorgAt = await cut;
+    await untilLogged("the daemon's re-send", (r) => r.event === "resent", 300_000);
+    await untilBridgeLogged("the bridge's re-send", (r) => r.msg === "reading sent again after a reorganization", 300_000);
+    await rejoin();
+    await runPlan([
+      { at: random.int(ms(5), ms(30)), what: "daemon" },
+      { at: random.int(ms(5), ms(30)), what: "bridge" },
+    ]);
   } else {
     await runPlan([
       { at: random.int(ms(10), span * 0.3), what: "daemon" },
@@ -334,35 +378,80 @@ export async function runPlatform(): Promise<PlatformRun> {
   const held = await provider.getBalance(deployment.market);
   assert.equal(held, (await sum("Deposited")) + (await sum("PoolFunded")) - (await sum("Withdrawn")), "ether held = deposits + pool funding - withdrawals");
   console.log(`# intervals ${first}..${last} cleared and settled; daemon runs ${daemonRuns}, bridge runs ${bridgeRuns}`);
-  return { daemonLog: daemonLog.map((l) => l.record), first, last };
+  return { daemonLog: daemonLog.map((l) => l.record), bridgeLog, reorgAt, first, last, events, receipt: (hash) => provider.getTransactionReceipt(hash) };
+}
+
+/** Logs of the market's event `name` as node `node` sees them (its own branch while cut off). */
+async function eventsOn(node: number, name: string): Promise<Record<string, bigint | boolean>[]> {
+  const iface = new Interface(JSON.parse(readFileSync(path.join(REPO_ROOT, "artifacts/contracts/EnergyMarket.sol/EnergyMarket.json"), "utf8")).abi);
+  const logs = await rpc<{ topics: string[]; data: string }[]>(t.chain.rpcUrls[node - 1], "eth_getLogs", [{ address: deployment.market, topics: [iface.getEvent(name)!.topicHash], fromBlock: "0x" + deployment.deployedAt.block.toString(16) }]);
+  return logs.map((l) => iface.parseLog(l)!.args.toObject() as Record<string, bigint | boolean>);
+}
+
+type Head = { number: number; hash: string; td: bigint; difficulty: bigint };
+async function headOf(node: number): Promise<Head> {
+  const b = await rpc<{ number: string; hash: string; totalDifficulty: string; difficulty: string }>(t.chain.rpcUrls[node - 1], "eth_getBlockByNumber", ["latest", false]);
+  return { number: Number(b.number), hash: b.hash, td: BigInt(b.totalDifficulty), difficulty: BigInt(b.difficulty) };
 }
 
 /**
- * Cut the network in two just before interval `d`'s reveal window closes, so the daemon's clearing
- * goes to its side `b`. Once one of the operator's transactions is mined on `b`'s side (the daemon's
- * nonce there moves), `b` stops mining; `a` mines on until it is two blocks ahead (about as heavy a
- * block each: the heavier branch), then the halves meet again and `b`'s branch is reorganized away.
- * `seconds` bounds how long `a` waits for the daemon's transaction.
+ * Cut the network in two (`a` | `b`) just before interval `d`'s reveal window closes. While cut, `b`
+ * mines alone what the daemon and the bridge send through it: the clearing of `d`, the meters'
+ * readings of `d-1` (posted at its end) and the settlement of `d-1`. Once all of them are on `b`'s
+ * branch (or `seconds` have passed), `b` stops mining and `a` mines on until its branch is heavier by
+ * more than a block's work. Then `b`'s nodes are killed and the network healed: everything `b` mined
+ * alone is off the chain the daemon and the bridge now reach (through `a`, which never saw it), and
+ * they must notice it and send it again. Had `b` lived, a Geth node that drops blocks in a reorg puts
+ * their transactions back in its own pool and mines them again by itself (seen in this test's first
+ * run: the senders only logged them "mined again"). Returns the heads at the heal; `rejoin` brings
+ * `b` back.
  */
-async function splitAcrossClearing(d: number): Promise<void> {
+async function splitAcrossClearing(d: number): Promise<{ a: Head; b: Head }> {
   const { a, b, seconds } = o.partition!;
   const w = windowsOf(deployment.schedule, d);
   while ((await blockTime()) < w.revealEnd - 4) await sleep(500);
-  const url = (i: number) => t.chain.rpcUrls[i - 1];
-  const heights = async () => Promise.all(t.chain.nodes.map((n) => rpc<string>(n.httpUrl, "eth_blockNumber", []).then(Number)));
-  const operatorNonce = async (i: number) => Number(await rpc<string>(url(i), "eth_getTransactionCount", [deployment.operator, "latest"]));
   await partition(t.chain, a, b);
-  const before = await operatorNonce(b[0]);
-  log("test")(`partition ${a.join(",")} | ${b.join(",")} at heights ${(await heights()).join(", ")}; operator nonce ${before}`);
-  for (const end = Date.now() + seconds * 1000; (await operatorNonce(b[0])) === before && Date.now() < end; ) await sleep(250);
-  for (const i of b) await rpc(url(i), "miner_stop", []);
-  log("test")(`side ${b.join(",")} stops mining at heights ${(await heights()).join(", ")}; operator nonce there ${await operatorNonce(b[0])}`);
-  const ahead = async () => {
-    const h = await heights();
-    return Math.min(...a.map((i) => h[i - 1])) >= Math.max(...b.map((i) => h[i - 1])) + 2;
+  const heads = async () => (await Promise.all(t.chain.nodes.map((n) => headOf(n.index)))).map((h) => h.number).join(", ");
+  log("test")(`partition ${a.join(",")} | ${b.join(",")} at heights ${await heads()}`);
+  const onB = async () => {
+    const count = async (name: string, interval: number) => (await eventsOn(b[0], name)).filter((x) => Number(x.interval) === interval).length;
+    return { cleared: await count("IntervalCleared", d), readings: await count("ReadingPosted", d - 1), settled: await count("ParticipantSettled", d - 1) };
   };
-  for (const end = Date.now() + 5 * 60_000; !(await ahead()) && Date.now() < end; ) await sleep(500);
-  log("test")(`healing at heights ${(await heights()).join(", ")}`);
+  let mined = await onB();
+  for (const end = Date.now() + seconds * 1000; Date.now() < end; await sleep(1000)) {
+    mined = await onB();
+    if (mined.cleared >= 1 && mined.readings >= prosumers.length && mined.settled >= prosumers.length) break;
+  }
+  for (const i of b) await rpc(t.chain.rpcUrls[i - 1], "miner_stop", []);
+  log("test")(`side ${b.join(",")} stops mining at heights ${await heads()}; on its branch: clearing of ${d} ${mined.cleared}, readings of ${d - 1} ${mined.readings}, settlements of ${d - 1} ${mined.settled}`);
+  const heavier = async () => {
+    const [ha, hb] = [await headOf(a[0]), await headOf(b[0])];
+    return ha.td > hb.td + hb.difficulty;
+  };
+  for (const end = Date.now() + 10 * 60_000; !(await heavier()); await sleep(500)) if (Date.now() > end) throw new Error(`side ${a.join(",")} did not outweigh side ${b.join(",")} in 10 minutes`);
+  const at = { a: await headOf(a[0]), b: await headOf(b[0]) };
+  for (const i of b) await killNode(t.chain, i);
+  log("test")(`side ${b.join(",")} killed at heights ${at.a.number} | ${at.b.number} (total difficulty ${at.a.td} | ${at.b.td}); healing`);
   await heal(t.chain);
-  for (const i of b) await rpc(url(i), "miner_start", [1]);
+  return at;
+}
+
+/**
+ * After the senders' re-sends: the losing side's nodes start again on their data, find the heavier
+ * branch and take it (they mine again only once they have: mining on their own branch first could
+ * make it the heavier again).
+ */
+async function rejoin(): Promise<void> {
+  const { a, b } = o.partition!;
+  for (const i of b) {
+    await restartNode(t.chain, i);
+    await rpc(t.chain.rpcUrls[i - 1], "miner_stop", []);
+  }
+  const target = await headOf(a[0]);
+  const hashAt = (node: number, n: number) => rpc<{ hash: string } | null>(t.chain.rpcUrls[node - 1], "eth_getBlockByNumber", ["0x" + n.toString(16), false]).then((x) => x?.hash);
+  for (const i of b) {
+    for (const end = Date.now() + 180_000; (await hashAt(i, target.number)) !== target.hash; await sleep(500)) if (Date.now() > end) throw new Error(`node ${i} did not take side ${a.join(",")}'s branch`);
+    await rpc(t.chain.rpcUrls[i - 1], "miner_start", [1]);
+  }
+  log("test")(`side ${b.join(",")} restarted, took the other branch at height ${target.number} and mines again`);
 }

@@ -16,8 +16,9 @@
  *   prosumers sign. Ctrl-C stops everything this script started.
  *
  * `--geth clique` or `--geth ethash` runs the same on a private two-node Geth network from
- * scripts/geth/chain.ts (Clique: a block a second) instead of anvil: participants and meters are
- * funded by the operator's transfers, the daemon and the portal get both nodes' URLs.
+ * scripts/geth/chain.ts (Clique: a block a second, or every `--period S` seconds) instead of anvil:
+ * participants and meters are funded by the operator's transfers, the daemon and the portal get
+ * both nodes' URLs.
  */
 import { ChildProcess, spawn, spawnSync } from "node:child_process";
 import { createWriteStream, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
@@ -40,6 +41,7 @@ const OUT = path.join(REPO_ROOT, "out/demo-live");
 const MNEMONIC = "test test test test test test test test test test test junk";
 const INTERVAL = 60;
 const GETH = ((i) => (i >= 0 ? (process.argv[i + 1] as Engine) : undefined))(process.argv.indexOf("--geth"));
+const PERIOD = ((i) => (i >= 0 ? Number(process.argv[i + 1]) : 1))(process.argv.indexOf("--period"));
 const key = (i: number) => HDNodeWallet.fromPhrase(MNEMONIC, undefined, `m/44'/60'/0'/0/${i}`).privateKey;
 const log = (msg: string) => console.log(`${new Date().toLocaleTimeString("en-GB")}  ${msg}`);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -107,7 +109,8 @@ async function main() {
   let operatorKey: string;
   if (GETH) {
     if (GETH !== "clique" && GETH !== "ethash") throw new Error(`--geth must be clique or ethash, not ${JSON.stringify(GETH)}`);
-    geth = await startChain({ engine: GETH, nodes: 2, period: 1, dir: path.join(OUT, "chain"), log });
+    if (!Number.isInteger(PERIOD) || PERIOD < 1) throw new Error(`--period must be a whole number of seconds, at least 1`);
+    geth = await startChain({ engine: GETH, nodes: 2, period: PERIOD, dir: path.join(OUT, "chain"), log });
     env = { ...geth.settings, MARKET_DEPLOYMENT: deploymentFile };
     rpcUrls = geth.rpcUrls;
     operatorKey = Wallet.fromEncryptedJsonSync(readFileSync(geth.operator.keystore, "utf8"), readFileSync(geth.operator.passwordFile, "utf8").trim()).privateKey;
