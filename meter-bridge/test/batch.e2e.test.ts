@@ -20,11 +20,11 @@ import { DEFAULT_LINE, closeSerialPort, openSerialPort } from "../src/line";
 import { MeterSimulator, SimulatedMeter } from "../src/simulator";
 import { Anvil, CHAIN_ID, DEV_KEY, SECOND_DEV_KEY, freePort } from "./support/anvil";
 import { BridgeProcess, LogLine } from "./support/bridgeProcess";
-import { Settler, TestMarket, batchSkips, bindMeter, deployMarket, intervalStarted } from "./support/market";
+import { Settler, TestMarket, batchSkips, batchesMined, bindMeter, deployMarket, intervalStarted } from "./support/market";
 import { PtyPair, startPtyPair } from "./support/ptyPair";
 import { waitUntil } from "./support/wait";
 
-const INTERVAL_SECONDS = 5;
+const INTERVAL_SECONDS = 10; // a restart (2-4 s on a loaded machine) and a round of four meters fit between two boundaries
 const METERS: SimulatedMeter[] = [
   { address: "000000000041", importWh: 10_000, importW: 36_000 },
   { address: "000000000042", importWh: 20_000, exportWh: 500, importW: 1_800, exportW: 20_000 },
@@ -82,7 +82,7 @@ describe("batches of signed readings over a pty, end to end", () => {
       chainId: CHAIN_ID,
       market: market.address,
       journal: "journal.jsonl",
-      maxReadDelaySeconds: 3,
+      maxReadDelaySeconds: 7, // time to read four meters after a boundary on a loaded machine (a read started later is missed, and the market waits for it)
       logLevel: "debug",
       timeSync: { enabled: false },
       relayerKey: { keyFile: "relayer.key" },
@@ -154,12 +154,14 @@ describe("batches of signed readings over a pty, end to end", () => {
     firstPosted = Math.min(...all.map((event) => event.interval));
     for (let d = firstPosted; d <= started + 2; d++) {
       const mine = all.filter((event) => event.interval === d);
-      assert.deepEqual(mine.map((event) => event.meter).sort(), [0, 1, 2, 3], `interval ${d}: every meter once`);
+      assert.deepEqual(mine.map((event) => event.meter).sort(), [0, 1, 2, 3], `interval ${d}: every meter once (bound in ${market.boundIntervals.join(", ")})`);
       assert.equal(new Set(mine.map((event) => event.tx)).size, 1, `interval ${d}: one transaction`);
       assert.equal((await provider.getTransaction(mine[0].tx))?.from, relayer.address);
     }
-    const sent = bridge.logs().filter((line) => line.msg === "batch sent");
-    assert.ok(sent.every((line) => line.readings === 4 && (line.intervals as number[]).length === 1), JSON.stringify(sent));
+    // the batches of the intervals the meters serve (the start's read of the boundary before their binding may
+    // come too late for some meters: those readings are missed, and the market rejects the others as out of order)
+    const served = bridge.logs().filter((line) => line.msg === "batch sent" && (line.intervals as number[]).some((interval) => interval >= firstPosted));
+    assert.ok(served.length >= 3 && served.every((line) => line.readings === 4 && (line.intervals as number[]).length === 1), JSON.stringify(served));
   });
 
   it("skips the reading of a meter whose key was replaced on chain, with its reason, and the rest of the batch stands", async () => {
@@ -234,6 +236,7 @@ describe("batches of signed readings over a pty, end to end", () => {
     const through = lastBoundary(clock, Date.now()) - 1;
     await waitUntil(async () => (await postedThrough()) >= through, 4 * INTERVAL_SECONDS * 1000, "the last readings", 200);
     assert.equal(await bridge.stop(), 0, "a clean stop on SIGTERM");
+    await batchesMined(provider, relayer.address); // a batch sent just before the stop lands in the next block: the chain is read after it
     const all = await posted();
     for (const [i, meter] of METERS.entries()) {
       const intervals = all.filter((event) => event.meter === i).map((event) => event.interval).sort((a, b) => a - b);

@@ -11,8 +11,9 @@ import { existsSync, readFileSync } from "node:fs";
 import path from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { Contract, ContractFactory, Interface, InterfaceAbi, JsonRpcProvider, NonceManager, Signer, Wallet } from "ethers";
+import { boundaryMs, lastBoundary } from "../../src/clock";
 import { REPO_ROOT } from "./paths";
-import { mined } from "./wait";
+import { mined, waitUntil } from "./wait";
 
 export interface Artifact {
   contractName: string;
@@ -172,11 +173,31 @@ export async function deployMarket(operatorWallet: Wallet, setup: MarketSetup): 
     await mined(own.register(`prosumer ${i + 1}`, i % 2 === 0));
     const id = Number(await operator.idOf(wallet.address));
     await mined(own.deposit({ value: 10n ** 17n })); // the security of a meter of up to several hundred kW
-    market.boundIntervals.push(await bindMeter(market, prosumer, id, meter));
     market.participantIds.push(id);
     market.prosumers.push(prosumer);
   }
+  market.boundIntervals = await bindMetersTogether(market, setup.meters);
   return market;
+}
+
+/**
+ * Binds every meter in one interval, so each meter's first reading is for the same interval (bound
+ * one by one, on a loaded machine the bindings spanned a boundary: a meter bound an interval earlier
+ * owed a reading of a boundary passed before the test's bridge started). The operator proposes them
+ * all; the prosumers accept at once, early enough in an interval.
+ */
+async function bindMetersTogether(market: TestMarket, meters: MeterSpec[]): Promise<number[]> {
+  for (const [i, meter] of meters.entries()) await mined(market.operator.proposeMeter(market.participantIds[i], proposal(meter)));
+  const hashes = await Promise.all(market.participantIds.map(async (id) => (await market.operator.meterProposalOf(id))[0] as string));
+  const clock = { startTime: market.schedule.startTime, intervalSeconds: market.schedule.intervalSeconds };
+  const untilBoundaryMs = boundaryMs(clock, lastBoundary(clock, Date.now()) + 1) - Date.now();
+  if (untilBoundaryMs < Math.min(3000, (clock.intervalSeconds * 1000) / 2)) await sleep(untilBoundaryMs + 100);
+  const receipts = await Promise.all(market.prosumers.map((prosumer, i) => mined((market.operator.connect(prosumer) as Contract).acceptMeter(hashes[i]))));
+  return receipts.map((receipt, i) => {
+    const bound = receipt.logs.map((log) => market.operator.interface.parseLog(log)).find((event) => event?.name === "MeterBound");
+    if (!bound) throw new Error(`meter ${meters[i].address}: no MeterBound event in the acceptance`);
+    return Number(bound.args.fromInterval);
+  });
 }
 
 /** The operator proposes `meter` for participant `id` and the prosumer accepts it; returns the interval it serves from. */
@@ -189,12 +210,17 @@ export async function bindMeter(market: TestMarket, prosumer: Signer, id: number
   return Number(bound.args.fromInterval);
 }
 
+/** How long the settler waits for its transaction: one a reorganization dropped is never mined (the nonce is then asked again). */
+const SETTLER_MINED_MS = 10_000;
+
 /**
  * Clearing and settlement, as the operator's cycle daemon does it (anyone may: `key` need not be the
  * operator's, which keeps the two accounts' nonces apart): every `pollMs`, each
  * delivery interval whose reveal window closed is cleared, and the meters' participants are
  * settled interval after interval once settlement opens (the market itself skips a participant
  * whose reading is missing until the grace period ends). Node errors (a chain outage) are retried.
+ * A reorganization that takes settlements off the chain takes the settler back to the oldest
+ * interval the chain has unsettled, and a transaction it dropped is given up after a while.
  */
 export class Settler {
   private readonly stop = new AbortController();
@@ -203,6 +229,8 @@ export class Settler {
   private readonly market: Contract;
   /** settle calls that went through: [interval, ids] */
   readonly settled: Array<[number, number[]]> = [];
+  /** the interval it started settling from */
+  private readonly first: number;
 
   constructor(
     key: string,
@@ -212,6 +240,7 @@ export class Settler {
     private next: number,
     private readonly pollMs = 500,
   ) {
+    this.first = next;
     this.signer = new NonceManager(new Wallet(key, new JsonRpcProvider(url, undefined, { staticNetwork: true })));
     this.market = new Contract(address, marketArtifact().abi, this.signer);
   }
@@ -240,16 +269,18 @@ export class Settler {
 
   /** Clears and settles from the oldest interval not yet settled for every participant, as far as the market allows. */
   private async step(): Promise<void> {
+    const unsettled = await Promise.all(this.ids.map(async (id) => Number((await this.market.settlementOf(id)).nextInterval)));
+    this.next = Math.max(this.first, Math.min(this.next, ...unsettled)); // a reorganization may have taken settlements off
     for (;;) {
       const view = await this.market.intervalOf(this.next);
       const phase = Number(view.phase);
-      if (phase === 3) await mined(this.market.clear(this.next, 1000)); // Clearing
+      if (phase === 3) await mined(this.market.clear(this.next, 1000), SETTLER_MINED_MS); // Clearing
       else if (phase !== 5) return; // not yet in settlement
       if (Number((await this.market.intervalOf(this.next)).phase) !== 5) return;
       const pending = [];
       for (const id of this.ids) if (Number((await this.market.settlementOf(id)).nextInterval) <= this.next) pending.push(id);
       if (pending.length > 0) {
-        await mined(this.market.settle(this.next, pending));
+        await mined(this.market.settle(this.next, pending), SETTLER_MINED_MS);
         this.settled.push([this.next, pending]);
       }
       for (const id of pending) if (Number((await this.market.settlementOf(id)).nextInterval) <= this.next) return; // a reading still awaited
@@ -282,6 +313,11 @@ export async function batchSkips(provider: JsonRpcProvider, market: string): Pro
     skips.push({ tx: log.transactionHash, from: tx.from, index: Number(args.index), meterNumber: args.subject, reason: abi.parseError(args.reason)?.name ?? `unknown error ${args.reason}` });
   }
   return skips;
+}
+
+/** Waits until every transaction `account` sent is mined (none left in the node's pool). */
+export async function batchesMined(provider: JsonRpcProvider, account: string, timeoutMs = 10_000): Promise<void> {
+  await waitUntil(async () => (await provider.getTransactionCount(account, "pending")) === (await provider.getTransactionCount(account, "latest")), timeoutMs, `the transactions of ${account} mined`, 200);
 }
 
 /** Moves the chain's clock `seconds` ahead and mines a block there (anvil). */
