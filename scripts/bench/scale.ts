@@ -229,10 +229,11 @@ function clientAddress(i: number): string {
 
 // ------------------------------------------------------------------ JSON-RPC in bulk
 
-async function rpcBatch<T>(url: string, calls: { method: string; params: unknown[] }[]): Promise<T[]> {
+/** JSON-RPC batches of `size` calls (Geth answers at most 1,000 calls and 25 MB a batch). */
+async function rpcBatch<T>(url: string, calls: { method: string; params: unknown[] }[], size = 200): Promise<T[]> {
   const out: T[] = [];
-  for (let i = 0; i < calls.length; i += 200) {
-    const chunk = calls.slice(i, i + 200);
+  for (let i = 0; i < calls.length; i += size) {
+    const chunk = calls.slice(i, i + size);
     const res = await fetch(url, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(chunk.map((c, j) => ({ jsonrpc: "2.0", id: j, ...c }))), signal: AbortSignal.timeout(120_000) });
     const body = (await res.json()) as { id: number; result?: T; error?: { message: string } }[];
     body.sort((a, b) => a.id - b.id);
@@ -264,16 +265,22 @@ class BulkSender {
     private readonly chainId: number,
   ) {}
 
-  async send(label: string, calls: { to: string; data: string; value?: bigint }[], wave = 1500): Promise<{ receipts: RawReceipt[]; gas: bigint; seconds: number }> {
+  async send(label: string, calls: { to: string; data: string; value?: bigint }[], wave = 2500): Promise<{ receipts: RawReceipt[]; gas: bigint; seconds: number }> {
     const started = Date.now();
     if (this.nonce < 0) this.nonce = Number(await rpc<string>(this.url, "eth_getTransactionCount", [this.wallet.address, "pending"]));
     const receipts: RawReceipt[] = [];
     for (let i = 0; i < calls.length; i += wave) {
       const chunk = calls.slice(i, i + wave);
-      const estimate = BigInt(await rpc<string>(this.url, "eth_estimateGas", [{ from: this.wallet.address, to: chunk[0].to, data: chunk[0].data, value: "0x" + (chunk[0].value ?? 0n).toString(16) }]));
-      const gasLimit = (estimate * 3n) / 2n + 20_000n;
+      // one estimate per function in the wave (the calls of one function cost about the same)
+      const gasLimits = new Map<string, bigint>();
+      for (const c of chunk) {
+        const selector = c.data.slice(0, 10);
+        if (gasLimits.has(selector)) continue;
+        const estimate = BigInt(await rpc<string>(this.url, "eth_estimateGas", [{ from: this.wallet.address, to: c.to, data: c.data, value: "0x" + (c.value ?? 0n).toString(16) }]));
+        gasLimits.set(selector, (estimate * 3n) / 2n + 20_000n);
+      }
       const raws = chunk.map((c) =>
-        Transaction.from({ type: 0, chainId: this.chainId, nonce: this.nonce++, to: c.to, data: c.data, value: c.value ?? 0n, gasLimit, gasPrice: GWEI }),
+        Transaction.from({ type: 0, chainId: this.chainId, nonce: this.nonce++, to: c.to, data: c.data, value: c.value ?? 0n, gasLimit: gasLimits.get(c.data.slice(0, 10))!, gasPrice: GWEI }),
       );
       const signed = raws.map((tx) => {
         tx.signature = this.wallet.signingKey.sign(tx.unsignedHash);
@@ -396,6 +403,13 @@ async function main(argv: string[]) {
     for (const c of children) if (c.pid && isRunning(c.pid)) process.kill(-c.pid, "SIGTERM");
     if (!o.keep) await stopChain(chain.dir).catch(() => undefined);
   };
+  // Ctrl-C or a timeout: stop the daemon and the chain before leaving
+  for (const signal of ["SIGINT", "SIGTERM"] as const) {
+    process.once(signal, () => {
+      say(`${signal}: stopping cycle:run and the chain`);
+      void cleanup().finally(() => process.exit(130));
+    });
+  }
   try {
     const result = await run(o, chain, people, grid, bridges, runDir, children, monitor);
     await cleanup();
@@ -460,10 +474,20 @@ async function run(o: Options, chain: Chain, people: Prosumer[], grid: Wallet, b
     p.id = idOf.get(p.key.address);
     if (!p.id) throw new Error(`prosumer ${p.index} (${p.key.address}) was not registered`);
   }
-  note("authorize", await bulk.send("authorize (no batch form: one transaction each)", people.map((p) => ({ to: market, data: iface.encodeFunctionData("authorize", [p.id!, true]) }))));
-  note("depositFor", await bulk.send("depositFor (1 ether each)", people.map((p) => ({ to: market, data: iface.encodeFunctionData("depositFor", [p.id!]), value: parseEther("1") }))));
-  const proposed = await bulk.send("proposeMeter", people.map((p) => ({ to: market, data: iface.encodeFunctionData("proposeMeter", [p.id!, newMeter(p.meterNumber, p.meter.address, RATED_POWER_W)]) })));
-  note("proposeMeter", proposed);
+  // authorize, depositFor and proposeMeter are independent: one stream of consecutive nonces
+  const streamed = await bulk.send(
+    "authorize (no batch form: one transaction each), depositFor (1 ether each), proposeMeter",
+    people.flatMap((p) => [
+      { to: market, data: iface.encodeFunctionData("authorize", [p.id!, true]) },
+      { to: market, data: iface.encodeFunctionData("depositFor", [p.id!]), value: parseEther("1") },
+      { to: market, data: iface.encodeFunctionData("proposeMeter", [p.id!, newMeter(p.meterNumber, p.meter.address, RATED_POWER_W)]) },
+    ]),
+  );
+  for (const [k, name] of ["authorize", "depositFor", "proposeMeter"].entries()) {
+    const receipts = streamed.receipts.filter((_, i) => i % 3 === k);
+    note(name, { receipts, gas: receipts.reduce((a, r) => a + BigInt(r.gasUsed), 0n), seconds: streamed.seconds });
+  }
+  const proposed = { receipts: streamed.receipts.filter((_, i) => i % 3 === 2) };
   const proposalOf = new Map(logsOf(proposed.receipts, "MeterProposed").map((l) => [Number(l.args.participantId), String(l.args.proposal)]));
   t = Date.now();
   const acceptCalls = [];
@@ -607,7 +631,7 @@ async function run(o: Options, chain: Chain, people: Prosumer[], grid: Wallet, b
   while (settledLast < n) {
     const tip = Number(await rpc<string>(url, "eth_blockNumber", []));
     if (tip >= from) {
-      const logs = await rpc<{ topics: string[] }[]>(url, "eth_getLogs", [{ address: market, topics: [settledTopic, null, "0x" + last.toString(16).padStart(64, "0")], fromBlock: "0x" + from.toString(16), toBlock: "0x" + tip.toString(16) }]);
+      const logs = await rpc<{ topics: string[] }[]>(url, "eth_getLogs", [{ address: market, topics: [settledTopic, "0x" + last.toString(16).padStart(64, "0")], fromBlock: "0x" + from.toString(16), toBlock: "0x" + tip.toString(16) }]);
       settledLast += logs.length;
       from = tip + 1;
     }
@@ -699,6 +723,7 @@ async function measure(url: string, deployment: Deployment, intervals: number[],
   const blocks = await rpcBatch<{ number: string; timestamp: string; gasUsed: string; transactions: { hash: string; to: string | null; input: string }[] }>(
     url,
     numbers.map((b) => ({ method: "eth_getBlockByNumber", params: ["0x" + b.toString(16), true] })),
+    10,
   );
   const market = deployment.market.toLowerCase();
   const out = new Map<string, Measure>();
@@ -718,22 +743,23 @@ async function measure(url: string, deployment: Deployment, intervals: number[],
     const gasUsed = Number(b.gasUsed);
     maxBlockGas = Math.max(maxBlockGas, gasUsed);
     if (b.transactions.length) perBlock.push({ block: number, time, gasUsed, txs: b.transactions.length });
-    const mine = b.transactions.filter((t) => t.to?.toLowerCase() === market);
-    if (!mine.length) continue;
-    const receipts = await rpcBatch<RawReceipt>(url, mine.map((t) => ({ method: "eth_getTransactionReceipt", params: [t.hash] })));
-    mine.forEach((t, i) => {
-      const r = receipts[i];
+    const mine = b.transactions.flatMap((t) => {
+      if (t.to?.toLowerCase() !== market) return [];
       let parsed;
       try {
         parsed = iface.parseTransaction({ data: t.input });
       } catch {
-        return;
+        return [];
       }
-      if (!parsed) return;
-      const kind = ({ commitBatch: "commit", revealBatch: "reveal", postReadings: "readings", clear: "clear", settle: "settle" } as Record<string, PhaseName>)[parsed.name];
-      if (!kind) return;
+      const kind = parsed && ({ commitBatch: "commit", revealBatch: "reveal", postReadings: "readings", clear: "clear", settle: "settle" } as Record<string, PhaseName>)[parsed.name];
+      if (!parsed || !kind) return [];
       const d = kind === "readings" ? Number(parsed.args[0][0]?.interval ?? 0) : Number(parsed.args[0]);
-      if (!intervals.includes(d)) return;
+      return intervals.includes(d) ? [{ hash: t.hash, kind, d }] : [];
+    });
+    if (!mine.length) continue;
+    const receipts = await rpcBatch<RawReceipt>(url, mine.map((t) => ({ method: "eth_getTransactionReceipt", params: [t.hash] })));
+    mine.forEach(({ kind, d }, i) => {
+      const r = receipts[i];
       const m = out.get(`${d}/${kind}`) ?? { gas: 0, blocks: new Set<number>(), firstTime: Infinity, lastTime: 0, transactions: 0, entries: 0, skipped: 0, maxBlockGasUsed: 0 };
       m.gas += Number(r.gasUsed);
       m.blocks.add(number);
@@ -748,7 +774,7 @@ async function measure(url: string, deployment: Deployment, intervals: number[],
         else if (kind === "reveal" && t0 === topics.BidRevealed) m.entries++;
         else if (kind === "readings" && t0 === topics.ReadingPosted) m.entries++;
         else if (kind === "clear" && t0 === topics.IntervalCleared) m.entries++;
-        else if (kind === "settle" && t0 === topics.ParticipantSettled && Number(BigInt(l.topics[1] ?? "0x0")) !== gridId) m.entries++;
+        else if (kind === "settle" && t0 === topics.ParticipantSettled && Number(BigInt(l.topics[2] ?? "0x0")) !== gridId) m.entries++;
       }
       out.set(`${d}/${kind}`, m);
     });
