@@ -4,7 +4,7 @@
  *
  *   npm run bench:scale -- --participants N --engine clique [--json FILE]
  *     [--intervals 2] [--interval-seconds 900] [--period 5] [--gas-limit G]
- *     [--settle-batch 500] [--clear-steps 1000] [--concurrency 64] [--start-in S] [--keep]
+ *     [--settle-batch 500] [--clear-steps 1000] [--concurrency 64] [--start-in S] [--dir D] [--keep]
  *
  * - The chain: scripts/geth/chain.ts (Geth 1.13.15, one sealer, `--period` seconds a block).
  * - The market: `hardhat deploy` with scheduleFor(interval) windows (900 s: commit 2 min, reveal 1 min),
@@ -66,6 +66,8 @@ interface Options {
   concurrency: number;
   startIn?: number;
   keep: boolean;
+  /** Where the chain, the deployment and cycle:run's log go (emptied first). */
+  dir: string;
 }
 
 function wholeNumber(v: string | undefined, flag: string, fallback: number | undefined, min = 1): number | undefined {
@@ -92,6 +94,7 @@ export function parseOptions(argv: string[]): Options {
         concurrency: { type: "string" },
         "start-in": { type: "string" },
         keep: { type: "boolean" },
+        dir: { type: "string" },
       },
     }).values;
   } catch (e) {
@@ -115,6 +118,7 @@ export function parseOptions(argv: string[]): Options {
     concurrency: wholeNumber(s("concurrency"), "--concurrency", 64, 1)!,
     startIn: wholeNumber(s("start-in"), "--start-in", undefined, 10),
     keep: Boolean(values.keep),
+    dir: path.resolve(s("dir") ?? path.join(REPO_ROOT, ".cache/bench-scale")),
   };
 }
 
@@ -390,7 +394,7 @@ async function main(argv: string[]) {
   const grid = new Wallet(keccak256(toUtf8Bytes(`${seed}/grid`)));
   const bridges = Array.from({ length: Math.ceil(n / METERS_PER_BRIDGE) }, (_, i) => new Wallet(keccak256(toUtf8Bytes(`${seed}/bridge/${i}`))));
 
-  const runDir = path.join(REPO_ROOT, ".cache/bench-scale");
+  const runDir = o.dir;
   mkdirSync(runDir, { recursive: true });
   const prefund = Object.fromEntries([...bridges.map((b) => [b.address, parseEther("100")] as const), [grid.address, parseEther("10")]]);
   const chain = await startChain({ engine: "clique", nodes: 2, period: o.period, gasLimit: o.gasLimit, prefund, dir: path.join(runDir, "chain"), log: say });
