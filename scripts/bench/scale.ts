@@ -332,14 +332,17 @@ function post(port: number, kind: string, body: unknown, localAddress: string): 
   });
 }
 
-/** POST every message with `concurrency` in flight, in order; counts refusals by their one-line reason. */
-async function submitAll(port: number, kind: string, items: { body: unknown; from: string }[], concurrency: number) {
+/**
+ * POST every message with `concurrency` in flight, in order, until the phase's window closes (`until`,
+ * unix seconds: a prosumer stops trying then); counts refusals by their one-line reason.
+ */
+async function submitAll(port: number, kind: string, items: { body: unknown; from: string }[], concurrency: number, until: number) {
   const refused = new Map<string, number>();
   let next = 0;
   let accepted = 0;
   const firstAt = Date.now() / 1000;
   const worker = async () => {
-    while (next < items.length) {
+    while (next < items.length && Date.now() / 1000 < until) {
       const item = items[next++];
       let res: { status: number; text: string };
       try {
@@ -361,6 +364,8 @@ async function submitAll(port: number, kind: string, items: { body: unknown; fro
     }
   };
   await Promise.all(Array.from({ length: Math.min(concurrency, items.length) }, worker));
+  const notSubmitted = items.length - next;
+  if (notSubmitted) refused.set(`not submitted before the window closed`, notSubmitted);
   return { firstAt, doneAt: Date.now() / 1000, accepted, refused: Object.fromEntries(refused) };
 }
 
@@ -577,7 +582,7 @@ async function run(o: Options, chain: Chain, people: Prosumer[], grid: Wallet, b
     say(`interval ${d}: ${n} commits signed in ${signSeconds.toFixed(1)} s; waiting for the commit window`);
     await untilBlockTime(w.commitStart);
     say(`interval ${d}: commit window open: submitting ${n} commits`);
-    submitted[`${d}/commit`] = { ...(await submitAll(relayPort, "commit", commits, o.concurrency)), signSeconds };
+    submitted[`${d}/commit`] = { ...(await submitAll(relayPort, "commit", commits, o.concurrency, w.revealStart)), signSeconds };
     say(`interval ${d}: commits submitted: ${JSON.stringify({ ...submitted[`${d}/commit`], firstAt: undefined, doneAt: undefined })}`);
     await untilBlockTime(w.revealStart);
     say(`interval ${d}: reveal window open: submitting ${n} reveals`);
@@ -585,7 +590,7 @@ async function run(o: Options, chain: Chain, people: Prosumer[], grid: Wallet, b
       const b = bidOf(p, d);
       return { body: { interval: d, participant: p.id!, side: b.side === 0 ? "sell" : "buy", energyWh: b.energyWh, priceWeiPerKWh: b.priceWeiPerKWh, salt: b.salt, hintPrevId: 0 }, from: clientAddress(p.index) };
     });
-    submitted[`${d}/reveal`] = await submitAll(relayPort, "reveal", reveals, o.concurrency);
+    submitted[`${d}/reveal`] = await submitAll(relayPort, "reveal", reveals, o.concurrency, w.revealEnd);
     say(`interval ${d}: reveals submitted: ${JSON.stringify({ ...submitted[`${d}/reveal`], firstAt: undefined, doneAt: undefined })}`);
     // after delivery: each meter signs its registers, bridges of 100 meters post one batch each
     await untilBlockTime(w.end);
