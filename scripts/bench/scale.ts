@@ -20,6 +20,7 @@
  *   per bridge, paid by the bridge's own account (what meter-bridge's batch poster does; that poster
  *   is not on this branch, so the benchmark sends the same transaction itself). `cycle:run` (the real
  *   daemon, a child process) clears and settles.
+ * - SIGUSR2 stops the wait for the last settlement and measures what is on chain.
  * - Measured from the chain afterwards (every block's transactions and receipts): per interval and
  *   phase, gas, blocks, wall seconds from the first submission to the last inclusion, the window the
  *   schedule gives the phase, and whether everything landed inside it; plus CPU of each process and
@@ -637,7 +638,13 @@ async function run(o: Options, chain: Chain, people: Prosumer[], grid: Wallet, b
   say(`waiting for the settlement of interval ${last} (opens ${new Date(windowsOf(s, last).settleStart * 1000).toISOString().slice(11, 19)})`);
   let from = deployment.deployedAt.block;
   let settledLast = 0;
-  while (settledLast < n) {
+  // SIGUSR2: measure now (a run that must end by a deadline)
+  let measureNow = false;
+  process.once("SIGUSR2", () => {
+    say("SIGUSR2: measuring what the chain holds now");
+    measureNow = true;
+  });
+  while (settledLast < n && !measureNow) {
     const tip = Number(await rpc<string>(url, "eth_blockNumber", []));
     if (tip >= from) {
       const logs = await rpc<{ topics: string[] }[]>(url, "eth_getLogs", [{ address: market, topics: [settledTopic, "0x" + last.toString(16).padStart(64, "0")], fromBlock: "0x" + from.toString(16), toBlock: "0x" + tip.toString(16) }]);
