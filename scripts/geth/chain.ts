@@ -22,7 +22,7 @@
  */
 import { ChildProcess, execFileSync, spawn } from "node:child_process";
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
-import { createServer } from "node:net";
+import { freePort } from "../../lib/ports";
 import path from "node:path";
 import { Wallet, encryptKeystoreJsonSync, getAddress, parseEther } from "ethers";
 import type { LinkSpec } from "./links";
@@ -602,16 +602,7 @@ async function until(ok: () => boolean | Promise<boolean>, timeoutMs: number, wh
   }
 }
 
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.listen(0, "127.0.0.1", () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-    server.on("error", reject);
-  });
-}
+export { freePort };
 
 function lastLine(file: string): string {
   try {

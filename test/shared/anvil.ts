@@ -2,7 +2,7 @@
  * A real, separate JSON-RPC node for integration tests: anvil from npm, on a free loopback port.
  */
 import { ChildProcess, spawn } from "node:child_process";
-import { createServer } from "node:net";
+import { freePort } from "../../lib/ports";
 import path from "node:path";
 import { JsonRpcProvider, Network } from "ethers";
 
@@ -18,16 +18,7 @@ export function anvilBinary(): string {
   }
 }
 
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.listen(0, "127.0.0.1", () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-    server.on("error", reject);
-  });
-}
+export { freePort };
 
 export const rpcProvider = (url: string) => new JsonRpcProvider(url, Network.from(ANVIL_CHAIN_ID), { staticNetwork: true });
 export const delay = (ms: number) => new Promise((r) => setTimeout(r, ms));
