@@ -21,7 +21,7 @@ const ETH = 10n ** 18n;
 const INTERVAL = 30;
 
 describe("the relayer over HTTP (anvil)", function () {
-  this.timeout(300_000);
+  this.timeout(600_000); // the first test waits for two 30-s intervals and their settlement: 220 s here
   let anvil: Anvil;
   let provider: JsonRpcProvider;
   let market: EnergyMarket;
@@ -30,6 +30,9 @@ describe("the relayer over HTTP (anvil)", function () {
   let base: string;
   let domain: ReturnType<typeof marketDomain>;
   let operator: Wallet;
+  /** The operator's one nonce counter for the whole file: a second counter would ask anvil for the
+   * pending nonce again, which can lag by one while a block is being mined ("nonce too low"). */
+  let asOperator: EnergyMarket;
 
   before(async function () {
     anvil = await Anvil.start(["--hardfork", "london", "--block-time", "1"]);
@@ -37,9 +40,9 @@ describe("the relayer over HTTP (anvil)", function () {
     operator = new Wallet(devKey(0), provider);
     const now = (await provider.getBlock("latest"))!.timestamp;
     const schedule = { startTime: now - (now % INTERVAL), intervalSeconds: INTERVAL, commitSeconds: 9, revealSeconds: 9, settleOffsetSeconds: 6, readingGraceSeconds: 6 };
-    market = await deployMarket(new NonceManager(operator), schedule, PAPER_PARAMS);
-    const nm = new NonceManager(operator);
-    const asOperator = market.connect(nm);
+    const operatorNonces = new NonceManager(operator);
+    market = await deployMarket(operatorNonces, schedule, PAPER_PARAMS);
+    asOperator = market.connect(operatorNonces);
     await (await asOperator.registerGrid(operator.address, "grid")).wait();
     await (await asOperator.deposit({ value: 100n * ETH })).wait();
     await (await asOperator.fundPool({ value: ETH })).wait();
@@ -60,8 +63,10 @@ describe("the relayer over HTTP (anvil)", function () {
 
   after(async () => {
     relayer?.stop();
-    server?.closeAllConnections();
-    await new Promise((r) => server?.close(r));
+    if (server) {
+      server.closeAllConnections();
+      await new Promise((r) => server.close(r));
+    }
     provider?.destroy();
     await anvil?.stop();
   });
@@ -102,7 +107,7 @@ describe("the relayer over HTTP (anvil)", function () {
     expect(id).to.be.greaterThan(0n);
 
     // The operator authorizes it and proposes its meter; a neighbour pays in its deposit.
-    const op = market.connect(new NonceManager(operator));
+    const op = asOperator;
     await (await op.authorize(id, true)).wait();
     await (await op.proposeMeter(id, newMeter(777000000001n, meter.address, 200_000))).wait();
     const neighbour = new Wallet(devKey(2), provider);
@@ -139,7 +144,7 @@ describe("the relayer over HTTP (anvil)", function () {
     }
     const last = intervals[intervals.length - 1];
     // The meter signs its readings; the buyer's meter posts its own.
-    const buyerMeter = new Wallet(devKey(4), provider);
+    const buyerMeter = market.connect(new NonceManager(new Wallet(devKey(4), provider)));
     await untilChainTime((await market.intervalOf(last)).settleStart);
     const from = Number((await market.settlementOf(id)).nextInterval);
     const buyerFrom = Number((await market.settlementOf(buyerId)).nextInterval);
@@ -151,7 +156,7 @@ describe("the relayer over HTTP (anvil)", function () {
         importWh += 1000n;
       }
       await relay("reading", await signReading(meter, domain, { meterNumber: 777000000001n, interval: k, importWh: 0n, exportWh }));
-      if (k >= buyerFrom) await (await market.connect(new NonceManager(buyerMeter)).postReading(777000000002n, k, importWh, 0n)).wait();
+      if (k >= buyerFrom) await (await buyerMeter.postReading(777000000002n, k, importWh, 0n)).wait();
       // settled as it goes, as cycle:run would: a participant's ring holds four intervals
       if (Number((await market.intervalOf(k)).stage) !== 4) await (await op.clear(k, 100)).wait();
       await (await op.settle(k, [id, buyerId])).wait();
@@ -208,7 +213,7 @@ describe("the relayer over HTTP (anvil)", function () {
   });
 
   it("refuses a reveal of another bidder's commitment, and a replayed commit, with the market's reason", async function () {
-    const op = market.connect(new NonceManager(operator));
+    const op = asOperator;
     const victim = new Wallet(devKey(5), provider);
     const asVictim = market.connect(new NonceManager(victim));
     await (await asVictim.register("victim", false)).wait();
