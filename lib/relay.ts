@@ -118,6 +118,8 @@ export class Relayer {
   private nextId = 0;
   private nextBatch = 0;
   private flushing: Promise<void> = Promise.resolve();
+  /** The flush waiting for the one in flight; later calls join it instead of queueing another. */
+  private nextFlush: Promise<void> | undefined;
   private readonly o: Required<Omit<RelayerOptions, "log">> & Pick<RelayerOptions, "log">;
 
   constructor(options: RelayerOptions) {
@@ -150,19 +152,34 @@ export class Relayer {
     return r && { ...r };
   }
 
-  /** Send whatever is queued now, every batch at once (consecutive nonces), and wait for them. */
-  async flush(): Promise<void> {
+  /**
+   * Send whatever is queued, every batch at once (consecutive nonces), and wait for them. While an
+   * earlier flush is still being mined, messages keep queueing and are cut into batches only when
+   * their turn comes: one flush then carries all of them, in batches as full as maxBatch allows.
+   */
+  flush(): Promise<void> {
     if (this.timer) clearTimeout(this.timer);
     this.timer = undefined;
+    if (!this.nextFlush) {
+      const run = this.flushing.then(() => {
+        this.nextFlush = undefined;
+        return this.sendBatches(this.takeQueued());
+      });
+      this.flushing = run.catch(() => undefined);
+      this.nextFlush = run;
+    }
+    return this.nextFlush;
+  }
+
+  /** Everything queued, cut into batches of at most maxBatch entries of one kind; the queues empty. */
+  private takeQueued(): { kind: RelayKind; id: string; entries: Pending[] }[] {
     const batches: { kind: RelayKind; id: string; entries: Pending[] }[] = [];
     for (const [key, entries] of this.queues) {
       const kind = key.split(":")[0] as RelayKind;
       for (let i = 0; i < entries.length; i += this.o.maxBatch) batches.push({ kind, id: `relay-${++this.nextBatch}`, entries: entries.slice(i, i + this.o.maxBatch) });
     }
     this.queues.clear();
-    const run = this.flushing.then(() => this.sendBatches(batches));
-    this.flushing = run.catch(() => undefined);
-    await run;
+    return batches;
   }
 
   /** Stop the flush timer (queued messages stay queued). */

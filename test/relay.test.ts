@@ -253,3 +253,57 @@ describe("the relayer over HTTP (anvil)", function () {
     }
   });
 });
+
+describe("the relayer's batches (anvil, mined by hand)", function () {
+  this.timeout(120_000);
+  let anvil: Anvil;
+  let provider: JsonRpcProvider;
+
+  after(async () => {
+    provider?.destroy();
+    await anvil?.stop();
+  });
+
+  it("messages that arrive while a batch is being mined leave together in one full batch", async function () {
+    anvil = await Anvil.start(["--hardfork", "london"]);
+    provider = rpcProvider(anvil.url);
+    const now = (await provider.getBlock("latest"))!.timestamp;
+    const schedule = { startTime: now - (now % INTERVAL), intervalSeconds: INTERVAL, commitSeconds: 9, revealSeconds: 9, settleOffsetSeconds: 6, readingGraceSeconds: 6 };
+    const market = await deployMarket(new NonceManager(new Wallet(devKey(0), provider)), schedule, PAPER_PARAMS);
+    await provider.send("evm_setAutomine", [false]);
+    const domain = marketDomain(31337n, await market.getAddress());
+    const sender = new Sender(new Wallet(devKey(1), provider), provider, { pollMs: 100, receiptTimeoutMs: 60_000, log: (e) => relayer.onSenderEvent(e) });
+    const relayer = new Relayer({ market: market.connect(provider), sender, domain, flushMs: 100 });
+    try {
+      const register = async () => (await relayer.submit("registration", await signRegistration(Wallet.createRandom(), domain, "p", true))).id;
+      const statusOf = (id: string) => relayer.receipt(id)!.status;
+      const until = async (done: () => boolean, what: string) => {
+        for (const end = Date.now() + 15_000; !done(); await delay(50)) {
+          if (Date.now() > end) throw new Error(`not within 15 s: ${what}; the 20 later ones: ${JSON.stringify(later.map(statusOf))} in ${new Set(later.map((id) => relayer.receipt(id)!.hash).filter(Boolean)).size} transaction(s)`);
+        }
+      };
+
+      // the first registration's batch is sent and waits for a block
+      const first = await register();
+      const later: string[] = [];
+      await until(() => statusOf(first) === "sent", "the first batch sent");
+      // 20 more arrive over a second, far longer than the 100-ms flush timer
+      for (let i = 0; i < 20; i++) {
+        later.push(await register());
+        await delay(50);
+      }
+      expect(later.map(statusOf), "queued behind the batch in flight").to.deep.equal(later.map(() => "queued"));
+      await provider.send("evm_mine", []);
+      await until(() => statusOf(first) === "included" && statusOf(later[0]) === "sent", "the first included, the next batch sent");
+      await provider.send("evm_mine", []);
+      await until(() => later.every((id) => statusOf(id) === "included"), "the 20 included after a second block");
+
+      const hashes = new Set(later.map((id) => relayer.receipt(id)!.hash));
+      expect(hashes.size, "one transaction for the 20").to.equal(1);
+      expect(later.map((id) => relayer.receipt(id)!.index)).to.deep.equal([...later.keys()]);
+      expect(await market.participantCount()).to.equal(21n);
+    } finally {
+      relayer.stop();
+    }
+  });
+});
