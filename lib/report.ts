@@ -268,7 +268,7 @@ const GAS_KINDS: Record<string, string> = {
   reveal: "Reveals",
   clear: "Clearing",
   postReading: "Meter readings",
-  settleBeforeFirst: "Settling the intervals before the first traded one",
+  settleBeforeFirst: "Closing the intervals before the first traded one (clearing and settlement)",
   settle: "Settlement",
   total: "All transactions",
 };

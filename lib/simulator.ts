@@ -101,6 +101,13 @@ export async function simulate(scenario: Scenario, o: SimulationOptions): Promis
     });
     steps.push({ time: view.settleStart, order: 4, what: what("settlement"), run: () => settleThrough(d, j) });
   }
+  // Intervals from the meters' binding to the first traded one have no bids and no readings: each is
+  // cleared and settled once its grace period is over, at its own time, so none of them is caught
+  // up later in a step that would push the next windows' commits and reveals past their close.
+  const [, , , , , grace] = await market.schedule();
+  for (let k = settledThrough + 1; k < first; k++) {
+    steps.push({ time: (await at(k)).settleStart + grace, order: 4, what: `interval ${k}, before the first traded one (settlement)`, run: () => settleThrough(k) });
+  }
   steps.sort((a, b) => (a.time === b.time ? a.order - b.order : a.time < b.time ? -1 : 1));
   const names = (id: number) => members.find((x) => x.id === BigInt(id))?.spec.name;
   const schedule = await readSchedule(market);
@@ -161,9 +168,10 @@ export async function simulate(scenario: Scenario, o: SimulationOptions): Promis
     gas.add("reveal", await clock.sendAll(calls));
   }
 
+  /** Clear `d` to the end; an interval before the first traded one counts as part of closing it. */
   async function clearInterval(d: number) {
     while (Number((await at(d)).stage) !== STAGE_DONE) {
-      gas.add("clear", await clock.sendAll([await call(operator, market.clear.populateTransaction(d, DEFAULT_CLEAR_STEPS), 12_000_000, "the operator's clearing")]));
+      gas.add(d < first ? "settleBeforeFirst" : "clear", await clock.sendAll([await call(operator, market.clear.populateTransaction(d, DEFAULT_CLEAR_STEPS), 12_000_000, "the operator's clearing")]));
     }
   }
 
@@ -176,14 +184,14 @@ export async function simulate(scenario: Scenario, o: SimulationOptions): Promis
   }
 
   /**
-   * Settle every interval up to `d`. The first call also settles the intervals from the binding to the
-   * first traded one: no bids, no readings (the first reading carries the registers' difference from
-   * the opening registers, zero here), settled once their grace period is over.
+   * Settle every interval up to `d` not settled yet. An interval before the first traded one has no
+   * bids and no readings (the first reading carries the registers' difference from the opening
+   * registers, zero here): it settles once its grace period is over. `j`: the scenario's interval, for
+   * the progress report.
    */
-  async function settleThrough(d: number, j: number) {
+  async function settleThrough(d: number, j?: number) {
     for (let k = settledThrough + 1; k <= d; k++) {
       const view = await at(k);
-      const [, , , , , grace] = await market.schedule();
       if (Number(view.stage) !== STAGE_DONE) await clearInterval(k);
       const missing = await Promise.all(prosumers.map(async (p) => !(await market.readingOf(p.id, k)).posted));
       await clock.until(missing.some(Boolean) ? view.settleStart + grace : view.settleStart);
@@ -197,7 +205,7 @@ export async function simulate(scenario: Scenario, o: SimulationOptions): Promis
       gas.add(k < first ? "settleBeforeFirst" : "settle", await clock.sendAll(calls));
     }
     settledThrough = d;
-    o.onProgress?.(j + 1, scenario.intervals.length);
+    if (j !== undefined) o.onProgress?.(j + 1, scenario.intervals.length);
   }
 
   function reject(d: number, who: Member, reason: string) {

@@ -187,7 +187,7 @@ describe("report.html", function () {
     });
     const summary = /<section id="summary">([\s\S]*?)<\/section>/.exec(run)![1];
     expect(summary).to.include("<th scope=\"row\">Sealed-bid commits</th><td class=\"num\">1</td><td class=\"num\">68,282</td><td class=\"num\">68,282</td>");
-    expect(summary).to.include("<th scope=\"row\">Settling the intervals before the first traded one</th>");
+    expect(summary).to.include("<th scope=\"row\">Closing the intervals before the first traded one (clearing and settlement)</th>");
     expect(summary).to.include("<th scope=\"row\">Meter readings</th><td class=\"num\">2</td><td class=\"num\">121,828</td><td class=\"num\">60,914</td>");
     expect(summary).to.include("One trading cycle (commit, reveal, clearing, meter reading, settlement) costs 265,000 gas per prosumer per interval.");
     expect(summary).not.to.match(/settleBeforeFirst|\.transactions|\.total/);

@@ -44,6 +44,11 @@ test(`the paper's day (${INTERVALS} intervals of 40 s) through simulate --networ
   for (const k of ["market", "participants", "intervals", "wallets", "incentivePoolEther", "owed"]) assert.deepEqual(geth[k], local[k], k);
   // gas differs by a few units with the random salts' zero bytes (calldata pricing), not by chain: same transactions
   const counts = (g: Record<string, { transactions?: number }>) => Object.fromEntries(Object.entries(g).map(([k, v]) => [k, v?.transactions]));
-  assert.deepEqual(counts(geth.gas), counts(local.gas), "the same transactions of each kind");
+  // except the closing of the intervals before the first traded one: enrolling takes real seconds on
+  // Geth, none in process, so it may span one interval more (a clearing and a settlement each)
+  const { settleBeforeFirst: gethBefore, ...gethCounts } = counts(geth.gas);
+  const { settleBeforeFirst: localBefore, ...localCounts } = counts(local.gas);
+  assert.deepEqual(gethCounts, localCounts, "the same transactions of each kind");
+  assert.ok(localBefore! >= 2 && gethBefore! >= localBefore! && gethBefore! % 2 === 0, `closing the intervals before the first: ${gethBefore} on Geth, ${localBefore} in process`);
   console.log(`# ${INTERVALS} intervals on Geth Clique in ${gethSeconds.toFixed(0)} s`);
 });
