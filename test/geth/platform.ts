@@ -95,6 +95,9 @@ const log = (who: string) => (line: string) => {
 
 /** Start the chain; `stopPlatform` undoes it. */
 export async function startPlatform(options: PlatformOptions): Promise<void> {
+  // the meters' simulator and the bridge run from meter-bridge's build: without it no reading would
+  // ever be posted, and the run would only fail at its end
+  assert.ok(existsSync(BRIDGE_CLI), `${BRIDGE_CLI} is missing: build meter-bridge first (npm run build -w meter-bridge)`);
   o = options;
   SCHEDULE = o.schedule ?? CLIQUE_SCHEDULE;
   const seed = Number(process.env.SEED ?? Date.now() % 100000);
