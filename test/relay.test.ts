@@ -20,6 +20,13 @@ const devKey = (i: number) => HDNodeWallet.fromPhrase(DEV_MNEMONIC, undefined, `
 const ETH = 10n ** 18n;
 const INTERVAL = 30;
 
+/** A market of 30-s intervals from the one the node's clock is in, deployed by `deployer`. */
+async function deployTestMarket(provider: JsonRpcProvider, deployer: NonceManager): Promise<EnergyMarket> {
+  const now = (await provider.getBlock("latest"))!.timestamp;
+  const schedule = { startTime: now - (now % INTERVAL), intervalSeconds: INTERVAL, commitSeconds: 9, revealSeconds: 9, settleOffsetSeconds: 6, readingGraceSeconds: 6 };
+  return deployMarket(deployer, schedule, PAPER_PARAMS);
+}
+
 describe("the relayer over HTTP (anvil)", function () {
   this.timeout(600_000); // the first test waits for two 30-s intervals and their settlement: 220 s here
   let anvil: Anvil;
@@ -38,10 +45,8 @@ describe("the relayer over HTTP (anvil)", function () {
     anvil = await Anvil.start(["--hardfork", "london", "--block-time", "1"]);
     provider = rpcProvider(anvil.url);
     operator = new Wallet(devKey(0), provider);
-    const now = (await provider.getBlock("latest"))!.timestamp;
-    const schedule = { startTime: now - (now % INTERVAL), intervalSeconds: INTERVAL, commitSeconds: 9, revealSeconds: 9, settleOffsetSeconds: 6, readingGraceSeconds: 6 };
     const operatorNonces = new NonceManager(operator);
-    market = await deployMarket(operatorNonces, schedule, PAPER_PARAMS);
+    market = await deployTestMarket(provider, operatorNonces);
     asOperator = market.connect(operatorNonces);
     await (await asOperator.registerGrid(operator.address, "grid")).wait();
     await (await asOperator.deposit({ value: 100n * ETH })).wait();
@@ -267,9 +272,7 @@ describe("the relayer's batches (anvil, mined by hand)", function () {
   it("messages that arrive while a batch is being mined leave together in one full batch", async function () {
     anvil = await Anvil.start(["--hardfork", "london"]);
     provider = rpcProvider(anvil.url);
-    const now = (await provider.getBlock("latest"))!.timestamp;
-    const schedule = { startTime: now - (now % INTERVAL), intervalSeconds: INTERVAL, commitSeconds: 9, revealSeconds: 9, settleOffsetSeconds: 6, readingGraceSeconds: 6 };
-    const market = await deployMarket(new NonceManager(new Wallet(devKey(0), provider)), schedule, PAPER_PARAMS);
+    const market = await deployTestMarket(provider, new NonceManager(new Wallet(devKey(0), provider)));
     await provider.send("evm_setAutomine", [false]);
     const domain = marketDomain(31337n, await market.getAddress());
     const sender = new Sender(new Wallet(devKey(1), provider), provider, { pollMs: 100, receiptTimeoutMs: 60_000, log: (e) => relayer.onSenderEvent(e) });
