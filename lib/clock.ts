@@ -24,6 +24,12 @@ export function windowsOf(s: ScheduleTimes, d: number) {
 export const revealEnd = (s: ScheduleTimes, d: number): number => windowsOf(s, d).revealEnd;
 export const settleStart = (s: ScheduleTimes, d: number): number => windowsOf(s, d).settleStart;
 
+/** The first moment after `t` at which some interval's settlement opens. */
+export function nextSettleStart(s: ScheduleTimes, t: number): number {
+  const d = Math.max(0, Math.floor((t - settleStart(s, 0)) / s.intervalSeconds));
+  return settleStart(s, d) > t ? settleStart(s, d) : settleStart(s, d + 1);
+}
+
 /** The last delivery interval whose reveal window has closed at time `t` (0: none). */
 export function lastRevealClosed(s: ScheduleTimes, t: number): number {
   if (t < revealEnd(s, 1)) return 0;

@@ -113,12 +113,21 @@ export class Relayer {
   private readonly receipts = new Map<string, RelayReceipt>();
   private readonly queues = new Map<string, Pending[]>();
   private readonly byBatch = new Map<string, Pending[]>();
+  /**
+   * Participants' accounts by ID: an ID is never given to another account, so one read each (two
+   * calls saved per message). Should a reorg ever re-number registrations, a message checked against
+   * a stale entry is still checked by the market itself, which skips it with EntrySkipped.
+   */
+  private readonly accounts = new Map<bigint, string>();
   private readonly iface: Interface;
   private timer: NodeJS.Timeout | undefined;
   private nextId = 0;
   private nextBatch = 0;
-  private flushing: Promise<void> = Promise.resolve();
-  /** The flush waiting for the one in flight; later calls join it instead of queueing another. */
+  /** The last dispatch to the sender: the next one goes once it is broadcast. */
+  private dispatching: Promise<unknown> = Promise.resolve();
+  /** Dispatched batches not yet mined (or failed). */
+  private readonly inFlight = new Set<Promise<void>>();
+  /** The flush waiting for the batches in flight; later calls join it instead of queueing another. */
   private nextFlush: Promise<void> | undefined;
   private readonly o: Required<Omit<RelayerOptions, "log">> & Pick<RelayerOptions, "log">;
 
@@ -153,22 +162,27 @@ export class Relayer {
   }
 
   /**
-   * Send whatever is queued, every batch at once (consecutive nonces), and wait for them. While an
-   * earlier flush is still being mined, messages keep queueing and are cut into batches only when
-   * their turn comes: one flush then carries all of them, in batches as full as maxBatch allows.
+   * Send whatever is queued, every batch at once (consecutive nonces), and wait for them. A flush
+   * waits until the batches in flight are mined; messages keep queueing meanwhile and are cut into
+   * batches only when its turn comes, so at a low rate one flush carries all of them, in batches as
+   * full as maxBatch allows. A queue that fills a whole batch does not wait (see enqueue).
    */
   flush(): Promise<void> {
     if (this.timer) clearTimeout(this.timer);
     this.timer = undefined;
     if (!this.nextFlush) {
-      const run = this.flushing.then(() => {
+      const run = this.idle().then(() => {
         this.nextFlush = undefined;
-        return this.sendBatches(this.takeQueued());
+        return this.dispatch(this.takeQueued());
       });
-      this.flushing = run.catch(() => undefined);
       this.nextFlush = run;
     }
     return this.nextFlush;
+  }
+
+  /** Resolves once no batch is in flight. */
+  private async idle(): Promise<void> {
+    while (this.inFlight.size) await Promise.allSettled([...this.inFlight]);
   }
 
   /** Everything queued, cut into batches of at most maxBatch entries of one kind; the queues empty. */
@@ -194,8 +208,12 @@ export class Relayer {
   private async check(kind: RelayKind, m: Message<RelayKind>): Promise<string> {
     const market = this.o.market;
     const participantAccount = async (id: bigint) => {
+      const known = this.accounts.get(id);
+      if (known) return known;
       if (id === 0n || id > (await market.participantCount())) throw new RelayRefused(409, `no participant with ID ${id}`);
-      return (await market.participant(id)).account;
+      const account = (await market.participant(id)).account;
+      this.accounts.set(id, account);
+      return account;
     };
     switch (kind) {
       case "commit": {
@@ -284,21 +302,32 @@ export class Relayer {
     const queue = this.queues.get(key) ?? [];
     queue.push(p);
     this.queues.set(key, queue);
-    if (queue.length >= this.o.maxBatch) void this.flush();
+    // a full batch leaves at once, even while others wait for their block: at a high rate the
+    // relayer keeps several in flight rather than one flush per block or two
+    if (queue.length >= this.o.maxBatch) void this.dispatch([{ kind, id: `relay-${++this.nextBatch}`, entries: queue.splice(0, this.o.maxBatch) }]);
     else if (!this.timer) this.timer = setTimeout(() => void this.flush().catch((e) => this.o.log?.({ event: "flush-failed", error: String(e) })), this.o.flushMs);
   }
 
-  private async sendBatches(batches: { kind: RelayKind; id: string; entries: Pending[] }[]) {
-    if (!batches.length) return;
+  /** Send `batches` after the dispatch before them is broadcast; resolves once they are mined and recorded. */
+  private dispatch(batches: { kind: RelayKind; id: string; entries: Pending[] }[]): Promise<void> {
+    if (!batches.length) return Promise.resolve();
     for (const b of batches) this.byBatch.set(b.id, b.entries);
-    const to = await this.o.market.getAddress();
-    const results = await this.o.sender
-      .sendMany(
+    const fail = (e: Error) => batches.map(() => e);
+    const turn = this.dispatching.then(async () => {
+      const to = await this.o.market.getAddress();
+      return this.o.sender.dispatchMany(
         batches.map((b) => ({ to, data: this.encode(b.kind, b.entries) })),
         batches.map((b) => ({ action: `relay ${b.kind}`, batch: b.id, entries: b.entries.length })),
-      )
-      .catch((e: Error) => batches.map(() => e));
-    results.forEach((result, i) => this.record(batches[i], result));
+      );
+    });
+    this.dispatching = turn.catch(() => undefined);
+    const done = turn
+      .then(({ results }) => results, fail)
+      .catch(fail)
+      .then((results) => results.forEach((result, i) => this.record(batches[i], result)));
+    this.inFlight.add(done);
+    void done.finally(() => this.inFlight.delete(done));
+    return done;
   }
 
   /** A batch's outcome on each of its entries' receipts. */

@@ -138,8 +138,19 @@ export class Sender {
    * the result is the RevertError) and then watched, replaced and confirmed like a single send.
    * Resolves with each call's outcome, in order, once all are mined.
    */
-  sendMany(calls: CallRequest[], labels: Record<string, unknown>[] = []): Promise<(Sent | Error)[]> {
-    const run = this.queue.then(() => this.sendManyNow(calls, labels));
+  async sendMany(calls: CallRequest[], labels: Record<string, unknown>[] = []): Promise<(Sent | Error)[]> {
+    return (await this.dispatchMany(calls, labels)).results;
+  }
+
+  /**
+   * Like sendMany, but resolves as soon as the calls are broadcast (with `results`, which resolves once
+   * they are mined): the next send may go out while these wait for their block, so several batches
+   * can be in flight together. Broadcasts go in nonce order and stop at the first the node refuses
+   * outright, so no nonce is left a gap; should a nonce turn out taken, the next send re-reads it from
+   * the chain once everything in flight is mined.
+   */
+  dispatchMany(calls: CallRequest[], labels: Record<string, unknown>[] = []): Promise<{ results: Promise<(Sent | Error)[]> }> {
+    const run = this.queue.then(() => this.dispatchManyNow(calls, labels));
     this.queue = run.catch(() => undefined);
     return run;
   }
@@ -234,7 +245,7 @@ export class Sender {
   private async sendNow(call: CallRequest, label: Record<string, unknown>): Promise<Sent> {
     await this.checkReorgsNow();
     for (;;) {
-      if (this.nonce === undefined) await this.syncNonce();
+      if (this.nonce === undefined) await this.syncNonceWhenIdle();
       const nonce = this.nonce!;
       const gasLimit = await this.estimate(call);
       const tx: TransactionRequest = { ...call, from: this.address, nonce, gasLimit, chainId: await this.getChainId() };
@@ -260,31 +271,69 @@ export class Sender {
     }
   }
 
-  private async sendManyNow(calls: CallRequest[], labels: Record<string, unknown>[]): Promise<(Sent | Error)[]> {
+  private async dispatchManyNow(calls: CallRequest[], labels: Record<string, unknown>[]): Promise<{ results: Promise<(Sent | Error)[]> }> {
     await this.checkReorgsNow();
-    if (this.nonce === undefined) await this.syncNonce();
+    if (this.nonce === undefined) await this.syncNonceWhenIdle();
     const estimated = await Promise.all(calls.map((call) => this.estimate(call).catch((e: Error) => e)));
     const [fees, chainId] = [await this.freshFees(), await this.getChainId()];
     let nonce = this.nonce!;
     let nonceTaken = false;
-    const runs = calls.map(async (call, i): Promise<Sent | Error> => {
+    const runs: Promise<Sent | Error>[] = [];
+    let refused: Error | undefined;
+    for (const [i, call] of calls.entries()) {
       const gasLimit = estimated[i];
-      if (gasLimit instanceof Error) return gasLimit;
-      const tx: TransactionRequest = { ...call, from: this.address, nonce: nonce++, gasLimit, chainId };
-      const hashes: string[] = [];
-      const outcome = await this.broadcastUntilMined(tx, fees, labels[i] ?? {}, hashes).catch((e: Error) => e);
-      if (outcome instanceof Error) return outcome;
-      if (outcome.kind === "nonce-used") {
-        nonceTaken = true;
-        return new Error(`nonce ${tx.nonce} was taken by another transaction of this key; nothing of this call was mined`);
+      if (refused || gasLimit instanceof Error) {
+        runs.push(Promise.resolve(refused ?? (gasLimit as Error)));
+        continue;
       }
-      this.watch(outcome.receipt, tx.nonce!, labels[i] ?? {});
-      if (outcome.receipt.status !== 1) return new RevertError(await this.replayRevert(call, outcome.receipt), outcome.receipt);
-      return { hash: outcome.receipt.hash, nonce: tx.nonce!, receipt: outcome.receipt, replaced: hashes.filter((h) => h !== outcome.receipt.hash) };
-    });
-    const results = await Promise.all(runs);
-    this.nonce = nonceTaken || results.some((r) => r instanceof Error && !(r instanceof RevertError)) ? undefined : nonce;
-    return results;
+      const tx: TransactionRequest = { ...call, from: this.address, nonce, gasLimit, chainId };
+      const label = labels[i] ?? {};
+      const hashes: string[] = [];
+      let broadcast!: () => void;
+      const wasBroadcast = new Promise<void>((resolve) => (broadcast = resolve));
+      const run = (async (): Promise<Sent | Error> => {
+        const outcome = await this.broadcastUntilMined(tx, fees, label, hashes, broadcast);
+        if (outcome.kind === "nonce-used") {
+          nonceTaken = true;
+          return new Error(`nonce ${tx.nonce} was taken by another transaction of this key; nothing of this call was mined`);
+        }
+        this.watch(outcome.receipt, tx.nonce!, label);
+        if (outcome.receipt.status !== 1) return new RevertError(await this.replayRevert(call, outcome.receipt), outcome.receipt);
+        return { hash: outcome.receipt.hash, nonce: tx.nonce!, receipt: outcome.receipt, replaced: hashes.filter((h) => h !== outcome.receipt.hash) };
+      })().catch((e: Error) => e);
+      // the next nonce goes out only once this one is with the node; a refusal ends the dispatch here
+      await Promise.race([wasBroadcast, run]);
+      if (hashes.length === 0) {
+        refused = (await run) as Error;
+        runs.push(Promise.resolve(refused));
+        continue;
+      }
+      nonce += 1;
+      runs.push(run);
+    }
+    // undefined meanwhile: a batch sent earlier found its nonce taken, and the next send re-reads it
+    if (this.nonce !== undefined) this.nonce = nonce;
+    const results = Promise.all(runs);
+    this.track(
+      results.then((rs) => {
+        if (nonceTaken || rs.some((r) => r instanceof Error && !(r instanceof RevertError) && r !== refused)) this.nonce = undefined;
+      }),
+    );
+    return { results };
+  }
+
+  /** Batches broadcast by dispatchMany and not yet mined. */
+  private readonly inFlight = new Set<Promise<unknown>>();
+
+  private track(p: Promise<unknown>): void {
+    this.inFlight.add(p);
+    void p.finally(() => this.inFlight.delete(p));
+  }
+
+  /** Re-read the nonce, once nothing of this run is in flight (else its pending transactions would look like an earlier run's). */
+  private async syncNonceWhenIdle(): Promise<void> {
+    while (this.inFlight.size) await Promise.allSettled([...this.inFlight]);
+    if (this.nonce === undefined) await this.syncNonce();
   }
 
   /** Gas limit with a margin; a revert here throws RevertError and sends nothing. */
@@ -300,7 +349,7 @@ export class Sender {
   }
 
   /** Sign, broadcast and wait; on timeout replace with higher fees until one version is mined. */
-  private async broadcastUntilMined(tx: TransactionRequest, fees: Fees, label: Record<string, unknown>, hashes: string[]): Promise<Outcome> {
+  private async broadcastUntilMined(tx: TransactionRequest, fees: Fees, label: Record<string, unknown>, hashes: string[], onBroadcast?: () => void): Promise<Outcome> {
     for (let replacements = 0; ; ) {
       const signed = await this.wallet.signTransaction({ ...tx, ...fees, type: "gasPrice" in fees ? 0 : 2 });
       const hash = Transaction.from(signed).hash!;
@@ -312,6 +361,7 @@ export class Sender {
       }
       const isNew = !hashes.includes(hash);
       if (isNew) hashes.push(hash);
+      onBroadcast?.();
       if (accepted === "nonce-low") {
         const receipt = (await this.findReceipt(hashes)) ?? (await this.lateReceipt(hashes));
         return receipt ? this.confirm(receipt, hashes, tx.nonce!, label) : { kind: "nonce-used" };

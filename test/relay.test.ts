@@ -264,16 +264,26 @@ describe("the relayer's batches (anvil, mined by hand)", function () {
   let anvil: Anvil;
   let provider: JsonRpcProvider;
 
+  before(async () => {
+    anvil = await Anvil.start(["--hardfork", "london"]);
+    provider = rpcProvider(anvil.url);
+  });
+
   after(async () => {
     provider?.destroy();
     await anvil?.stop();
   });
 
-  it("messages that arrive while a batch is being mined leave together in one full batch", async function () {
-    anvil = await Anvil.start(["--hardfork", "london"]);
-    provider = rpcProvider(anvil.url);
-    const market = await deployTestMarket(provider, new NonceManager(new Wallet(devKey(0), provider)));
+  /** A market deployed with automine on; afterwards blocks are mined only by the test. */
+  async function deployThenMineByHand(deployerKey: number) {
+    await provider.send("evm_setAutomine", [true]);
+    const market = await deployTestMarket(provider, new NonceManager(new Wallet(devKey(deployerKey), provider)));
     await provider.send("evm_setAutomine", [false]);
+    return market;
+  }
+
+  it("messages that arrive while a batch is being mined leave together in one full batch", async function () {
+    const market = await deployThenMineByHand(0);
     const domain = marketDomain(31337n, await market.getAddress());
     const sender = new Sender(new Wallet(devKey(1), provider), provider, { pollMs: 100, receiptTimeoutMs: 60_000, log: (e) => relayer.onSenderEvent(e) });
     const relayer = new Relayer({ market: market.connect(provider), sender, domain, flushMs: 100 });
@@ -305,6 +315,40 @@ describe("the relayer's batches (anvil, mined by hand)", function () {
       expect(hashes.size, "one transaction for the 20").to.equal(1);
       expect(later.map((id) => relayer.receipt(id)!.index)).to.deep.equal([...later.keys()]);
       expect(await market.participantCount()).to.equal(21n);
+    } finally {
+      relayer.stop();
+    }
+  });
+
+  it("a queue that fills a whole batch leaves at once, while the batches before it wait for their block", async function () {
+    const market = await deployThenMineByHand(2);
+    const domain = marketDomain(31337n, await market.getAddress());
+    const sender = new Sender(new Wallet(devKey(3), provider), provider, { pollMs: 100, receiptTimeoutMs: 60_000, log: (e) => relayer.onSenderEvent(e) });
+    // no timer flush during the test: the full batches leave by themselves, the rest at the flush below
+    const relayer = new Relayer({ market: market.connect(provider), sender, domain, flushMs: 600_000, maxBatch: 5 });
+    try {
+      const ids: string[] = [];
+      for (let i = 0; i < 13; i++) ids.push((await relayer.submit("registration", await signRegistration(Wallet.createRandom(), domain, "p", true))).id);
+      const receipts = () => ids.map((id) => relayer.receipt(id)!);
+      const rest = relayer.flush();
+      for (const end = Date.now() + 15_000; receipts().filter((r) => r.status === "sent").length < 10; await delay(50)) {
+        if (Date.now() > end) throw new Error(`two full batches not sent within 15 s: ${JSON.stringify(receipts().map((r) => r.status))}`);
+      }
+      // no block yet: the two full batches are both in the pool, the last three wait for them
+      expect(receipts().map((r) => r.status)).to.deep.equal([...Array(10).fill("sent"), "queued", "queued", "queued"]);
+      expect(new Set(receipts().slice(0, 10).map((r) => r.hash)).size, "two transactions in flight together").to.equal(2);
+      expect(await provider.send("txpool_status", []).then((p: { pending: string }) => Number(p.pending)), "both in the node's pool").to.equal(2);
+      await provider.send("evm_mine", []);
+      for (const end = Date.now() + 15_000; receipts().filter((r) => r.status === "included").length < 10 || receipts()[12].status !== "sent"; await delay(50)) {
+        if (Date.now() > end) throw new Error(`not included and sent within 15 s: ${JSON.stringify(receipts().map((r) => r.status))}`);
+      }
+      expect(new Set(receipts().slice(0, 10).map((r) => r.block)).size, "both in one block").to.equal(1);
+      await provider.send("evm_mine", []);
+      for (const end = Date.now() + 15_000; receipts().some((r) => r.status !== "included"); await delay(50)) {
+        if (Date.now() > end) throw new Error(`not all included within 15 s: ${JSON.stringify(receipts().map((r) => r.status))}`);
+      }
+      await rest;
+      expect(await market.participantCount()).to.equal(13n);
     } finally {
       relayer.stop();
     }
