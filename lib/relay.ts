@@ -13,7 +13,7 @@ import type { EnergyMarket } from "../typechain-types";
 import { explainRevert } from "./errors";
 import { decodeRevert } from "./market";
 import { TYPES, ZERO_HASH } from "./signed";
-import type { Sender, SenderEvent, Sent } from "./sender";
+import { sleep, type Sender, type SenderEvent, type Sent } from "./sender";
 
 // ------------------------------------------------------------------ message shapes
 
@@ -106,6 +106,9 @@ export interface RelayerOptions {
   log?: (e: Record<string, unknown>) => void;
 }
 
+/** How often a flush waiting for the next block asks for the head. */
+const BLOCK_POLL_MS = 200;
+
 /** Batches per kind: commits and reveals per interval, the rest together. */
 const BATCHED: Partial<Record<RelayKind, true>> = { commit: true, reveal: true, reading: true, registration: true };
 
@@ -125,8 +128,10 @@ export class Relayer {
   private nextBatch = 0;
   /** The last dispatch to the sender: the next one goes once it is broadcast. */
   private dispatching: Promise<unknown> = Promise.resolve();
-  /** Dispatched batches not yet mined (or failed). */
+  /** Dispatched batches not yet mined and confirmed (or failed). */
   private readonly inFlight = new Set<Promise<void>>();
+  /** The chain's head when the last dispatch was broadcast. */
+  private lastSentAtBlock = -1;
   /** The flush waiting for the batches in flight; later calls join it instead of queueing another. */
   private nextFlush: Promise<void> | undefined;
   private readonly o: Required<Omit<RelayerOptions, "log">> & Pick<RelayerOptions, "log">;
@@ -162,16 +167,17 @@ export class Relayer {
   }
 
   /**
-   * Send whatever is queued, every batch at once (consecutive nonces), and wait for them. A flush
-   * waits until the batches in flight are mined; messages keep queueing meanwhile and are cut into
-   * batches only when its turn comes, so at a low rate one flush carries all of them, in batches as
-   * full as maxBatch allows. A queue that fills a whole batch does not wait (see enqueue).
+   * Send whatever is queued, every batch at once (consecutive nonces), and wait for them. While
+   * batches are in flight, a flush waits for the next block (those batches are then in it, or will
+   * not be in any sooner); messages keep queueing meanwhile and are cut into batches only when its
+   * turn comes, so at a low rate one flush carries all of them, in batches as full as maxBatch
+   * allows. A queue that fills a whole batch does not wait (see enqueue).
    */
   flush(): Promise<void> {
     if (this.timer) clearTimeout(this.timer);
     this.timer = undefined;
     if (!this.nextFlush) {
-      const run = this.idle().then(() => {
+      const run = this.nextBlock().then(() => {
         this.nextFlush = undefined;
         return this.dispatch(this.takeQueued());
       });
@@ -180,9 +186,10 @@ export class Relayer {
     return this.nextFlush;
   }
 
-  /** Resolves once no batch is in flight. */
-  private async idle(): Promise<void> {
-    while (this.inFlight.size) await Promise.allSettled([...this.inFlight]);
+  /** Resolves once no batch is in flight, or a block came after the last batch was broadcast. */
+  private async nextBlock(): Promise<void> {
+    const provider = this.o.market.runner!.provider!;
+    while (this.inFlight.size && (await provider.getBlockNumber()) <= this.lastSentAtBlock) await sleep(BLOCK_POLL_MS);
   }
 
   /** Everything queued, cut into batches of at most maxBatch entries of one kind; the queues empty. */
@@ -315,10 +322,12 @@ export class Relayer {
     const fail = (e: Error) => batches.map(() => e);
     const turn = this.dispatching.then(async () => {
       const to = await this.o.market.getAddress();
-      return this.o.sender.dispatchMany(
+      const sent = await this.o.sender.dispatchMany(
         batches.map((b) => ({ to, data: this.encode(b.kind, b.entries) })),
         batches.map((b) => ({ action: `relay ${b.kind}`, batch: b.id, entries: b.entries.length })),
       );
+      this.lastSentAtBlock = await this.o.market.runner!.provider!.getBlockNumber();
+      return sent;
     });
     this.dispatching = turn.catch(() => undefined);
     const done = turn

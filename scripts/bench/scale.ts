@@ -17,8 +17,8 @@
  *   and POSTs it to the relayer of `cycle:run --relay-port` over HTTP, each prosumer from its own
  *   loopback address (127.x.y.z), as separate clients; then it POSTs its reveal. After delivery every
  *   meter signs its reading and "bridges" of 100 meters each post them: one `postReadings` transaction
- *   per bridge, paid by the bridge's own account (what meter-bridge's batch poster does; that poster
- *   is not on this branch, so the benchmark sends the same transaction itself). `cycle:run` (the real
+ *   per bridge, paid by the bridge's own account: the transaction meter-bridge's BatchPoster sends for
+ *   a port, built here rather than by 100 gateway processes on one 2-core machine. `cycle:run` (the real
  *   daemon, a child process) clears and settles.
  * - SIGUSR2 stops the wait for the last settlement and measures what is on chain.
  * - Measured from the chain afterwards (every block's transactions and receipts): per interval and
@@ -706,7 +706,7 @@ async function run(o: Options, chain: Chain, people: Prosumer[], grid: Wallet, b
       period: o.period,
       cycleRun: { settleBatch: o.settleBatch, clearSteps: o.clearSteps },
       relay: { concurrency: o.concurrency, clients: "one loopback address per prosumer" },
-      readings: `bridges of ${METERS_PER_BRIDGE} meters: one postReadings transaction per bridge, sent by the bridge's own account (meter-bridge's batch poster is not on this branch)`,
+      readings: `bridges of ${METERS_PER_BRIDGE} meters: one postReadings transaction per bridge, sent by the bridge's own account (the transaction meter-bridge's BatchPoster sends for a port, built by the benchmark)`,
       setup: { seconds: Math.round(setupSeconds), signRegistrationSeconds: Math.round(signRegistrationSeconds), signAcceptSeconds: Math.round(signAcceptSeconds), byKind: setup },
       blocks: measured.blockSummary,
       loadSamples: monitor.samples.length,
