@@ -110,6 +110,39 @@ describe("Sender (lib/sender.ts) against anvil", function () {
     expect((await attachMarket(to, p).pool()).balance).to.equal(5n);
   });
 
+  it("dispatches batches that wait for their block together, in nonce order, and a later send takes the next nonce", async () => {
+    const anvil = await node(["--hardfork", "london", "--no-mining"]);
+    const { sender, provider: p } = senderOn(anvil.url, 1, { receiptTimeoutMs: 60_000 });
+    const nonceBefore = await p.getTransactionCount(sender.address, "latest");
+    const first = await sender.dispatchMany([transfer, transfer]);
+    const second = await sender.dispatchMany([transfer]); // not waiting for the first two's block
+    const third = sender.send(transfer);
+    const pending = async () => Number((await p.send("txpool_status", [])).pending);
+    for (const end = Date.now() + 10_000; (await pending()) < 4 && Date.now() < end; ) await delay(50);
+    expect(await pending(), "all four broadcast before any block").to.equal(4);
+    await mine(p);
+    const results = [...(await first.results), ...(await second.results), await third];
+    expect(results.map((r) => (r instanceof Error ? r.message : r.nonce))).to.deep.equal([0, 1, 2, 3].map((i) => nonceBefore + i));
+    expect(await p.getTransactionCount(sender.address, "latest")).to.equal(nonceBefore + 4);
+  });
+
+  it("stops a dispatch at a transaction the node refuses, leaving no nonce gap", async () => {
+    const anvil = await node(["--hardfork", "london", "--gas-limit", "50000"]);
+    const { sender, provider: p } = senderOn(anvil.url, 1);
+    const nonceBefore = await p.getTransactionCount(sender.address, "latest");
+    // 1,000 bytes of calldata: estimated at 37,000 gas, sent with a limit above the block's 50,000
+    const heavy = { to: OTHER, data: "0x" + "ff".repeat(1000), value: 1n };
+    const { results } = await sender.dispatchMany([transfer, heavy, transfer]);
+    const [a, b, c] = await results;
+    expect(a).to.not.be.instanceOf(Error);
+    expect((a as { nonce: number }).nonce).to.equal(nonceBefore);
+    expect(b).to.be.instanceOf(Error);
+    expect(c, "not sent after the refusal").to.equal(b);
+    const next = await sender.send(transfer);
+    expect(next.nonce, "the refused one's nonce is used next").to.equal(nonceBefore + 1);
+    expect(await p.getTransactionCount(sender.address, "latest")).to.equal(nonceBefore + 2);
+  });
+
   it("reports a transaction that reverted on chain with its decoded error, and counts its nonce", async () => {
     const anvil = await node(["--hardfork", "london"]);
     const p = provider(anvil.url);
