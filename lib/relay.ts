@@ -106,6 +106,8 @@ export interface RelayerOptions {
   log?: (e: Record<string, unknown>) => void;
 }
 
+type Batch = { kind: RelayKind; id: string; entries: Pending[] };
+
 /** How often a flush waiting for the next block asks for the head. */
 const BLOCK_POLL_MS = 200;
 
@@ -128,6 +130,9 @@ export class Relayer {
   private nextBatch = 0;
   /** The last dispatch to the sender: the next one goes once it is broadcast. */
   private dispatching: Promise<unknown> = Promise.resolve();
+  /** Full batches waiting for the dispatch that takes them. */
+  private readonly fullBatches: Batch[] = [];
+  private fullDispatch: Promise<void> | undefined;
   /** Dispatched batches not yet mined and confirmed (or failed). */
   private readonly inFlight = new Set<Promise<void>>();
   /** The chain's head when the last dispatch was broadcast. */
@@ -179,7 +184,7 @@ export class Relayer {
     if (!this.nextFlush) {
       const run = this.nextBlock().then(() => {
         this.nextFlush = undefined;
-        return this.dispatch(this.takeQueued());
+        return this.dispatch(() => this.takeQueued());
       });
       this.nextFlush = run;
     }
@@ -193,8 +198,8 @@ export class Relayer {
   }
 
   /** Everything queued, cut into batches of at most maxBatch entries of one kind; the queues empty. */
-  private takeQueued(): { kind: RelayKind; id: string; entries: Pending[] }[] {
-    const batches: { kind: RelayKind; id: string; entries: Pending[] }[] = [];
+  private takeQueued(): Batch[] {
+    const batches: Batch[] = this.fullBatches.splice(0);
     for (const [key, entries] of this.queues) {
       const kind = key.split(":")[0] as RelayKind;
       for (let i = 0; i < entries.length; i += this.o.maxBatch) batches.push({ kind, id: `relay-${++this.nextBatch}`, entries: entries.slice(i, i + this.o.maxBatch) });
@@ -311,16 +316,28 @@ export class Relayer {
     this.queues.set(key, queue);
     // a full batch leaves at once, even while others wait for their block: at a high rate the
     // relayer keeps several in flight rather than one flush per block or two
-    if (queue.length >= this.o.maxBatch) void this.dispatch([{ kind, id: `relay-${++this.nextBatch}`, entries: queue.splice(0, this.o.maxBatch) }]);
+    if (queue.length >= this.o.maxBatch) {
+      this.fullBatches.push({ kind, id: `relay-${++this.nextBatch}`, entries: queue.splice(0, this.o.maxBatch) });
+      // one dispatch waiting for its turn at a time: it takes every full batch made until then
+      this.fullDispatch ??= this.dispatch(() => {
+        this.fullDispatch = undefined;
+        return this.fullBatches.splice(0);
+      });
+    }
     else if (!this.timer) this.timer = setTimeout(() => void this.flush().catch((e) => this.o.log?.({ event: "flush-failed", error: String(e) })), this.o.flushMs);
   }
 
-  /** Send `batches` after the dispatch before them is broadcast; resolves once they are mined and recorded. */
-  private dispatch(batches: { kind: RelayKind; id: string; entries: Pending[] }[]): Promise<void> {
-    if (!batches.length) return Promise.resolve();
-    for (const b of batches) this.byBatch.set(b.id, b.entries);
+  /**
+   * Send the batches `take` cuts once the dispatch before is broadcast (so they are as full as the
+   * wait allowed); resolves once they are mined and recorded.
+   */
+  private dispatch(take: () => Batch[]): Promise<void> {
+    let batches: Batch[] = [];
     const fail = (e: Error) => batches.map(() => e);
     const turn = this.dispatching.then(async () => {
+      batches = take();
+      if (!batches.length) return { results: Promise.resolve([]) };
+      for (const b of batches) this.byBatch.set(b.id, b.entries);
       const to = await this.o.market.getAddress();
       const sent = await this.o.sender.dispatchMany(
         batches.map((b) => ({ to, data: this.encode(b.kind, b.entries) })),
@@ -340,7 +357,7 @@ export class Relayer {
   }
 
   /** A batch's outcome on each of its entries' receipts. */
-  private record(b: { kind: RelayKind; id: string; entries: Pending[] }, result: Sent | Error) {
+  private record(b: Batch, result: Sent | Error) {
     this.byBatch.delete(b.id);
     if (result instanceof Error) {
       const revert = decodeRevert(result);

@@ -175,11 +175,15 @@ export class Sender {
 
   private async checkReorgsNow(): Promise<string[]> {
     if (this.watched.length === 0 && this.pendingAgain.size === 0) return [];
-    const head = await this.rpc(() => this.provider.getBlockNumber());
+    const latest = await this.rpc(() => this.provider.getBlock("latest"));
+    // the same head as at the last check: no block changed since (a reorg always changes the head)
+    if (!latest || (latest.hash === this.checkedAtHead && this.pendingAgain.size === 0)) return [];
+    const head = latest.number;
+    const receipts = await Promise.all(this.watched.map((w) => this.rpc(() => this.provider.getTransactionReceipt(w.hash))));
     const resent: Watched[] = [];
     const keep: Watched[] = [];
-    for (const w of this.watched) {
-      const receipt = await this.rpc(() => this.provider.getTransactionReceipt(w.hash));
+    for (const [i, w] of this.watched.entries()) {
+      const receipt = receipts[i];
       if (receipt && receipt.blockHash === w.blockHash) {
         if (head - receipt.blockNumber < this.o.watchBlocks) keep.push(w);
         continue;
@@ -198,9 +202,13 @@ export class Sender {
     this.watched = keep;
     await this.rewatch(head);
     for (const w of resent) this.pendingAgain.set(w.hash, w.label);
+    this.checkedAtHead = latest.hash ?? undefined;
     // this.nonce stays: the re-sent transactions fill the nonces below it again
     return resent.map((w) => w.hash);
   }
+
+  /** The head block's hash at the last reorg check. */
+  private checkedAtHead: string | undefined;
 
   /** Transactions sent again after a reorg, watched once mined again. */
   private readonly pendingAgain = new Map<string, Record<string, unknown>>();
