@@ -191,10 +191,14 @@ export class Relayer {
     return this.nextFlush;
   }
 
-  /** Resolves once no batch is in flight, or a block came after the last batch was broadcast. */
+  /**
+   * Resolves once no batch is in flight, or a block came after the last batch was broadcast. Never
+   * rejects: while the node does not answer it keeps waiting (the batches in flight end either way).
+   */
   private async nextBlock(): Promise<void> {
     const provider = this.o.market.runner!.provider!;
-    while (this.inFlight.size && (await provider.getBlockNumber()) <= this.lastSentAtBlock) await sleep(BLOCK_POLL_MS);
+    const head = () => provider.getBlockNumber().catch(() => -1);
+    while (this.inFlight.size && (await head()) <= this.lastSentAtBlock) await sleep(BLOCK_POLL_MS);
   }
 
   /** Everything queued, cut into batches of at most maxBatch entries of one kind; the queues empty. */
@@ -323,8 +327,7 @@ export class Relayer {
         this.fullDispatch = undefined;
         return this.fullBatches.splice(0);
       });
-    }
-    else if (!this.timer) this.timer = setTimeout(() => void this.flush().catch((e) => this.o.log?.({ event: "flush-failed", error: String(e) })), this.o.flushMs);
+    } else if (!this.timer) this.timer = setTimeout(() => void this.flush().catch((e) => this.o.log?.({ event: "flush-failed", error: String(e) })), this.o.flushMs);
   }
 
   /**
@@ -343,7 +346,8 @@ export class Relayer {
         batches.map((b) => ({ to, data: this.encode(b.kind, b.entries) })),
         batches.map((b) => ({ action: `relay ${b.kind}`, batch: b.id, entries: b.entries.length })),
       );
-      this.lastSentAtBlock = await this.o.market.runner!.provider!.getBlockNumber();
+      // unknown (node not answering): the next flush then waits until these are mined
+      this.lastSentAtBlock = await this.o.market.runner!.provider!.getBlockNumber().catch(() => Number.MAX_SAFE_INTEGER);
       return sent;
     });
     this.dispatching = turn.catch(() => undefined);
