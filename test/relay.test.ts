@@ -274,6 +274,13 @@ describe("the relayer's batches (anvil, mined by hand)", function () {
     await anvil?.stop();
   });
 
+  /** Poll `done` every 50 ms for up to 15 s; the error names `what` and the state `state` describes. */
+  async function until(done: () => boolean, what: string, state: () => string) {
+    for (const end = Date.now() + 15_000; !done(); await delay(50)) {
+      if (Date.now() > end) throw new Error(`not within 15 s: ${what}; ${state()}`);
+    }
+  }
+
   /** A market deployed with automine on; afterwards blocks are mined only by the test. */
   async function deployThenMineByHand(deployerKey: number) {
     await provider.send("evm_setAutomine", [true]);
@@ -290,16 +297,12 @@ describe("the relayer's batches (anvil, mined by hand)", function () {
     try {
       const register = async () => (await relayer.submit("registration", await signRegistration(Wallet.createRandom(), domain, "p", true))).id;
       const statusOf = (id: string) => relayer.receipt(id)!.status;
-      const until = async (done: () => boolean, what: string) => {
-        for (const end = Date.now() + 15_000; !done(); await delay(50)) {
-          if (Date.now() > end) throw new Error(`not within 15 s: ${what}; the 20 later ones: ${JSON.stringify(later.map(statusOf))} in ${new Set(later.map((id) => relayer.receipt(id)!.hash).filter(Boolean)).size} transaction(s)`);
-        }
-      };
+      const state = () => `the 20 later ones: ${JSON.stringify(later.map(statusOf))} in ${new Set(later.map((id) => relayer.receipt(id)!.hash).filter(Boolean)).size} transaction(s)`;
 
       // the first registration's batch is sent and waits for a block
       const first = await register();
       const later: string[] = [];
-      await until(() => statusOf(first) === "sent", "the first batch sent");
+      await until(() => statusOf(first) === "sent", "the first batch sent", state);
       // 20 more arrive over a second, far longer than the 100-ms flush timer
       for (let i = 0; i < 20; i++) {
         later.push(await register());
@@ -307,9 +310,9 @@ describe("the relayer's batches (anvil, mined by hand)", function () {
       }
       expect(later.map(statusOf), "queued behind the batch in flight").to.deep.equal(later.map(() => "queued"));
       await provider.send("evm_mine", []);
-      await until(() => statusOf(first) === "included" && statusOf(later[0]) === "sent", "the first included, the next batch sent");
+      await until(() => statusOf(first) === "included" && statusOf(later[0]) === "sent", "the first included, the next batch sent", state);
       await provider.send("evm_mine", []);
-      await until(() => later.every((id) => statusOf(id) === "included"), "the 20 included after a second block");
+      await until(() => later.every((id) => statusOf(id) === "included"), "the 20 included after a second block", state);
 
       const hashes = new Set(later.map((id) => relayer.receipt(id)!.hash));
       expect(hashes.size, "one transaction for the 20").to.equal(1);
@@ -331,22 +334,17 @@ describe("the relayer's batches (anvil, mined by hand)", function () {
       for (let i = 0; i < 13; i++) ids.push((await relayer.submit("registration", await signRegistration(Wallet.createRandom(), domain, "p", true))).id);
       const receipts = () => ids.map((id) => relayer.receipt(id)!);
       const rest = relayer.flush();
-      for (const end = Date.now() + 15_000; receipts().filter((r) => r.status === "sent").length < 10; await delay(50)) {
-        if (Date.now() > end) throw new Error(`two full batches not sent within 15 s: ${JSON.stringify(receipts().map((r) => r.status))}`);
-      }
+      const state = () => JSON.stringify(receipts().map((r) => r.status));
+      await until(() => receipts().filter((r) => r.status === "sent").length >= 10, "two full batches sent", state);
       // no block yet: the two full batches are both in the pool, the last three wait for them
       expect(receipts().map((r) => r.status)).to.deep.equal([...Array(10).fill("sent"), "queued", "queued", "queued"]);
       expect(new Set(receipts().slice(0, 10).map((r) => r.hash)).size, "two transactions in flight together").to.equal(2);
       expect(await provider.send("txpool_status", []).then((p: { pending: string }) => Number(p.pending)), "both in the node's pool").to.equal(2);
       await provider.send("evm_mine", []);
-      for (const end = Date.now() + 15_000; receipts().filter((r) => r.status === "included").length < 10 || receipts()[12].status !== "sent"; await delay(50)) {
-        if (Date.now() > end) throw new Error(`not included and sent within 15 s: ${JSON.stringify(receipts().map((r) => r.status))}`);
-      }
+      await until(() => receipts().filter((r) => r.status === "included").length === 10 && receipts()[12].status === "sent", "both included, the rest sent", state);
       expect(new Set(receipts().slice(0, 10).map((r) => r.block)).size, "both in one block").to.equal(1);
       await provider.send("evm_mine", []);
-      for (const end = Date.now() + 15_000; receipts().some((r) => r.status !== "included"); await delay(50)) {
-        if (Date.now() > end) throw new Error(`not all included within 15 s: ${JSON.stringify(receipts().map((r) => r.status))}`);
-      }
+      await until(() => receipts().every((r) => r.status === "included"), "all included", state);
       await rest;
       expect(await market.participantCount()).to.equal(13n);
     } finally {
