@@ -12,14 +12,24 @@ export const DEV_KEY = "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d
 /** anvil's second dev account: someone else than the operator (clearing and settlement are open to anyone) */
 export const SECOND_DEV_KEY = "0x59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412f4603b6b78690d";
 
+/**
+ * A free TCP port below Linux's ephemeral range (32768-60999), where the tests' own outgoing
+ * connections take their local ports: a node restarted on its port later (a failover test stops
+ * one and starts another on a port chosen earlier) cannot find it held by one of them.
+ */
 export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
+  for (let attempt = 0; attempt < 100; attempt++) {
+    const port = 20_000 + Math.floor(Math.random() * 12_000);
+    if (await canListen(port)) return port;
+  }
+  throw new Error("no free port found between 20000 and 32000");
+}
+
+function canListen(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
     const server = createServer();
-    server.listen(0, "127.0.0.1", () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-    server.on("error", reject);
+    server.once("error", () => resolve(false));
+    server.listen(port, "127.0.0.1", () => server.close(() => resolve(true)));
   });
 }
 
@@ -49,7 +59,10 @@ export class Anvil {
     const args = ["--port", String(port), "--hardfork", this.options.hardfork ?? "london", "--chain-id", String(chainId), "--silent"];
     if (stateFile) args.push("--state", stateFile);
     if (blockTime) args.push("--block-time", String(blockTime));
-    this.child = spawn(ANVIL, args, { stdio: "ignore" });
+    const child = spawn(ANVIL, args, { stdio: ["ignore", "ignore", "pipe"] });
+    this.child = child;
+    let stderr = "";
+    child.stderr!.on("data", (chunk: Buffer) => (stderr = (stderr + chunk.toString()).slice(-2000)));
     const provider = new JsonRpcProvider(this.url, chainId, { staticNetwork: true });
     try {
       for (const until = Date.now() + 15_000; ; ) {
@@ -57,7 +70,8 @@ export class Anvil {
           await provider.getBlockNumber();
           return;
         } catch (error) {
-          if (Date.now() > until) throw new Error(`anvil did not start on port ${port}: ${(error as Error).message}`);
+          const exited = child.exitCode !== null ? `; it exited with code ${child.exitCode}: ${stderr.trim() || "(nothing on stderr)"}` : "";
+          if (exited || Date.now() > until) throw new Error(`anvil did not start on port ${port}: ${(error as Error).message}${exited}`);
           await new Promise((resolve) => setTimeout(resolve, 100));
         }
       }
