@@ -136,15 +136,8 @@ export class Sender {
    * Send several independent calls at once, with consecutive nonces, so one block can hold them all
    * (the relayer's batches); each is estimated first (a call the node refuses is not sent: its slot in
    * the result is the RevertError) and then watched, replaced and confirmed like a single send.
-   * Resolves with each call's outcome, in order, once all are mined.
-   */
-  async sendMany(calls: CallRequest[], labels: Record<string, unknown>[] = []): Promise<(Sent | Error)[]> {
-    return (await this.dispatchMany(calls, labels)).results;
-  }
-
-  /**
-   * Like sendMany, but resolves as soon as the calls are broadcast (with `results`, which resolves once
-   * they are mined): the next send may go out while these wait for their block, so several batches
+   * Resolves as soon as the calls are broadcast, with `results` (each call's outcome, in order, once
+   * all are mined): the next send may go out while these wait for their block, so several batches
    * can be in flight together. Broadcasts go in nonce order and stop at the first the node refuses
    * outright, so no nonce is left a gap; should a nonce turn out taken, the next send re-reads it from
    * the chain once everything in flight is mined.
