@@ -119,8 +119,8 @@ export class Relayer {
   private readonly queues = new Map<string, Pending[]>();
   private readonly byBatch = new Map<string, Pending[]>();
   /**
-   * Participants' accounts by ID: an ID is never given to another account, so one read each (two
-   * calls saved per message). Should a reorg ever re-number registrations, a message checked against
+   * Participants' accounts by ID: an ID is never given to another account, so one read each (a call
+   * saved per message). Should a reorg ever re-number registrations, a message checked against
    * a stale entry is still checked by the market itself, which skips it with EntrySkipped.
    */
   private readonly accounts = new Map<bigint, string>();
@@ -220,32 +220,32 @@ export class Relayer {
 
   // ---------------------------------------------------------------- checks
 
-  /** The signature is the right key's, and the market would take the message now: returns the signer. */
+  /**
+   * The signature is the right key's, and the market would take the message now: returns the signer.
+   * Reads that do not depend on each other go to the node together (a commit's held bid with its
+   * participant's account, then with the simulation); nothing is simulated before the signature is
+   * found right, and the refusals are judged in order (participant, signature, what is held, the
+   * market's answer), so a message gets the same reason whichever answer comes back first.
+   */
   private async check(kind: RelayKind, m: Message<RelayKind>): Promise<string> {
     const market = this.o.market;
-    const participantAccount = async (id: bigint) => {
-      const known = this.accounts.get(id);
-      if (known) return known;
-      if (id === 0n || id > (await market.participantCount())) throw new RelayRefused(409, `no participant with ID ${id}`);
-      const account = (await market.participant(id)).account;
-      this.accounts.set(id, account);
-      return account;
-    };
     switch (kind) {
       case "commit": {
         const c = m as Message<"commit">;
-        const account = await participantAccount(c.participant);
+        const held = settledLater(market.bidOf(c.interval, c.participant));
+        const account = await this.participantAccount(c.participant);
         this.requireSigner(account, "Commit", { participant: c.participant, interval: c.interval, commitment: c.commitment, replaces: c.replaces ?? ZERO_HASH }, c);
-        const held = await market.bidOf(c.interval, c.participant);
-        if (held.committed !== ((c.replaces ?? ZERO_HASH) !== ZERO_HASH)) {
-          throw new RelayRefused(409, held.committed ? "a commitment is already held for this interval: name it in `replaces` to replace it" : "`replaces` names a commitment, but none is held");
+        const simulated = settledLater(this.simulate(() => market.commitBid.staticCall(c.interval, c.commitment, { from: account })));
+        const { committed } = await held;
+        if (committed !== ((c.replaces ?? ZERO_HASH) !== ZERO_HASH)) {
+          throw new RelayRefused(409, committed ? "a commitment is already held for this interval: name it in `replaces` to replace it" : "`replaces` names a commitment, but none is held");
         }
-        await this.simulate(() => market.commitBid.staticCall(c.interval, c.commitment, { from: account }));
+        await simulated;
         return account;
       }
       case "reveal": {
         const o = m as Message<"reveal">;
-        const account = await participantAccount(o.participant);
+        const account = await this.participantAccount(o.participant);
         const side = o.side === "sell" ? 0 : 1;
         await this.simulate(() => market.revealBid.staticCall(o.interval, side, o.energyWh, o.priceWeiPerKWh, o.salt, o.hintPrevId ?? 0n, { from: account }));
         return account;
@@ -265,14 +265,14 @@ export class Relayer {
       }
       case "acceptance": {
         const a = m as Message<"acceptance">;
-        const account = await participantAccount(a.participant);
+        const account = await this.participantAccount(a.participant);
         this.requireSigner(account, "MeterAcceptance", { participant: a.participant, proposal: a.proposal }, a);
         await this.simulate(() => market.acceptMeter.staticCall(a.proposal, { from: account }));
         return account;
       }
       case "withdrawal": {
         const w = m as Message<"withdrawal">;
-        const account = await participantAccount(w.participant);
+        const account = await this.participantAccount(w.participant);
         this.requireSigner(account, "Withdrawal", { participant: w.participant, amount: w.amount, nonce: w.nonce }, w);
         const expected = await market.withdrawalNonce(w.participant);
         if (w.nonce !== expected) throw new RelayRefused(409, `withdrawal nonce ${w.nonce} is not the participant's next one (${expected}): a replay, or an older message`);
@@ -280,6 +280,21 @@ export class Relayer {
         return account;
       }
     }
+  }
+
+  /** The account of participant `id`, read once (see `accounts`); an unknown ID is refused. */
+  private async participantAccount(id: bigint): Promise<string> {
+    const known = this.accounts.get(id);
+    if (known) return known;
+    let account: string;
+    try {
+      account = (await this.o.market.participant(id)).account;
+    } catch (e) {
+      if (decodeRevert(e)?.name === "UnknownParticipant") throw new RelayRefused(409, `no participant with ID ${id}`);
+      throw e;
+    }
+    this.accounts.set(id, account);
+    return account;
   }
 
   private join(s: { r: string; vs: string }): string {
@@ -435,4 +450,10 @@ export function describeReason(iface: Interface, reason: string): { reason: stri
   const parsed = iface.parseError(reason);
   if (!parsed) return { reason: `skipped (${reason})`, error: reason };
   return { reason: explainRevert({ name: parsed.name, args: [...parsed.args] }), error: `${parsed.name}(${parsed.args.map(String).join(", ")})` };
+}
+
+/** `promise`, awaited later: a rejection meanwhile is not "unhandled" (it is thrown where it is awaited). */
+function settledLater<T>(promise: Promise<T>): Promise<T> {
+  promise.catch(() => undefined);
+  return promise;
 }
