@@ -20,7 +20,8 @@
  *   per bridge, paid by the bridge's own account: the transaction meter-bridge's BatchPoster sends for
  *   a port, built here rather than by 100 gateway processes on one 2-core machine. `cycle:run` (the real
  *   daemon, a child process) clears and settles.
- * - SIGUSR2 stops the wait for the last settlement and measures what is on chain.
+ * - SIGUSR2 stops the wait for the last settlement and measures what is on chain (sent earlier, the
+ *   setup, bids and readings finish first).
  * - Measured from the chain afterwards (every block's transactions and receipts): per interval and
  *   phase, gas, blocks, wall seconds from the first submission to the last inclusion, the window the
  *   schedule gives the phase, and whether everything landed inside it; plus CPU of each process and
@@ -439,6 +440,13 @@ async function main(argv: string[]) {
 async function run(o: Options, chain: Chain, people: Prosumer[], grid: Wallet, bridges: Wallet[], runDir: string, children: ChildProcess[], monitor: Monitor) {
   const n = people.length;
   const url = chain.rpcUrls[0];
+  // SIGUSR2: measure without waiting for the last settlement (a run that must end by a deadline). Set
+  // here, so that a signal sent during the setup or the bids does not end the run: they finish first.
+  let measureNow = false;
+  process.once("SIGUSR2", () => {
+    say("SIGUSR2: measuring what the chain holds once the bids and readings are done");
+    measureNow = true;
+  });
   const env: NodeJS.ProcessEnv = { ...process.env, ...chain.settings, MARKET_DEPLOYMENT: path.join(runDir, "deployment.json") };
 
   // ---- the market, starting after the setup (bound meters then settle from interval 1 on)
@@ -638,12 +646,6 @@ async function run(o: Options, chain: Chain, people: Prosumer[], grid: Wallet, b
   say(`waiting for the settlement of interval ${last} (opens ${new Date(windowsOf(s, last).settleStart * 1000).toISOString().slice(11, 19)})`);
   let from = deployment.deployedAt.block;
   let settledLast = 0;
-  // SIGUSR2: measure now (a run that must end by a deadline)
-  let measureNow = false;
-  process.once("SIGUSR2", () => {
-    say("SIGUSR2: measuring what the chain holds now");
-    measureNow = true;
-  });
   while (settledLast < n && !measureNow) {
     const tip = Number(await rpc<string>(url, "eth_blockNumber", []));
     if (tip >= from) {
