@@ -110,7 +110,7 @@ describe("cycle:run against anvil (real time, kills and a node restart)", functi
   const commitStart = (d: number) => start(d - 1);
   const revealStart = (d: number) => commitStart(d) + SCHEDULE.commitSeconds;
 
-  /** anvil keeps its chain in `stateFile` across a restart (it writes it on SIGTERM). */
+  /** anvil keeps its chain in `stateFile` across a restart (test/shared/anvil.ts writes it at stop). */
   async function startAnvil(): Promise<void> {
     anvil ??= new Anvil(port, ["--hardfork", "london", "--block-time", "1", "--state", stateFile]);
     await anvil.start();

@@ -1,7 +1,9 @@
-/** An anvil node in its own process, whose state survives a stop and start (--state). */
+/** An anvil node in its own process, whose state survives a stop and start. */
 import { ChildProcess, spawn } from "node:child_process";
+import { existsSync, renameSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import path from "node:path";
+import { gunzipSync } from "node:zlib";
 import { JsonRpcProvider } from "ethers";
 import { REPO_ROOT } from "./paths";
 
@@ -35,7 +37,7 @@ function canListen(port: number): Promise<boolean> {
 
 export interface AnvilOptions {
   port: number;
-  /** state file: loaded at start when present, written at stop */
+  /** state file: loaded at start when present, written (whole, then renamed into place) at stop */
   stateFile?: string;
   /** seconds per block; automine when absent */
   blockTime?: number;
@@ -57,7 +59,8 @@ export class Anvil {
     const { port, stateFile, blockTime } = this.options;
     const chainId = this.options.chainId ?? CHAIN_ID;
     const args = ["--port", String(port), "--hardfork", this.options.hardfork ?? "london", "--chain-id", String(chainId), "--silent"];
-    if (stateFile) args.push("--state", stateFile);
+    // --load-state, not --state: anvil's own dump at exit can be cut short (a truncated file seen in CI)
+    if (stateFile && existsSync(stateFile)) args.push("--load-state", stateFile);
     if (blockTime) args.push("--block-time", String(blockTime));
     const child = spawn(ANVIL, args, { stdio: ["ignore", "ignore", "pipe"] });
     this.child = child;
@@ -95,14 +98,33 @@ export class Anvil {
     this.options.blockTime = seconds;
   }
 
-  /** Stops the node with SIGTERM, so it writes its state file. */
+  /**
+   * Stops the node. With a state file, mining stops first, then the state is taken over RPC
+   * (anvil_dumpState: gzipped JSON, the format --load-state reads) and written to a temporary
+   * file renamed into place, so a later start never reads half a file; transactions still pending
+   * are lost, as they are when a node goes down.
+   */
   async stop(): Promise<void> {
     const child = this.child;
     this.child = undefined;
     if (!child || child.exitCode !== null) return;
+    if (this.options.stateFile) await this.saveState(this.options.stateFile);
     await new Promise((resolve) => {
       child.once("exit", resolve);
       child.kill("SIGTERM");
     });
+  }
+
+  private async saveState(file: string): Promise<void> {
+    const provider = new JsonRpcProvider(this.url, this.options.chainId ?? CHAIN_ID, { staticNetwork: true });
+    try {
+      await provider.send("evm_setIntervalMining", [0]);
+      await provider.send("evm_setAutomine", [false]);
+      const dump: string = await provider.send("anvil_dumpState", []);
+      writeFileSync(`${file}.tmp`, gunzipSync(Buffer.from(dump.slice(2), "hex")));
+      renameSync(`${file}.tmp`, file);
+    } finally {
+      provider.destroy();
+    }
   }
 }
