@@ -14,6 +14,9 @@ export const DEV_KEY = "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d
 /** anvil's second dev account: someone else than the operator (clearing and settlement are open to anyone) */
 export const SECOND_DEV_KEY = "0x59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412f4603b6b78690d";
 
+/** ports this process chose already: several are often chosen before the first is listened on */
+const handedOut = new Set<number>();
+
 /**
  * A free TCP port below Linux's ephemeral range (32768-60999), where the tests' own outgoing
  * connections take their local ports: a node restarted on its port later (a failover test stops
@@ -22,7 +25,10 @@ export const SECOND_DEV_KEY = "0x59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8
 export async function freePort(): Promise<number> {
   for (let attempt = 0; attempt < 100; attempt++) {
     const port = 20_000 + Math.floor(Math.random() * 12_000);
-    if (await canListen(port)) return port;
+    if (!handedOut.has(port) && (await canListen(port))) {
+      handedOut.add(port);
+      return port;
+    }
   }
   throw new Error("no free port found between 20000 and 32000");
 }
