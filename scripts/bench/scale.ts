@@ -437,6 +437,20 @@ async function main(argv: string[]) {
   }
 }
 
+/**
+ * Waits until every account's sent transactions are in blocks (its nonce at "latest" reaches the one
+ * at "pending"), at most `seconds`: a run measured by SIGUSR2 right after the bridges sent their
+ * batches measures them once mined, not as they were a moment after sending.
+ */
+async function untilMined(url: string, accounts: Wallet[], seconds: number): Promise<void> {
+  const nonces = (tag: string) => Promise.all(accounts.map((a) => rpc<string>(url, "eth_getTransactionCount", [a.address, tag]).then(Number)));
+  for (const until = Date.now() + seconds * 1000; Date.now() < until; await sleep(2000)) {
+    const [mined, sent] = await Promise.all([nonces("latest"), nonces("pending")]);
+    if (mined.every((m, i) => m >= sent[i])) return;
+  }
+  say(`some of the bridges' readings were still not mined after ${seconds} s; measuring anyway`);
+}
+
 async function run(o: Options, chain: Chain, people: Prosumer[], grid: Wallet, bridges: Wallet[], runDir: string, children: ChildProcess[], monitor: Monitor) {
   const n = people.length;
   const url = chain.rpcUrls[0];
@@ -659,6 +673,7 @@ async function run(o: Options, chain: Chain, people: Prosumer[], grid: Wallet, b
     }
     await sleep(2000);
   }
+  if (measureNow) await untilMined(url, bridges, 120);
   await sleep(o.period * 2000);
 
   // ---- measure from the chain
